@@ -1,0 +1,1 @@
+"""snapscribe: images in, text and structured data out. The shared package behind every handler."""

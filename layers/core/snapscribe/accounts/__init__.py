@@ -1,0 +1,1 @@
+"""API keys, rate windows, credit balances and the usage ledger."""

@@ -1,0 +1,245 @@
+"""The accounts table in DynamoDB: one table, items told apart by their keys.
+
+    pk=KEY#<sha256>      sk=KEY                 an API key (hash only)
+    pk=USER#<user_id>    sk=ACCOUNT             the credit balance
+    pk=USER#<user_id>    sk=LEDGER#<ts>#<req>   one row per charged request
+    pk=RATE#<key_id>     sk=<window start>      a fixed one-minute rate window (expires by TTL)
+
+Every change to a balance or a rate window is a conditional write, so parallel requests can never
+over-admit or overspend.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from snapscribe.accounts.models import ApiKeyRecord, LedgerEntry, Reservation
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _is_conditional_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in {
+        "ConditionalCheckFailedException",
+        "TransactionCanceledException",
+    }
+
+
+class DynamoAccountStore:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # --- keys -----------------------------------------------------------------------------------
+    @staticmethod
+    def _key_from_item(item: dict[str, Any]) -> ApiKeyRecord:
+        return ApiKeyRecord(
+            key_hash=item["pk"]["S"].removeprefix("KEY#"),
+            key_id=item["keyId"]["S"],
+            user_id=item["userId"]["S"],
+            rate_limit=int(item["rateLimit"]["N"]),
+            created_at=item["createdAt"]["S"],
+            revoked=item.get("revoked", {}).get("BOOL", False),
+            label=item.get("label", {}).get("S", ""),
+        )
+
+    def get_key(self, key_hash: str) -> ApiKeyRecord | None:
+        item = self._client.get_item(
+            TableName=self._table, Key={"pk": _s(f"KEY#{key_hash}"), "sk": _s("KEY")}, ConsistentRead=True
+        ).get("Item")
+        return self._key_from_item(item) if item else None
+
+    def put_key(self, record: ApiKeyRecord, initial_credits: int) -> None:
+        self._client.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            "pk": _s(f"KEY#{record.key_hash}"),
+                            "sk": _s("KEY"),
+                            "keyId": _s(record.key_id),
+                            "userId": _s(record.user_id),
+                            "rateLimit": _n(record.rate_limit),
+                            "createdAt": _s(record.created_at),
+                            "revoked": {"BOOL": record.revoked},
+                            "label": _s(record.label),
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {"pk": _s(f"USER#{record.user_id}"), "sk": _s("ACCOUNT")},
+                        "UpdateExpression": "SET balance = if_not_exists(balance, :zero) + :credits",
+                        "ExpressionAttributeValues": {":zero": _n(0), ":credits": _n(initial_credits)},
+                    }
+                },
+            ]
+        )
+
+    def list_keys(self) -> list[ApiKeyRecord]:
+        records: list[ApiKeyRecord] = []
+        paginator = self._client.get_paginator("scan")
+        for page in paginator.paginate(
+            TableName=self._table,
+            FilterExpression="begins_with(pk, :prefix)",
+            ExpressionAttributeValues={":prefix": _s("KEY#")},
+        ):
+            records.extend(self._key_from_item(item) for item in page.get("Items", []))
+        return sorted(records, key=lambda record: record.created_at)
+
+    def revoke_key(self, key_id: str) -> bool:
+        for record in self.list_keys():
+            if record.key_id == key_id:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": _s(f"KEY#{record.key_hash}"), "sk": _s("KEY")},
+                    UpdateExpression="SET revoked = :true",
+                    ExpressionAttributeValues={":true": {"BOOL": True}},
+                )
+                return True
+        return False
+
+    # --- balances -------------------------------------------------------------------------------
+    def add_credits(self, user_id: str, credits: int) -> int:
+        response = self._client.update_item(
+            TableName=self._table,
+            Key={"pk": _s(f"USER#{user_id}"), "sk": _s("ACCOUNT")},
+            UpdateExpression="SET balance = if_not_exists(balance, :zero) + :credits",
+            ExpressionAttributeValues={":zero": _n(0), ":credits": _n(credits)},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["balance"]["N"])
+
+    def get_balance(self, user_id: str) -> int:
+        item = self._client.get_item(
+            TableName=self._table, Key={"pk": _s(f"USER#{user_id}"), "sk": _s("ACCOUNT")}, ConsistentRead=True
+        ).get("Item")
+        return int(item["balance"]["N"]) if item else 0
+
+    def reserve(
+        self, user_id: str, cost: int, request_id: str, route: str, key_id: str, created_at: str
+    ) -> Reservation | None:
+        ledger_sk = f"LEDGER#{created_at}#{request_id}"
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"pk": _s(f"USER#{user_id}"), "sk": _s("ACCOUNT")},
+                            "UpdateExpression": "SET balance = balance - :cost",
+                            "ConditionExpression": "balance >= :cost",
+                            "ExpressionAttributeValues": {":cost": _n(cost)},
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                "pk": _s(f"USER#{user_id}"),
+                                "sk": _s(ledger_sk),
+                                "requestId": _s(request_id),
+                                "route": _s(route),
+                                "keyId": _s(key_id),
+                                "cost": _n(cost),
+                                "refund": _n(0),
+                                "status": _s("reserved"),
+                                "createdAt": _s(created_at),
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return None
+            raise
+        return Reservation(user_id=user_id, ledger_sk=ledger_sk, cost=cost, request_id=request_id)
+
+    def settle(self, reservation: Reservation, refund: int, status: str) -> None:
+        ledger_update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"pk": _s(f"USER#{reservation.user_id}"), "sk": _s(reservation.ledger_sk)},
+            "UpdateExpression": "SET refund = :refund, #status = :status",
+            # Settling twice would refund twice: only a row still `reserved` can be settled.
+            "ConditionExpression": "#status = :reserved",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":refund": _n(refund),
+                ":status": _s(status),
+                ":reserved": _s("reserved"),
+            },
+        }
+        items: list[dict[str, Any]] = [{"Update": ledger_update}]
+        if refund:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {"pk": _s(f"USER#{reservation.user_id}"), "sk": _s("ACCOUNT")},
+                        "UpdateExpression": "SET balance = balance + :refund",
+                        "ExpressionAttributeValues": {":refund": _n(refund)},
+                    }
+                }
+            )
+        try:
+            self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            # Already settled (a retry of the same settlement): nothing more to give back.
+
+    def ledger(self, user_id: str) -> list[LedgerEntry]:
+        entries: list[LedgerEntry] = []
+        paginator = self._client.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :ledger)",
+            ExpressionAttributeValues={":pk": _s(f"USER#{user_id}"), ":ledger": _s("LEDGER#")},
+        ):
+            for item in page.get("Items", []):
+                entries.append(
+                    LedgerEntry(
+                        user_id=user_id,
+                        request_id=item["requestId"]["S"],
+                        route=item["route"]["S"],
+                        key_id=item["keyId"]["S"],
+                        cost=int(item["cost"]["N"]),
+                        refund=int(item["refund"]["N"]),
+                        status=item["status"]["S"],
+                        created_at=item["createdAt"]["S"],
+                    )
+                )
+        return entries
+
+    # --- rate windows ---------------------------------------------------------------------------
+    def hit_rate_window(self, key_id: str, window_start: int, limit: int, expires_at: int) -> int | None:
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"pk": _s(f"RATE#{key_id}"), "sk": _s(str(window_start))},
+                UpdateExpression="ADD hits :one SET expiresAt = :expires",
+                ConditionExpression="attribute_not_exists(hits) OR hits < :limit",
+                ExpressionAttributeValues={":one": _n(1), ":limit": _n(limit), ":expires": _n(expires_at)},
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return None
+            raise
+        return int(response["Attributes"]["hits"]["N"])

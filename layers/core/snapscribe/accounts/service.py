@@ -1,0 +1,98 @@
+"""Authentication, the per-key rate window, and reserve/settle of credits."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from snapscribe.accounts.keys import (
+    generate_api_key,
+    generate_key_id,
+    generate_user_id,
+    hash_api_key,
+    hashes_match,
+    is_valid_user_id,
+)
+from snapscribe.accounts.models import ApiKeyRecord, Principal, RateStatus, Reservation
+from snapscribe.accounts.store import AccountStore
+from snapscribe.errors import InsufficientBalance, InvalidRequest, RateLimited, Unauthorized
+
+WINDOW_SECONDS = 60
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class AccountService:
+    def __init__(self, store: AccountStore, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+
+    # --- keys -----------------------------------------------------------------------------------
+    def create_key(
+        self,
+        *,
+        user_id: str | None,
+        credits: int,
+        rate_limit: int,
+        raw_key: str | None = None,
+        label: str = "",
+    ) -> tuple[str, ApiKeyRecord]:
+        """Create a key (random unless given) and return it once, with its stored record."""
+        user_id = user_id or generate_user_id()
+        if not is_valid_user_id(user_id):
+            raise InvalidRequest("user id must be 1-64 characters of letters, digits, '_' or '-'")
+        if raw_key is not None and len(raw_key) < 8:
+            raise InvalidRequest("an API key must be at least 8 characters long")
+        if credits < 0 or rate_limit < 1:
+            raise InvalidRequest("credits must be >= 0 and the rate limit >= 1")
+        raw_key = raw_key or generate_api_key()
+        record = ApiKeyRecord(
+            key_hash=hash_api_key(raw_key),
+            key_id=generate_key_id(),
+            user_id=user_id,
+            rate_limit=rate_limit,
+            created_at=utc_now_iso(),
+            label=label,
+        )
+        self._store.put_key(record, initial_credits=credits)
+        return raw_key, record
+
+    def authenticate(self, raw_key: str | None) -> Principal:
+        if not raw_key:
+            raise Unauthorized()
+        record = self._store.get_key(hash_api_key(raw_key))
+        # The lookup is by hash; the comparison is repeated in constant time so that no code path
+        # ever compares secrets with `==`.
+        if record is None or record.revoked or not hashes_match(record.key_hash, raw_key):
+            raise Unauthorized()
+        return Principal(user_id=record.user_id, key_id=record.key_id, rate_limit=record.rate_limit)
+
+    # --- rate window ----------------------------------------------------------------------------
+    def check_rate(self, principal: Principal) -> RateStatus:
+        now = self._clock()
+        window_start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
+        reset_at = window_start + WINDOW_SECONDS
+        count = self._store.hit_rate_window(
+            principal.key_id, window_start, principal.rate_limit, expires_at=reset_at + WINDOW_SECONDS
+        )
+        if count is None:
+            retry_after = max(1, int(reset_at - now + 0.999))
+            raise RateLimited(limit=principal.rate_limit, reset_at=reset_at, retry_after=retry_after)
+        return RateStatus(limit=principal.rate_limit, remaining=max(0, principal.rate_limit - count), reset_at=reset_at)
+
+    # --- credits --------------------------------------------------------------------------------
+    def reserve(self, principal: Principal, cost: int, *, request_id: str, route: str) -> Reservation:
+        reservation = self._store.reserve(
+            principal.user_id, cost, request_id, route, principal.key_id, utc_now_iso()
+        )
+        if reservation is None:
+            raise InsufficientBalance(needed=cost, available=self._store.get_balance(principal.user_id))
+        return reservation
+
+    def settle(self, reservation: Reservation, *, refund: int = 0) -> None:
+        refund = max(0, min(refund, reservation.cost))
+        status = "refunded" if refund == reservation.cost else ("partial" if refund else "charged")
+        self._store.settle(reservation, refund=refund, status=status)

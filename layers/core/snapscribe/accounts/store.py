@@ -1,0 +1,37 @@
+"""What the accounts service needs from storage. The DynamoDB adapter implements it; tests use fakes."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from snapscribe.accounts.models import ApiKeyRecord, LedgerEntry, Reservation
+
+
+class AccountStore(Protocol):
+    def get_key(self, key_hash: str) -> ApiKeyRecord | None: ...
+
+    def put_key(self, record: ApiKeyRecord, initial_credits: int) -> None: ...
+
+    def list_keys(self) -> list[ApiKeyRecord]: ...
+
+    def revoke_key(self, key_id: str) -> bool: ...
+
+    def add_credits(self, user_id: str, credits: int) -> int: ...
+
+    def get_balance(self, user_id: str) -> int: ...
+
+    def hit_rate_window(self, key_id: str, window_start: int, limit: int, expires_at: int) -> int | None:
+        """Count one request in the window; the new count, or None when the window is already full."""
+        ...
+
+    def reserve(
+        self, user_id: str, cost: int, request_id: str, route: str, key_id: str, created_at: str
+    ) -> Reservation | None:
+        """Take `cost` credits and write a ledger row, atomically; None when the balance is short."""
+        ...
+
+    def settle(self, reservation: Reservation, refund: int, status: str) -> None:
+        """Give `refund` credits back and close the ledger row, once."""
+        ...
+
+    def ledger(self, user_id: str) -> list[LedgerEntry]: ...

@@ -1,0 +1,58 @@
+"""One validated settings model, read lazily from the environment (never at import)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SNAPSCRIBE_", extra="ignore")
+
+    # Resources (template.yaml passes their names in; the local stack uses the same variables).
+    accounts_table: str = "snapscribe-accounts"
+    idempotency_table: str = "snapscribe-idempotency"
+    bucket_name: str = "snapscribe-files"
+
+    # Engines
+    engine: str = "local"
+    gemini_model: str = "gemini-2.5-flash"
+    gemini_api_key: SecretStr | None = None
+    gemini_api_key_parameter: str | None = None  # SSM SecureString name, read on first use
+    gemini_base_url: str | None = None  # only tests point the SDK at a loopback stub
+    gemini_timeout_seconds: float = Field(default=60.0, gt=0)
+    llm_max_image_side: int = Field(default=2048, ge=256)
+
+    # Accounts
+    default_rate_limit: int = Field(default=60, ge=1)  # requests per minute per key
+    starting_credits: int = Field(default=1000, ge=0)
+    idempotency_expiry_seconds: int = Field(default=3600, ge=60)
+
+    # Image limits (seed 001)
+    max_image_bytes: int = 20 * MB
+    max_total_bytes: int = 100 * MB
+    max_images: int = 3000
+    max_output_tokens: int = 8192
+    max_image_pixels: int = Field(default=80_000_000, ge=1_000_000)  # decompression-bomb guard
+
+    # URL inputs
+    allow_loopback_urls: bool = False  # tests only; never on in a deployment or under `make run`
+    url_connect_timeout: float = 5.0
+    url_read_timeout: float = 10.0
+    url_total_timeout: float = 30.0
+    url_max_redirects: int = 3
+
+    tmp_dir: Path | None = None  # None: the platform's temporary directory
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

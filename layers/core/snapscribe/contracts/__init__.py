@@ -1,0 +1,1 @@
+"""Pydantic models of each seed's request and response, field names to the letter."""

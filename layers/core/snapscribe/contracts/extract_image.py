@@ -1,0 +1,37 @@
+"""Seed 001: POST/GET /api/v1/extract-image."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+
+BASE_CREDITS = 10
+CREDITS_PER_IMAGE = 1
+
+
+def credit_usage(image_count: int) -> int:
+    return BASE_CREDITS + CREDITS_PER_IMAGE * image_count
+
+
+class ExtractImageRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    inputMethod: Literal["url", "base64"]
+    images: list[str] = Field(min_length=1)
+    prompt: str = Field(min_length=1)
+    jsonMode: StrictBool = False
+
+    @field_validator("prompt")
+    @classmethod
+    def prompt_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+class ExtractImageResponse(BaseModel):
+    results: str
+    prompt: str
+    imageCount: int
+    creditUsage: int

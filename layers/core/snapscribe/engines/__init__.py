@@ -1,0 +1,1 @@
+"""Extraction engines behind one interface: `gemini` (google-genai) and `local` (RapidOCR, offline)."""

@@ -1,0 +1,38 @@
+"""The one interface every engine implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from snapscribe.images.prepare import PreparedImage
+
+
+@dataclass(frozen=True)
+class ExtractionRequest:
+    images: Sequence[PreparedImage]
+    prompt: str
+    json_mode: bool = False
+    template: Any = None  # a JSON template found in the prompt, if any (dict or list)
+    scene: str = "general"
+    max_output_tokens: int = 8192
+
+
+@dataclass(frozen=True)
+class ExtractionResult:
+    text: str  # with json_mode, a JSON document
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Engine(Protocol):
+    name: str
+    # Longest image side the engine wants; larger images are downscaled before it sees them.
+    max_image_side: int | None
+
+    def extract(self, request: ExtractionRequest) -> ExtractionResult: ...

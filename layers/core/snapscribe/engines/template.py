@@ -1,0 +1,31 @@
+"""Find the JSON template a prompt carries ("... using the following schema: {...}")."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_DECODER = json.JSONDecoder()
+
+
+def find_json_template(prompt: str) -> dict[str, Any] | list[Any] | None:
+    """The first JSON object (or array of objects) in the prompt that parses, else None."""
+    for index, char in enumerate(prompt):
+        if char not in "{[":
+            continue
+        try:
+            value, _end = _DECODER.raw_decode(prompt, index)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict) and value:
+            return value
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            return value
+    return None
+
+
+def estimate_tokens(text: str) -> int:
+    """The documented, deterministic token count for engines that have no tokenizer: 4 characters
+    (UTF-8 bytes for non-Latin scripts count more) make one token, rounded up, at least 1 for text."""
+    size = len(text.encode("utf-8"))
+    return (size + 3) // 4

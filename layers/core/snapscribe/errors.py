@@ -1,0 +1,102 @@
+"""Typed domain errors. Each contract's error table (snapscribe.web.errors) maps them to responses."""
+
+from __future__ import annotations
+
+
+class SnapscribeError(Exception):
+    """Base class: `message` is safe to show to the client (no secrets, no image bytes)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def prefixed(self, prefix: str) -> SnapscribeError:
+        """The same error (same type, same fields) with its message prefixed, e.g. by `images[3]: `."""
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.message = f"{prefix}{self.message}"
+        clone.args = (clone.message,)
+        return clone
+
+
+# --- the client's fault -------------------------------------------------------------------------
+class InvalidRequest(SnapscribeError):
+    """Malformed or missing input."""
+
+
+class MissingField(InvalidRequest):
+    """A required field is absent or empty."""
+
+
+class LimitExceeded(InvalidRequest):
+    """Too many items or too many bytes."""
+
+
+class ImageTooLarge(LimitExceeded):
+    """One image is over its byte limit."""
+
+
+class UnsupportedImageFormat(InvalidRequest):
+    """The bytes are not an image format this route accepts."""
+
+
+class CorruptImage(InvalidRequest):
+    """The bytes claim a supported format but cannot be decoded."""
+
+
+class DecompressionBomb(InvalidRequest):
+    """More pixels than the service will decode."""
+
+
+class UrlNotAllowed(InvalidRequest):
+    """A URL input points at a scheme or address the service refuses to fetch."""
+
+
+class UrlFetchFailed(InvalidRequest):
+    """A URL input could not be fetched (status, timeout, too many redirects)."""
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    """The same Idempotency-Key was sent with a different request body."""
+
+
+# --- accounts -----------------------------------------------------------------------------------
+class Unauthorized(SnapscribeError):
+    def __init__(self, message: str = "Invalid or missing Authorization header") -> None:
+        super().__init__(message)
+
+
+class RateLimited(SnapscribeError):
+    def __init__(self, limit: int, reset_at: int, retry_after: int) -> None:
+        super().__init__(f"Rate limit of {limit} requests per minute exceeded; retry in {retry_after} s")
+        self.limit = limit
+        self.reset_at = reset_at
+        self.retry_after = retry_after
+
+
+class InsufficientBalance(SnapscribeError):
+    def __init__(self, needed: int, available: int) -> None:
+        super().__init__(f"Insufficient credits: this request needs {needed}, the balance is {available}")
+        self.needed = needed
+        self.available = available
+
+
+class RequestInProgress(SnapscribeError):
+    """A request with the same Idempotency-Key is still running."""
+
+
+# --- the service's side -------------------------------------------------------------------------
+class EngineError(SnapscribeError):
+    """The extraction engine failed."""
+
+
+class EngineTimeout(EngineError):
+    """The engine (an upstream model) did not answer in time."""
+
+
+class EngineUnavailable(EngineError):
+    """The engine is not installed or not configured in this function."""
+
+
+class UnknownEngine(InvalidRequest):
+    """The client asked for an engine id that does not exist."""

@@ -1,0 +1,1 @@
+"""Reading, checking and preparing images: formats from the bytes, EXIF orientation, size guards."""

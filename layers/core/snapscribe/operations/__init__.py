@@ -1,0 +1,1 @@
+"""What each route does, independent of HTTP and of AWS: parse, check, charge, extract, settle."""

@@ -1,0 +1,46 @@
+"""The composition root: AWS clients and the adapters built on them, made once per process, lazily."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+from snapscribe.accounts.dynamodb import DynamoAccountStore
+from snapscribe.accounts.service import AccountService
+from snapscribe.config import get_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+
+
+@cache
+def dynamodb_client() -> DynamoDBClient:
+    return boto3.client("dynamodb", config=_BOTO_CONFIG)
+
+
+@cache
+def account_service() -> AccountService:
+    return AccountService(DynamoAccountStore(dynamodb_client(), get_settings().accounts_table))
+
+
+@cache
+def idempotency_store() -> Any:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table, boto3_client=dynamodb_client())
+
+
+def reset() -> None:
+    """Forget every cached client and setting (tests switch environments between cases)."""
+    from snapscribe.engines.registry import reset_engines
+
+    get_settings.cache_clear()
+    dynamodb_client.cache_clear()
+    account_service.cache_clear()
+    idempotency_store.cache_clear()
+    reset_engines()

@@ -1,0 +1,1 @@
+"""HTTP glue shared by the handlers: authentication, rate headers, idempotency, error tables."""

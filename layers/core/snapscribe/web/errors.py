@@ -1,0 +1,71 @@
+"""One table per contract turns typed domain errors into that contract's status codes and bodies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from snapscribe import errors as e
+
+BodyBuilder = Callable[[e.SnapscribeError], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ErrorResponse:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ErrorTable:
+    """Most specific class first; the first row whose class matches the error answers."""
+
+    name: str
+    rows: tuple[tuple[type[e.SnapscribeError], int, BodyBuilder], ...]
+    internal: Callable[[], ErrorResponse]
+
+    def respond(self, error: BaseException) -> ErrorResponse:
+        if isinstance(error, e.SnapscribeError):
+            for error_type, status, build in self.rows:
+                if isinstance(error, error_type):
+                    return ErrorResponse(status, build(error), _extra_headers(error))
+        return self.internal()
+
+
+def _extra_headers(error: e.SnapscribeError) -> dict[str, str]:
+    if isinstance(error, e.RateLimited):
+        return {
+            "X-RateLimit-Limit": str(error.limit),
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(error.reset_at),
+            "Retry-After": str(error.retry_after),
+        }
+    return {}
+
+
+def _message(error: e.SnapscribeError) -> dict[str, Any]:
+    return {"error": error.message}
+
+
+def _extraction_failed(error: e.SnapscribeError) -> dict[str, Any]:
+    return {"error": f"Failed to extract image data: {error.message}"}
+
+
+# Seed 001 (and 003, which shares its {"error": ...} shape).
+ERROR_SHAPE_ROWS: tuple[tuple[type[e.SnapscribeError], int, BodyBuilder], ...] = (
+    (e.Unauthorized, 401, _message),
+    (e.InsufficientBalance, 402, _message),
+    (e.RateLimited, 429, _message),
+    (e.RequestInProgress, 409, _message),
+    (e.UnknownEngine, 400, _message),
+    (e.InvalidRequest, 400, _message),
+    (e.EngineError, 500, _extraction_failed),
+)
+
+EXTRACT_IMAGE_ERRORS = ErrorTable(
+    name="extract-image",
+    rows=ERROR_SHAPE_ROWS,
+    internal=lambda: ErrorResponse(500, {"error": "Failed to extract image data: internal error"}, {}),
+)
