@@ -1,0 +1,1 @@
+"""Developer and operator tools: admin CLI, the local stack, local invoke, benchmarks."""

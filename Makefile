@@ -1,0 +1,58 @@
+# snapscribe: `make run` starts the local stack, `make test` runs the whole suite. Both install what is
+# missing first (a virtualenv in .venv from requirements/), so a fresh clone needs nothing else.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 3000
+DEV_API_KEY ?=
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: run test lint format typecheck validate unit integration e2e bench build clean
+
+$(STAMP): requirements/dev.txt requirements/ocr.txt layers/core/requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "snapscribe needs Python 3.11+ (found %s)" % sys.version.split()[0])'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+run: $(STAMP)
+	@$(BIN)/snapscribe run --port $(PORT) --dev-key "$(DEV_API_KEY)"
+
+test: $(STAMP) lint validate
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+validate: $(STAMP)
+	$(BIN)/cfn-lint template.yaml
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam validate --lint
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+integration: $(STAMP)
+	$(BIN)/python -m pytest tests/integration
+
+e2e: $(STAMP)
+	$(BIN)/python -m pytest tests/e2e
+
+bench: $(STAMP)
+	$(BIN)/python -m snapscribe_tools.bench
+
+build: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .snapscribe

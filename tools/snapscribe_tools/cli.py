@@ -1,0 +1,194 @@
+"""`snapscribe`: run the local stack, invoke a handler with an event, manage API keys."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from snapscribe_tools.template import PROJECT_ROOT
+
+SAMPLE_REQUEST = "samples/extract-image.json"
+
+
+# --- keys ----------------------------------------------------------------------------------------
+def _account_service(args: argparse.Namespace) -> Any:
+    import boto3
+
+    from snapscribe.accounts.dynamodb import DynamoAccountStore
+    from snapscribe.accounts.service import AccountService
+    from snapscribe_tools.stack import base_environment, read_state
+
+    table = args.table
+    endpoint = None
+    if args.local or (table is None and args.stack is None):
+        state = read_state()
+        if state is None:
+            raise SystemExit("No local stack is running (start it with `make run`), and no --table/--stack given.")
+        os.environ.update({k: v for k, v in base_environment(state["awsEndpoint"]).items() if k.startswith("AWS_")})
+        endpoint = state["awsEndpoint"]
+        table = state["names"]["AccountsTable"]
+    elif args.stack:
+        outputs = boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0].get("Outputs", [])
+        table = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "AccountsTableName")
+    client = boto3.client("dynamodb", endpoint_url=endpoint)
+    return AccountService(DynamoAccountStore(client, table))
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from snapscribe.config import get_settings
+
+    service = _account_service(args)
+    store = service._store  # noqa: SLF001 - the admin CLI is the store's other client
+    if args.keys_command == "create":
+        credits = args.credits if args.credits is not None else get_settings().starting_credits
+        rate_limit = args.rate_limit or get_settings().default_rate_limit
+        raw_key, record = service.create_key(
+            user_id=args.user, credits=credits, rate_limit=rate_limit, raw_key=args.key, label=args.label or ""
+        )
+        print(json.dumps({"apiKey": raw_key, "keyId": record.key_id, "userId": record.user_id,
+                          "rateLimit": record.rate_limit, "balance": store.get_balance(record.user_id)}, indent=2))
+        print("Store the key now: it is kept only as a hash and cannot be shown again.", file=sys.stderr)
+    elif args.keys_command == "list":
+        for record in store.list_keys():
+            status = "revoked" if record.revoked else "active"
+            print(f"{record.key_id}\t{record.user_id}\t{status}\t{record.rate_limit}/min\t"
+                  f"balance={store.get_balance(record.user_id)}\t{record.created_at}\t{record.label}")
+    elif args.keys_command == "revoke":
+        if not store.revoke_key(args.key_id):
+            print(f"No key with id {args.key_id}", file=sys.stderr)
+            return 1
+        print(f"Revoked {args.key_id}")
+    elif args.keys_command == "topup":
+        balance = store.add_credits(args.user, args.credits)
+        print(json.dumps({"userId": args.user, "balance": balance}))
+    return 0
+
+
+# --- run -----------------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    import logging
+
+    from snapscribe_tools.stack import LocalStack
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("werkzeug", "botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    stack = LocalStack(port=args.port, host=args.host)
+    try:
+        stack.start()
+    except OSError as error:
+        print(f"Could not start the local stack on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    api_key = stack.create_dev_key(args.dev_key or None, credits=args.credits, rate_limit=args.rate_limit)
+    sample = PROJECT_ROOT / SAMPLE_REQUEST
+    print(
+        f"""
+snapscribe is running on {stack.url} (engine: local, offline; AWS: moto at {stack.moto_endpoint})
+
+  dev API key: {api_key}   ({args.credits} credits, {args.rate_limit} requests/min)
+
+Try it (from {PROJECT_ROOT}):
+
+  curl -sS -X POST {stack.url}/api/v1/extract-image \\
+    -H "Authorization: Bearer {api_key}" -H "Content-Type: application/json" \\
+    -d @{SAMPLE_REQUEST}
+
+Supported formats:  curl -sS {stack.url}/api/v1/extract-image -H "X-API-Key: {api_key}"
+Manage keys:        .venv/bin/snapscribe keys list --local
+Press Ctrl-C to stop.
+""".rstrip()
+        + ("" if sample.exists() else f"\n(warning: {SAMPLE_REQUEST} is missing)"),
+        flush=True,
+    )
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    print("\nStopping...", flush=True)
+    stack.stop()
+    print("Stopped.")
+    return 0
+
+
+# --- invoke --------------------------------------------------------------------------------------
+def cmd_invoke(args: argparse.Namespace) -> int:
+    """Like `sam local invoke -e`, without Docker: against a fresh in-memory AWS with the template's
+    resources, where the API key the event carries exists with credits."""
+    from moto import mock_aws
+
+    from snapscribe_tools.invoke import invoke_with_fresh_aws
+
+    event = json.loads(Path(args.event).read_text())
+    with mock_aws():
+        result = invoke_with_fresh_aws(args.function, event, seed_key=not args.no_seed)
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="snapscribe", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="start the local stack")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000))
+    run.add_argument("--dev-key", default=os.environ.get("DEV_API_KEY", ""))
+    run.add_argument("--credits", type=int, default=100_000)
+    run.add_argument("--rate-limit", type=int, default=600)
+    run.set_defaults(handler=cmd_run)
+
+    invoke = commands.add_parser("invoke", help="run a handler with an event, as `sam local invoke -e`")
+    invoke.add_argument("function", help="logical id in template.yaml, e.g. ExtractImageFunction")
+    invoke.add_argument("--event", "-e", required=True)
+    invoke.add_argument("--no-seed", action="store_true", help="do not create the event's API key first")
+    invoke.set_defaults(handler=cmd_invoke)
+
+    keys = commands.add_parser("keys", help="manage API keys and credits")
+    target = argparse.ArgumentParser(add_help=False)
+    where = target.add_mutually_exclusive_group()
+    where.add_argument("--local", action="store_true", help="the running local stack (default)")
+    where.add_argument("--table", help="the accounts table in AWS (AccountsTableName output)")
+    where.add_argument("--stack", help="a deployed stack's name: its AccountsTableName output")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_commands.add_parser("create", parents=[target], help="create a key (printed once)")
+    create.add_argument("--user", help="user id (new one if omitted)")
+    create.add_argument("--credits", type=int)
+    create.add_argument("--rate-limit", type=int)
+    create.add_argument("--label")
+    create.add_argument("--key", help="use this key instead of a random one (development only)")
+    keys_commands.add_parser("list", parents=[target], help="list keys (never the keys themselves)")
+    revoke = keys_commands.add_parser("revoke", parents=[target], help="revoke a key by its id")
+    revoke.add_argument("key_id")
+    topup = keys_commands.add_parser("topup", parents=[target], help="add credits to a user's balance")
+    topup.add_argument("user")
+    topup.add_argument("credits", type=int)
+    keys.set_defaults(handler=cmd_keys)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except SystemExit:
+        raise
+    except Exception as error:
+        from snapscribe.errors import SnapscribeError
+
+        if isinstance(error, SnapscribeError):
+            print(f"error: {error.message}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,181 @@
+"""An HTTP server on loopback that speaks to the handlers as API Gateway (REST, proxy) does."""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from snapscribe_tools.template import ApiRoute
+
+log = logging.getLogger("snapscribe.gateway")
+
+# A synchronous Lambda invocation carries at most 6 MB; API Gateway refuses such requests before the
+# function runs, and so does the local gateway, so that nothing works locally that fails in AWS.
+LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
+
+Invoke = Callable[[str, dict[str, Any]], Any]
+
+
+def is_binary(content_type: str, binary_types: Sequence[str]) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return bool(media_type) and any(fnmatch.fnmatch(media_type, pattern.lower()) for pattern in binary_types)
+
+
+def build_event(
+    *,
+    method: str,
+    raw_path: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    route: ApiRoute,
+    path_parameters: dict[str, str],
+    binary_types: Sequence[str],
+    source_ip: str,
+    stage: str,
+) -> dict[str, Any]:
+    """A REST API (v1) Lambda proxy integration event."""
+    parts = urlsplit(raw_path)
+    single_headers: dict[str, str] = {}
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in headers:
+        single_headers[name] = value
+        multi_headers.setdefault(name, []).append(value)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    content_type = next((value for name, value in headers if name.lower() == "content-type"), "")
+    binary = is_binary(content_type, binary_types)
+    if not body:
+        event_body: str | None = None
+    elif binary:
+        event_body = base64.b64encode(body).decode("ascii")
+    else:
+        event_body = body.decode("utf-8", errors="replace")
+    now = time.time()
+    return {
+        "resource": route.path,
+        "path": parts.path,
+        "httpMethod": method,
+        "headers": single_headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": {key: values[-1] for key, values in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "local",
+            "resourcePath": route.path,
+            "httpMethod": method,
+            "extendedRequestId": str(uuid.uuid4()),
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "path": f"/{stage}{parts.path}",
+            "accountId": "123456789012",
+            "protocol": "HTTP/1.1",
+            "stage": stage,
+            "domainPrefix": "localhost",
+            "requestTimeEpoch": int(now * 1000),
+            "requestId": str(uuid.uuid4()),
+            "identity": {"sourceIp": source_ip, "userAgent": single_headers.get("User-Agent", "")},
+            "domainName": "localhost",
+            "apiId": "local",
+        },
+        "body": event_body,
+        "isBase64Encoded": binary and bool(body),
+    }
+
+
+class Gateway(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        routes: Sequence[ApiRoute],
+        invoke: Invoke,
+        binary_types: Sequence[str],
+        stage: str = "prod",
+    ) -> None:
+        super().__init__(address, _GatewayHandler)
+        self.routes = list(routes)
+        self.invoke = invoke
+        self.binary_types = list(binary_types)
+        self.stage = stage
+
+
+class _GatewayHandler(BaseHTTPRequestHandler):
+    server: Gateway
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        log.info("%s %s", self.address_string(), format % args)
+
+    def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, status: int, document: Any) -> None:
+        self._send(status, [("Content-Type", "application/json")], json.dumps(document).encode())
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > LAMBDA_PAYLOAD_LIMIT:
+            self.close_connection = True
+            self._send_json(413, {"message": "Request Too Long"})
+            return
+        body = self.rfile.read(length) if length else b""
+        path = urlsplit(self.path).path
+        for route in self.server.routes:
+            parameters = route.match(self.command, path)
+            if parameters is not None:
+                break
+        else:
+            self._send_json(403 if self.command != "OPTIONS" else 404, {"message": "Missing Authentication Token"})
+            return
+        event = build_event(
+            method=self.command,
+            raw_path=self.path,
+            headers=list(self.headers.items()),
+            body=body,
+            route=route,
+            path_parameters=parameters,
+            binary_types=self.server.binary_types,
+            source_ip=self.client_address[0],
+            stage=self.server.stage,
+        )
+        if len(json.dumps(event)) > LAMBDA_PAYLOAD_LIMIT:
+            self._send_json(413, {"message": "Request Too Long"})
+            return
+        try:
+            result = self.server.invoke(route.function_id, event)
+        except Exception:
+            log.exception("handler raised")
+            self._send_json(502, {"message": "Internal server error"})
+            return
+        self._reply(result)
+
+    def _reply(self, result: Any) -> None:
+        if not isinstance(result, dict) or "statusCode" not in result:
+            self._send_json(502, {"message": "Internal server error"})
+            return
+        headers: list[tuple[str, str]] = []
+        for name, value in (result.get("headers") or {}).items():
+            headers.append((name, str(value)))
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            if not any(existing.lower() == name.lower() for existing, _ in headers):
+                headers.extend((name, str(value)) for value in values)
+        raw = result.get("body") or ""
+        body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode("utf-8")
+        self._send(int(result["statusCode"]), headers, body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle  # noqa: N815

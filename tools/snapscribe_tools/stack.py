@@ -1,0 +1,239 @@
+"""The local stack: the whole service on one laptop, offline, in one process (DESIGN.md).
+
+moto server (S3, DynamoDB, SQS) with the template's own tables and bucket -> a gateway on loopback that
+sends API Gateway proxy events to the handlers template.yaml names -> a pump that turns S3 notifications
+(S3 -> SQS in moto) into the S3 events the upload trigger receives in AWS -> the local OCR engine.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_plus
+
+from snapscribe_tools.gateway import Gateway
+from snapscribe_tools.lambdas import LocalFunction, apply_environment, function_environment
+from snapscribe_tools.resources import create_all, local_names
+from snapscribe_tools.template import PROJECT_ROOT, Resolver, binary_media_types, functions, load_template
+
+log = logging.getLogger("snapscribe.stack")
+
+STATE_FILE = PROJECT_ROOT / ".snapscribe" / "local-stack.json"
+LOCAL_PARAMETERS = {"Engine": "local"}
+NOTIFICATION_QUEUE = "snapscribe-local-s3-events"
+
+
+def base_environment(moto_endpoint: str) -> dict[str, str]:
+    """Where the AWS SDK goes locally: everything to moto, with throwaway credentials."""
+    return {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - moto accepts any credentials
+        "AWS_SESSION_TOKEN": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_DEV": "false",
+    }
+
+
+def stack_environment(moto_endpoint: str, parameters: Mapping[str, str] | None = None) -> dict[str, str]:
+    template = load_template()
+    resolver = Resolver(template, {**LOCAL_PARAMETERS, **(parameters or {})}, local_names(template))
+    environment = {**function_environment(functions(template), resolver), **base_environment(moto_endpoint)}
+    # No SSM locally: a Gemini key comes from the developer's own SNAPSCRIBE_GEMINI_API_KEY, if any.
+    environment.pop("SNAPSCRIBE_GEMINI_API_KEY_PARAMETER", None)
+    return environment
+
+
+@dataclass
+class S3EventPump:
+    """Polls the queue moto notifies and hands each S3 event to the function subscribed to it."""
+
+    sqs: Any
+    queue_url: str
+    deliver: Any  # Callable[[dict], None]
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    delivered: int = 0
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            self.pump_once(wait_seconds=1)
+
+    def pump_once(self, wait_seconds: int = 0) -> int:
+        response = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
+        )
+        count = 0
+        for message in response.get("Messages", []):
+            body = json.loads(message["Body"])
+            records = body.get("Records", [])
+            if records:
+                try:
+                    self.deliver({"Records": records})
+                    count += len(records)
+                except Exception:
+                    # Left on the queue: S3 -> Lambda retries failed asynchronous invocations too.
+                    log.exception("S3 event handler failed; the event will be delivered again")
+                    continue
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        self.delivered += count
+        return count
+
+
+def _key_matches(key: str, rules: list[dict[str, Any]]) -> bool:
+    for rule in rules:
+        name, value = rule["Name"].lower(), rule["Value"]
+        if name == "prefix" and not key.startswith(value):
+            return False
+        if name == "suffix" and not key.endswith(value):
+            return False
+    return True
+
+
+class LocalStack:
+    def __init__(
+        self,
+        *,
+        port: int = 3000,
+        host: str = "127.0.0.1",
+        moto_port: int = 0,
+        parameters: Mapping[str, str] | None = None,
+        extra_environment: Mapping[str, str] | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.moto_port = moto_port
+        self.parameters = dict(parameters or {})
+        self.extra_environment = dict(extra_environment or {})
+        self.template = load_template()
+        self.names = local_names(self.template)
+        self.functions = {definition.logical_id: LocalFunction(definition) for definition in functions(self.template)}
+        self._threads: list[threading.Thread] = []
+        self._moto: Any = None
+        self.gateway: Gateway | None = None
+        self.pump: S3EventPump | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.gateway is not None
+        host, port = self.gateway.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
+        self._moto.start()
+        moto_host, moto_port = self._moto.get_host_and_port()
+        self.moto_endpoint = f"http://{moto_host}:{moto_port}"
+        self.environment = {**stack_environment(self.moto_endpoint, self.parameters), **self.extra_environment}
+        apply_environment(self.environment)
+        from snapscribe import services
+
+        services.reset()
+
+        import boto3
+
+        session = boto3.session.Session()
+        resolver = Resolver(self.template, {**LOCAL_PARAMETERS, **self.parameters}, self.names)
+        create_all(self.template, session, self.names, resolver)
+        self._wire_s3_events(session)
+
+        routes = [route for function in self.functions.values() for route in function.definition.routes]
+        self.gateway = Gateway((self.host, self.port), routes, self.invoke, binary_media_types(self.template))
+        self._spawn(self.gateway.serve_forever, "gateway")
+        self._write_state()
+
+    def _spawn(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _wire_s3_events(self, session: Any) -> None:
+        subscribers = [function for function in self.functions.values() if function.definition.s3_events]
+        if not subscribers:
+            return
+        sqs = session.client("sqs")
+        queue_url = sqs.create_queue(QueueName=NOTIFICATION_QUEUE)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        by_bucket: dict[str, list[dict[str, Any]]] = {}
+        for function in subscribers:
+            for event in function.definition.s3_events:
+                bucket = self.names[event["Bucket"]["Ref"]]
+                events = event["Events"] if isinstance(event["Events"], list) else [event["Events"]]
+                configuration: dict[str, Any] = {"QueueArn": queue_arn, "Events": events}
+                if "Filter" in event:
+                    configuration["Filter"] = event["Filter"]
+                by_bucket.setdefault(bucket, []).append(configuration)
+        s3 = session.client("s3")
+        for bucket, configurations in by_bucket.items():
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket, NotificationConfiguration={"QueueConfigurations": configurations}
+            )
+        self.pump = S3EventPump(sqs=sqs, queue_url=queue_url, deliver=self.deliver_s3_event)
+        self._spawn(self.pump.run, "s3-event-pump")
+
+    def deliver_s3_event(self, event: dict[str, Any]) -> None:
+        """Send each record to every function subscribed to its bucket, event and key filter."""
+        for record in event["Records"]:
+            bucket = record["s3"]["bucket"]["name"]
+            key = unquote_plus(record["s3"]["object"]["key"])
+            for function in self.functions.values():
+                for subscription in function.definition.s3_events:
+                    if self.names[subscription["Bucket"]["Ref"]] != bucket:
+                        continue
+                    rules = subscription.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+                    if _key_matches(key, rules):
+                        function.invoke({"Records": [record]})
+
+    def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
+        return self.functions[function_id].invoke(event)
+
+    def create_dev_key(self, raw_key: str | None, credits: int, rate_limit: int) -> str:
+        from snapscribe import services
+
+        key, _record = services.account_service().create_key(
+            user_id="dev", credits=credits, rate_limit=rate_limit, raw_key=raw_key, label="make run"
+        )
+        return key
+
+    def _write_state(self) -> None:
+        STATE_FILE.parent.mkdir(exist_ok=True)
+        STATE_FILE.write_text(
+            json.dumps(
+                {"url": self.url, "awsEndpoint": self.moto_endpoint, "names": self.names, "pid": os.getpid()}, indent=2
+            )
+        )
+
+    def stop(self) -> None:
+        if self.pump is not None:
+            self.pump.stop_event.set()
+        if self.gateway is not None:
+            self.gateway.shutdown()
+            self.gateway.server_close()
+        if self._moto is not None:
+            self._moto.stop()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if STATE_FILE.exists():
+            try:
+                if json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():
+                    STATE_FILE.unlink()
+            except (OSError, json.JSONDecodeError):
+                pass
+
+
+def read_state() -> dict[str, Any] | None:
+    try:
+        state: dict[str, Any] = json.loads(Path(STATE_FILE).read_text())
+        return state
+    except (OSError, json.JSONDecodeError):
+        return None

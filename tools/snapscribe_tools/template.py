@@ -1,0 +1,168 @@
+"""Read template.yaml the way CloudFormation would, so local resources come from its own definitions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short forms (!Ref, !Sub, !GetAtt, ...) read as their long forms."""
+
+
+def _construct_tag(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if tag_suffix == "Ref":
+        return {"Ref": value}
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{tag_suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+@cache
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        document = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    assert isinstance(document, dict)
+    return document
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    method: str
+    path: str  # as in the template, e.g. /api/ocr/results/{id}
+    function_id: str
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if self.method not in ("ANY", method.upper()):
+            return None
+        pattern = "^" + re.sub(r"\\\{(\w+)\\\+?\\\}", lambda m: f"(?P<{m.group(1)}>[^/]+)", re.escape(self.path)) + "$"
+        found = re.match(pattern, path)
+        return found.groupdict() if found else None
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    logical_id: str
+    code_uri: Path
+    handler: str
+    timeout: int
+    memory: int
+    environment: dict[str, Any]
+    routes: list[ApiRoute] = field(default_factory=list)
+    s3_events: list[dict[str, Any]] = field(default_factory=list)
+    package_type: str = "Zip"
+
+
+def resources(template: Mapping[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == resource_type
+    }
+
+
+def functions(template: Mapping[str, Any]) -> list[FunctionDef]:
+    globals_ = template.get("Globals", {}).get("Function", {})
+    result = []
+    for logical_id, resource in resources(template, "AWS::Serverless::Function").items():
+        props = {**globals_, **resource["Properties"]}
+        environment = {
+            **globals_.get("Environment", {}).get("Variables", {}),
+            **resource["Properties"].get("Environment", {}).get("Variables", {}),
+        }
+        routes, s3_events = [], []
+        for event in props.get("Events", {}).values():
+            if event["Type"] == "Api":
+                routes.append(ApiRoute(event["Properties"]["Method"].upper(), event["Properties"]["Path"], logical_id))
+            elif event["Type"] == "S3":
+                s3_events.append(event["Properties"])
+        package_type = props.get("PackageType", "Zip")
+        if package_type == "Image":
+            # A container function: its code and handler come from the Dockerfile beside it.
+            metadata = resource.get("Metadata", {})
+            code_uri = PROJECT_ROOT / metadata.get("DockerContext", ".") / Path(metadata["Dockerfile"]).parent
+            handler = props.get("ImageConfig", {}).get("Command", ["app.lambda_handler"])[0]
+        else:
+            code_uri = PROJECT_ROOT / props["CodeUri"]
+            handler = props["Handler"]
+        result.append(
+            FunctionDef(
+                logical_id=logical_id,
+                code_uri=code_uri,
+                handler=handler,
+                timeout=int(props.get("Timeout", 3)),
+                memory=int(props.get("MemorySize", 128)),
+                environment=environment,
+                routes=routes,
+                s3_events=s3_events,
+                package_type=package_type,
+            )
+        )
+    return result
+
+
+def binary_media_types(template: Mapping[str, Any]) -> list[str]:
+    types: list[str] = []
+    for api in resources(template, "AWS::Serverless::Api").values():
+        types.extend(item.replace("~1", "/") for item in api["Properties"].get("BinaryMediaTypes", []))
+    return types
+
+
+def parameter_defaults(template: Mapping[str, Any]) -> dict[str, str]:
+    return {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+
+
+class Resolver:
+    """Resolves the intrinsic functions a template uses in values, with local physical names."""
+
+    def __init__(self, template: Mapping[str, Any], parameters: Mapping[str, str], names: Mapping[str, str]) -> None:
+        self._parameters = {
+            **parameter_defaults(template),
+            **parameters,
+            "AWS::Region": "us-east-1",
+            "AWS::AccountId": "123456789012",
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        self._names = dict(names)
+
+    def _ref(self, name: str) -> str:
+        if name in self._parameters:
+            return self._parameters[name]
+        if name in self._names:
+            return self._names[name]
+        raise KeyError(f"cannot resolve Ref {name} locally")
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict) and len(value) == 1:
+            (key, inner), = value.items()
+            if key == "Ref":
+                return self._ref(inner)
+            if key == "Fn::Sub":
+                text = inner if isinstance(inner, str) else inner[0]
+                return re.sub(r"\$\{([^}]+)\}", lambda m: self._ref(m.group(1).split(".")[0]), text)
+            if key == "Fn::GetAtt":
+                return f"arn:aws:local:::{self._ref(inner[0])}"
+        if isinstance(value, dict):
+            return {key: self.resolve(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        return value
