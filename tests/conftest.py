@@ -1,0 +1,223 @@
+"""Fixtures every tier shares: an isolated environment, moto with the template's own resources,
+the committed events, and a loopback stub of the Gemini HTTP API (under the real google-genai SDK)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from snapscribe import services
+from snapscribe_tools.invoke import prepare_fresh_aws
+from snapscribe_tools.lambdas import LocalFunction
+from snapscribe_tools.template import PROJECT_ROOT, functions, load_template
+
+EVENTS_DIR = PROJECT_ROOT / "events"
+EVAL_DIR = PROJECT_ROOT.parent / "shared" / "eval"
+EVENTS_KEY = "ssk_events_example_key_not_a_secret"
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """No test can reach real AWS, and each gets its own folder for the service's temporary files."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "SNAPSCRIBE_GEMINI_API_KEY", "SNAPSCRIBE_ENGINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "snapscribe-tests")
+    work = tmp_path / "service-tmp"
+    work.mkdir()
+    monkeypatch.setenv("SNAPSCRIBE_TMP_DIR", str(work))
+    services.reset()
+    yield work
+    services.reset()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.session.Session]:
+    """moto, with the tables and bucket created from template.yaml's own definitions."""
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        for name, value in prepare_fresh_aws(session).items():
+            monkeypatch.setenv(name, value)
+        services.reset()
+        yield session
+        services.reset()
+
+
+@pytest.fixture
+def accounts(aws: boto3.session.Session) -> Any:
+    return services.account_service()
+
+
+@pytest.fixture
+def events_key(accounts: Any) -> str:
+    """The account behind the key the committed events carry; returns its user id."""
+    _key, record = accounts.create_key(user_id="events", credits=1000, rate_limit=100, raw_key=EVENTS_KEY)
+    return str(record.user_id)
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS_DIR / f"{name}.json").read_text())
+    return copy.deepcopy(event)
+
+
+_FUNCTIONS: dict[str, LocalFunction] = {}
+
+
+def invoke(function_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Call a handler as Lambda would: the module template.yaml names, a context, the event."""
+    if function_id not in _FUNCTIONS:
+        definition = next(item for item in functions(load_template()) if item.logical_id == function_id)
+        _FUNCTIONS[function_id] = LocalFunction(definition)
+    result: dict[str, Any] = _FUNCTIONS[function_id].invoke(event)
+    return result
+
+
+def body_of(result: dict[str, Any]) -> Any:
+    return json.loads(result["body"])
+
+
+# --- a loopback stand-in for the Gemini REST API ---------------------------------------------------
+@dataclass
+class GeminiStub:
+    url: str
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    # Each entry: (status, json body) or a callable returning one; the last one repeats.
+    replies: list[Any] = field(default_factory=list)
+    delay_seconds: float = 0.0
+
+    def reply_text(self, text: str, prompt_tokens: int = 321, completion_tokens: int = 45) -> None:
+        self.replies = [
+            (
+                200,
+                {
+                    "candidates": [
+                        {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP", "index": 0}
+                    ],
+                    "usageMetadata": {
+                        "promptTokenCount": prompt_tokens,
+                        "candidatesTokenCount": completion_tokens,
+                        "totalTokenCount": prompt_tokens + completion_tokens,
+                    },
+                    "modelVersion": "gemini-2.5-flash",
+                },
+            )
+        ]
+
+    def reply_error(self, status: int, message: str = "boom") -> None:
+        self.replies = [(status, {"error": {"code": status, "message": message, "status": "INTERNAL"}})]
+
+
+@pytest.fixture
+def gemini_stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[GeminiStub]:
+    stub = GeminiStub(url="")
+    stop = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802 - the base class's naming
+            length = int(self.headers.get("Content-Length") or 0)
+            stub.requests.append(
+                {"path": self.path, "headers": dict(self.headers), "json": json.loads(self.rfile.read(length) or b"{}")}
+            )
+            if stub.delay_seconds:
+                stop.wait(stub.delay_seconds)
+            reply = stub.replies[min(len(stub.requests), len(stub.replies)) - 1]
+            status, document = reply() if callable(reply) else reply
+            payload = json.dumps(document).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    stub.url = f"http://127.0.0.1:{server.server_address[1]}"
+    stub.reply_text("stubbed answer")
+    monkeypatch.setenv("SNAPSCRIBE_GEMINI_BASE_URL", stub.url)
+    monkeypatch.setenv("SNAPSCRIBE_GEMINI_API_KEY", "test-gemini-key")
+    monkeypatch.setenv("SNAPSCRIBE_GEMINI_TIMEOUT_SECONDS", "2")
+    services.reset()
+    yield stub
+    stop.set()
+    server.shutdown()
+    server.server_close()
+
+
+# --- a loopback file server for URL inputs ---------------------------------------------------------
+@dataclass
+class FileServer:
+    url: str
+    routes: dict[str, Callable[[BaseHTTPRequestHandler], None]]
+    hits: list[str] = field(default_factory=list)
+
+    def serve_bytes(self, path: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+        def send(handler: BaseHTTPRequestHandler) -> None:
+            handler.send_response(200)
+            handler.send_header("Content-Type", content_type)
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+
+        self.routes[path] = send
+        return self.url + path
+
+    def redirect(self, path: str, location: str) -> str:
+        def send(handler: BaseHTTPRequestHandler) -> None:
+            handler.send_response(302)
+            handler.send_header("Location", location)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+
+        self.routes[path] = send
+        return self.url + path
+
+
+@pytest.fixture
+def file_server() -> Iterator[FileServer]:
+    server_state = FileServer(url="", routes={})
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - the base class's naming
+            server_state.hits.append(self.path)
+            route = server_state.routes.get(self.path)
+            if route is None:
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            try:
+                route(self)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server_state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield server_state
+    server.shutdown()
+    server.server_close()

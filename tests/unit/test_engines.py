@@ -1,0 +1,140 @@
+"""Engines: the Gemini engine through the real google-genai SDK against a loopback HTTP stub, the local
+engine (real RapidOCR) on real images, and the template helpers."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from snapscribe.engines.base import ExtractionRequest
+from snapscribe.engines.gemini import GeminiEngine, response_schema
+from snapscribe.engines.layout import OcrLine, fill_template, reading_order_text
+from snapscribe.engines.local import LocalEngine
+from snapscribe.engines.registry import get_engine
+from snapscribe.engines.template import estimate_tokens, find_json_template
+from snapscribe.errors import EngineError, EngineTimeout, EngineUnavailable, UnknownEngine
+from snapscribe.images.prepare import prepare_image
+from tests.conftest import EVAL_DIR, PROJECT_ROOT, GeminiStub
+
+SAMPLE = (PROJECT_ROOT / "samples" / "invoice.png").read_bytes()
+
+
+def _image() -> object:
+    return prepare_image(SAMPLE, max_side=2048, max_pixels=80_000_000)
+
+
+def _gemini(stub: GeminiStub, timeout: float = 2.0) -> GeminiEngine:
+    return GeminiEngine(api_key="k-123", model="gemini-2.5-flash", timeout_seconds=timeout, max_image_side=2048,
+                        base_url=stub.url)
+
+
+def test_find_json_template() -> None:
+    prompt = 'Please extract using the following schema: {"invoice_no":"Invoice Number","items":[{"name":"Item"}]} thanks'
+    assert find_json_template(prompt) == {"invoice_no": "Invoice Number", "items": [{"name": "Item"}]}
+    assert find_json_template("Describe {this} image") is None
+    assert find_json_template('list: [{"a": "A"}]') == [{"a": "A"}]
+
+
+def test_estimate_tokens_is_deterministic() -> None:
+    assert estimate_tokens("") == 0
+    assert estimate_tokens("abcd") == 1
+    assert estimate_tokens("abcde") == 2
+    assert estimate_tokens("日本") == 2  # 6 UTF-8 bytes
+
+
+def test_reading_order_and_template_filling() -> None:
+    lines = [
+        OcrLine("Total:", 10, 200, 80, 220, 0.9),
+        OcrLine("12.50", 300, 202, 360, 222, 0.9),
+        OcrLine("Invoice No: A-17", 10, 50, 200, 70, 0.9),
+        OcrLine("Date", 10, 100, 60, 120, 0.9),
+        OcrLine("2024-01-02", 10, 130, 120, 150, 0.9),
+    ]
+    assert reading_order_text(lines) == "Invoice No: A-17\nDate\n2024-01-02\nTotal: 12.50"
+    filled = fill_template({"invoice_no": "Invoice No", "date": "Date", "total": "Total", "vat": "VAT",
+                            "items": [{"name": "Item"}], "seller": {"name": "Seller"}}, lines)
+    assert filled == {"invoice_no": "A-17", "date": "2024-01-02", "total": "12.50", "vat": None, "items": [],
+                      "seller": {"name": None}}
+
+
+def test_gemini_request_and_usage_through_the_sdk(gemini_stub: GeminiStub) -> None:
+    gemini_stub.reply_text("An invoice from ACME.", prompt_tokens=300, completion_tokens=7)
+    result = _gemini(gemini_stub).extract(ExtractionRequest(images=[_image()], prompt="Describe it"))  # type: ignore[list-item]
+    assert (result.text, result.prompt_tokens, result.completion_tokens) == ("An invoice from ACME.", 300, 7)
+    sent = gemini_stub.requests[0]
+    assert sent["path"].split("?")[0].endswith("/models/gemini-2.5-flash:generateContent")
+    assert sent["headers"].get("x-goog-api-key") == "k-123"
+    parts = sent["json"]["contents"][0]["parts"]
+    assert parts[0]["inlineData"]["mimeType"] == "image/png"
+    assert base64.b64decode(parts[0]["inlineData"]["data"]) == SAMPLE
+    assert parts[1]["text"] == "Describe it"
+    assert "responseMimeType" not in sent["json"].get("generationConfig", {})
+
+
+def test_gemini_json_mode_sends_the_template_as_schema(gemini_stub: GeminiStub) -> None:
+    gemini_stub.reply_text('{"total": "22.30"}')
+    template = {"total": "Total", "items": [{"name": "Item"}]}
+    result = _gemini(gemini_stub).extract(
+        ExtractionRequest(images=[_image()], prompt="x", json_mode=True, template=template)  # type: ignore[list-item]
+    )
+    assert json.loads(result.text) == {"total": "22.30"}
+    config = gemini_stub.requests[0]["json"]["generationConfig"]
+    assert config["responseMimeType"] == "application/json"
+    assert config["responseJsonSchema"] == response_schema(template)
+    assert config["responseJsonSchema"]["properties"]["items"]["type"] == "array"
+
+
+def test_gemini_server_error_becomes_engine_error(gemini_stub: GeminiStub) -> None:
+    gemini_stub.reply_error(500)
+    with pytest.raises(EngineError) as caught:
+        _gemini(gemini_stub).extract(ExtractionRequest(images=[_image()], prompt="x"))  # type: ignore[list-item]
+    assert not isinstance(caught.value, EngineTimeout)
+    assert "500" in caught.value.message
+
+
+def test_gemini_refused_key_is_unavailable(gemini_stub: GeminiStub) -> None:
+    gemini_stub.reply_error(403, "API key not valid")
+    with pytest.raises(EngineUnavailable):
+        _gemini(gemini_stub).extract(ExtractionRequest(images=[_image()], prompt="x"))  # type: ignore[list-item]
+
+
+def test_gemini_slow_answer_is_a_timeout(gemini_stub: GeminiStub) -> None:
+    gemini_stub.delay_seconds = 3
+    with pytest.raises(EngineTimeout):
+        _gemini(gemini_stub, timeout=0.5).extract(ExtractionRequest(images=[_image()], prompt="x"))  # type: ignore[list-item]
+
+
+def test_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    from snapscribe import services
+
+    monkeypatch.setenv("SNAPSCRIBE_ENGINE", "local")
+    services.reset()
+    assert get_engine().name == "local"
+    with pytest.raises(UnknownEngine):
+        get_engine("gpt-4o")
+    with pytest.raises(EngineUnavailable):  # no key configured anywhere
+        get_engine("gemini")
+
+
+def test_local_engine_reads_the_sample_invoice() -> None:
+    result = LocalEngine().extract(ExtractionRequest(images=[_image()], prompt="Describe it"))  # type: ignore[list-item]
+    assert "Invoice No: INV-1042" in result.text
+    assert result.text.index("ACME") < result.text.index("Total")
+    assert result.prompt_tokens == estimate_tokens("Describe it") + 258
+    assert result.completion_tokens == estimate_tokens(result.text)
+
+
+def test_local_engine_json_mode_without_template() -> None:
+    result = LocalEngine().extract(ExtractionRequest(images=[_image()], prompt="x", json_mode=True))  # type: ignore[list-item]
+    document = json.loads(result.text)
+    assert "Total: 22.30" in document["lines"]
+    assert document["text"].startswith("ACME Office Supplies Ltd")
+
+
+def test_local_engine_on_a_real_scan() -> None:
+    path = EVAL_DIR / "formats" / "same_text_many_formats" / "pytesseract_test.png"
+    image = prepare_image(path.read_bytes(), max_side=None, max_pixels=80_000_000)
+    text = LocalEngine().extract(ExtractionRequest(images=[image], prompt="x")).text
+    assert "The quick brown dog" in text
