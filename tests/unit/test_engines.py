@@ -67,8 +67,9 @@ def test_gemini_request_and_usage_through_the_sdk(gemini_stub: GeminiStub) -> No
     assert sent["path"].split("?")[0].endswith("/models/gemini-2.5-flash:generateContent")
     assert sent["headers"].get("x-goog-api-key") == "k-123"
     parts = sent["json"]["contents"][0]["parts"]
-    assert parts[0]["inlineData"]["mimeType"] == "image/png"
-    assert base64.b64decode(parts[0]["inlineData"]["data"]) == SAMPLE
+    inline = parts[0]["inlineData"]
+    assert inline.get("mimeType", inline.get("mime_type")) == "image/png"  # the SDK sends either spelling
+    assert base64.b64decode(inline["data"]) == SAMPLE
     assert parts[1]["text"] == "Describe it"
     assert "responseMimeType" not in sent["json"].get("generationConfig", {})
 
