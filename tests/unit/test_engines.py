@@ -69,7 +69,7 @@ def test_gemini_request_and_usage_through_the_sdk(gemini_stub: GeminiStub) -> No
     parts = sent["json"]["contents"][0]["parts"]
     inline = parts[0]["inlineData"]
     assert inline.get("mimeType", inline.get("mime_type")) == "image/png"  # the SDK sends either spelling
-    assert base64.b64decode(inline["data"]) == SAMPLE
+    assert base64.urlsafe_b64decode(inline["data"]) == SAMPLE  # the SDK encodes bytes URL-safe
     assert parts[1]["text"] == "Describe it"
     assert "responseMimeType" not in sent["json"].get("generationConfig", {})
 
