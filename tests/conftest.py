@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +55,28 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.session.Session]:
         services.reset()
         yield session
         services.reset()
+
+
+@pytest.fixture
+def moto_http(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.session.Session]:
+    """moto over HTTP on loopback (safe for parallel clients), with the template's resources."""
+    from snapscribe_tools.moto_server import SerializedMotoServer
+
+    server = SerializedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    # moto's state is per process, not per server: start from nothing, leave nothing.
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    session = boto3.session.Session(region_name="us-east-1")
+    for name, value in prepare_fresh_aws(session).items():
+        monkeypatch.setenv(name, value)
+    services.reset()
+    yield session
+    services.reset()
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+    server.stop()
 
 
 @pytest.fixture

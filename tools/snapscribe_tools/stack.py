@@ -128,9 +128,9 @@ class LocalStack:
         return f"http://{host}:{port}"
 
     def start(self) -> None:
-        from moto.server import ThreadedMotoServer
+        from snapscribe_tools.moto_server import SerializedMotoServer
 
-        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
+        self._moto = SerializedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
         self._moto.start()
         moto_host, moto_port = self._moto.get_host_and_port()
         self.moto_endpoint = f"http://{moto_host}:{moto_port}"

@@ -1,0 +1,91 @@
+"""The DynamoDB adapter against moto over HTTP, with the table template.yaml defines: conditional writes
+hold under 100 parallel requests."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import pytest
+
+from snapscribe import services
+from snapscribe.accounts.service import AccountService
+from snapscribe.errors import InsufficientBalance, RateLimited
+
+
+@pytest.fixture
+def accounts(moto_http: boto3.session.Session) -> AccountService:
+    return services.account_service()
+
+
+@pytest.fixture
+def aws(moto_http: boto3.session.Session) -> boto3.session.Session:
+    return moto_http
+
+
+def _parallel(count: int, work: Any) -> list[Any]:
+    def attempt(index: int) -> Any:
+        try:
+            return work(index)
+        except (InsufficientBalance, RateLimited) as error:
+            return error
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        return list(pool.map(attempt, range(count)))
+
+
+def test_100_parallel_reservations_never_overspend(accounts: AccountService) -> None:
+    key, _ = accounts.create_key(user_id="racer", credits=50, rate_limit=1000)
+    principal = accounts.authenticate(key)
+    results = _parallel(100, lambda index: accounts.reserve(principal, 1, request_id=f"r{index}", route="test"))
+    admitted = [result for result in results if not isinstance(result, InsufficientBalance)]
+    assert len(admitted) == 50
+    store = accounts._store  # noqa: SLF001
+    assert store.get_balance("racer") == 0
+    assert len(store.ledger("racer")) == 50
+
+
+def test_100_parallel_requests_never_over_admit(accounts: AccountService) -> None:
+    key, _ = accounts.create_key(user_id="burst", credits=0, rate_limit=30)
+    principal = accounts.authenticate(key)
+    results = _parallel(100, lambda _index: accounts.check_rate(principal))
+    admitted = [result for result in results if not isinstance(result, RateLimited)]
+    refused = [result for result in results if isinstance(result, RateLimited)]
+    # A minute boundary can fall inside the burst; each window still admits at most 30.
+    assert 30 <= len(admitted) <= 60
+    windows: dict[int, int] = {}
+    for status in admitted:
+        windows[status.reset_at] = windows.get(status.reset_at, 0) + 1
+    assert all(count <= 30 for count in windows.values())
+    assert sorted(status.remaining for status in admitted if status.reset_at == max(windows)) == sorted(
+        range(30 - windows[max(windows)], 30)
+    )
+    assert len(refused) == 100 - len(admitted)
+
+
+def test_parallel_settlements_refund_once(accounts: AccountService) -> None:
+    key, _ = accounts.create_key(user_id="settler", credits=10, rate_limit=10)
+    reservation = accounts.reserve(accounts.authenticate(key), 10, request_id="once", route="test")
+    _parallel(20, lambda _index: accounts.settle(reservation, refund=10))
+    assert accounts._store.get_balance("settler") == 10  # noqa: SLF001
+
+
+def test_only_the_hash_of_a_key_is_stored(accounts: AccountService, aws: boto3.session.Session) -> None:
+    raw_key, record = accounts.create_key(user_id="hashonly", credits=1, rate_limit=1)
+    table = accounts._store._table  # noqa: SLF001
+    items = aws.client("dynamodb").scan(TableName=table)["Items"]
+    dumped = json.dumps(items)
+    assert raw_key not in dumped and record.key_hash in dumped
+
+
+def test_keys_list_revoke_topup(accounts: AccountService) -> None:
+    store = accounts._store  # noqa: SLF001
+    _first, first = accounts.create_key(user_id="ops", credits=5, rate_limit=7, label="ci")
+    accounts.create_key(user_id="ops", credits=5, rate_limit=7)
+    assert [record.user_id for record in store.list_keys()] == ["ops", "ops"]
+    assert store.get_balance("ops") == 10
+    assert store.revoke_key(first.key_id) and not store.revoke_key("key_missing")
+    assert [record.revoked for record in store.list_keys() if record.key_id == first.key_id] == [True]
+    assert store.add_credits("ops", 90) == 100
