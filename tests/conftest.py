@@ -3,6 +3,7 @@ the committed events, and a loopback stub of the Gemini HTTP API (under the real
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import threading
@@ -152,7 +153,7 @@ def gemini_stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[GeminiStub]:
         def log_message(self, *_args: Any) -> None:
             pass
 
-        def do_POST(self) -> None:  # noqa: N802 - the base class's naming
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             stub.requests.append(
                 {"path": self.path, "headers": dict(self.headers), "json": json.loads(self.rfile.read(length) or b"{}")}
@@ -224,7 +225,7 @@ def file_server() -> Iterator[FileServer]:
         def log_message(self, *_args: Any) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 - the base class's naming
+        def do_GET(self) -> None:
             server_state.hits.append(self.path)
             route = server_state.routes.get(self.path)
             if route is None:
@@ -232,10 +233,8 @@ def file_server() -> Iterator[FileServer]:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 route(self)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

@@ -54,7 +54,8 @@ def main() -> None:
     json_request = {
         "inputMethod": "base64",
         "images": [encoded],
-        "prompt": 'Extract the data using this template: {"invoice_no": "Invoice No", "date": "Date", "total": "Total"}',
+        "prompt": "Extract the data using this template: "
+        '{"invoice_no": "Invoice No", "date": "Date", "total": "Total"}',
         "jsonMode": True,
     }
     (ROOT / "samples" / "extract-image-json.json").write_text(json.dumps(json_request, indent=2) + "\n")
@@ -92,7 +93,9 @@ def write_events(encoded: str) -> None:
     base = {"inputMethod": "base64", "images": [encoded], "prompt": "Describe the main elements in this image."}
     api_event("POST", path, {**base, "jsonMode": False}, json_headers, "extract_image_base64")
     template_prompt = 'Extract using this template: {"invoice_no": "Invoice No", "date": "Date", "total": "Total"}'
-    api_event("POST", path, {**base, "prompt": template_prompt, "jsonMode": True}, json_headers, "extract_image_json_mode")
+    api_event(
+        "POST", path, {**base, "prompt": template_prompt, "jsonMode": True}, json_headers, "extract_image_json_mode"
+    )
     api_event(
         "POST",
         path,
@@ -103,8 +106,12 @@ def write_events(encoded: str) -> None:
     api_event(
         "POST",
         path,
-        {"inputMethod": "url", "images": ["https://example.com/sample-image.jpg"],
-         "prompt": "Describe the main elements in this image.", "jsonMode": False},
+        {
+            "inputMethod": "url",
+            "images": ["https://example.com/sample-image.jpg"],
+            "prompt": "Describe the main elements in this image.",
+            "jsonMode": False,
+        },
         json_headers,
         "extract_image_url",
     )
@@ -115,15 +122,22 @@ def write_events(encoded: str) -> None:
         json_headers,
         "extract_image_url_metadata",
     )
-    api_event("POST", path, {"inputMethod": "base64", "images": [encoded]}, json_headers, "extract_image_missing_prompt")
-    api_event("POST", path, {"inputMethod": "base64", "prompt": "Describe it."}, json_headers, "extract_image_missing_images")
+    api_event(
+        "POST", path, {"inputMethod": "base64", "images": [encoded]}, json_headers, "extract_image_missing_prompt"
+    )
+    api_event(
+        "POST", path, {"inputMethod": "base64", "prompt": "Describe it."}, json_headers, "extract_image_missing_images"
+    )
     api_event("POST", path, {**base, "inputMethod": "ftp"}, json_headers, "extract_image_bad_input_method")
     api_event("POST", path, {**base, "images": ["not base64 at all!"]}, json_headers, "extract_image_bad_base64")
     not_an_image = base64.b64encode(b"%PDF-1.4 this is a PDF, not an image").decode()
     api_event("POST", path, {**base, "images": [not_an_image]}, json_headers, "extract_image_unsupported_format")
     api_event("POST", path, {**base}, {"Content-Type": "application/json"}, "extract_image_no_auth")
     api_event(
-        "POST", path, {**base}, {"Content-Type": "application/json", "Authorization": f"Bearer {UNKNOWN_KEY}"},
+        "POST",
+        path,
+        {**base},
+        {"Content-Type": "application/json", "Authorization": f"Bearer {UNKNOWN_KEY}"},
         "extract_image_wrong_key",
     )
     api_event("GET", path, None, {"Authorization": f"Bearer {EVENTS_KEY}"}, "extract_image_formats")

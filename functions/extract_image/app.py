@@ -18,12 +18,12 @@ app = APIGatewayRestResolver()
 
 
 @app.post("/api/v1/extract-image")
-def post_extract_image() -> Response:
+def post_extract_image() -> Response[str]:
     return routes.extract_image(app.current_event, app.lambda_context)
 
 
 @app.get("/api/v1/extract-image")
-def get_extract_image() -> Response:
+def get_extract_image() -> Response[str]:
     return routes.extract_image_formats(app.current_event, app.lambda_context)
 
 

@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger
 from PIL import Image
 
 from snapscribe import services
-from tests.conftest import EVENTS_KEY, EVAL_DIR, FileServer, GeminiStub, body_of, invoke, load_event
+from tests.conftest import EVAL_DIR, EVENTS_KEY, FileServer, GeminiStub, body_of, invoke, load_event
 
 FUNCTION = "ExtractImageFunction"
 
@@ -28,11 +28,11 @@ def _post(event_name: str = "extract_image_base64", **body_changes: Any) -> dict
 
 
 def _balance(user_id: str = "events") -> int:
-    return int(services.account_service()._store.get_balance(user_id))  # noqa: SLF001
+    return int(services.account_service()._store.get_balance(user_id))
 
 
 def _ledger(user_id: str = "events") -> list[Any]:
-    return list(services.account_service()._store.ledger(user_id))  # noqa: SLF001
+    return list(services.account_service()._store.ledger(user_id))
 
 
 def _png(text_colour: str = "black") -> str:
@@ -57,7 +57,12 @@ def test_base64_request_answers_with_the_seed_fields(events_key: str) -> None:
     assert _balance() == 1000 - 11
     (row,) = _ledger()
     assert (row.route, row.cost, row.refund, row.status, row.request_id) == (
-        "POST /api/v1/extract-image", 11, 0, "charged", "evt-extract_image_base64")
+        "POST /api/v1/extract-image",
+        11,
+        0,
+        "charged",
+        "evt-extract_image_base64",
+    )
 
 
 def test_x_api_key_header_works_too(events_key: str) -> None:
@@ -101,7 +106,8 @@ def test_bad_requests_are_400_in_the_seed_shape(events_key: str, event_name: str
     result = invoke(FUNCTION, load_event(event_name))
     assert result["statusCode"] == 400
     body = body_of(result)
-    assert set(body) == {"error"} and message_part in body["error"]
+    assert set(body) == {"error"}
+    assert message_part in body["error"]
     assert _balance() == 1000  # nothing charged (or all given back)
     assert all(row.cost == row.refund for row in _ledger())
 
@@ -136,7 +142,7 @@ def test_missing_or_wrong_key_is_401(events_key: str, event_name: str) -> None:
 
 
 def test_revoked_key_is_401(events_key: str) -> None:
-    store = services.account_service()._store  # noqa: SLF001
+    store = services.account_service()._store
     (record,) = store.list_keys()
     store.revoke_key(record.key_id)
     assert invoke(FUNCTION, load_event("extract_image_formats"))["statusCode"] == 401
@@ -148,7 +154,8 @@ def test_rate_limit_429_with_reset_and_retry_after(accounts: Any) -> None:
     result = invoke(FUNCTION, load_event("extract_image_formats"))
     assert result["statusCode"] == 429
     headers = {name: values[0] for name, values in result["multiValueHeaders"].items()}
-    assert headers["X-RateLimit-Limit"] == "2" and headers["X-RateLimit-Remaining"] == "0"
+    assert headers["X-RateLimit-Limit"] == "2"
+    assert headers["X-RateLimit-Remaining"] == "0"
     assert int(headers["X-RateLimit-Reset"]) % 60 == 0
     assert 1 <= int(headers["Retry-After"]) <= 60
     assert "Rate limit" in body_of(result)["error"]
@@ -159,7 +166,8 @@ def test_short_balance_is_402_and_charges_nothing(accounts: Any) -> None:
     result = invoke(FUNCTION, load_event("extract_image_base64"))
     assert result["statusCode"] == 402
     assert body_of(result)["error"] == "Insufficient credits: this request needs 11, the balance is 10"
-    assert _balance() == 10 and _ledger() == []
+    assert _balance() == 10
+    assert _ledger() == []
 
 
 def test_corrupt_image_is_400_and_refunded(events_key: str) -> None:
@@ -174,8 +182,10 @@ def test_corrupt_image_is_400_and_refunded(events_key: str) -> None:
 
 def test_heic_and_webp_and_bmp_inputs(events_key: str) -> None:
     folder = EVAL_DIR / "formats" / "same_text_many_formats"
-    images = [base64.b64encode((folder / name).read_bytes()).decode()
-              for name in ("pytesseract_test_derived.heic", "pytesseract_test.webp", "pytesseract_test.bmp")]
+    images = [
+        base64.b64encode((folder / name).read_bytes()).decode()
+        for name in ("pytesseract_test_derived.heic", "pytesseract_test.webp", "pytesseract_test.bmp")
+    ]
     result = invoke(FUNCTION, _post(images=images))
     assert result["statusCode"] == 200, result["body"]
     assert body_of(result)["results"].count("quick brown dog") >= 3
@@ -186,13 +196,15 @@ def test_decompression_bomb_is_400(events_key: str) -> None:
     buffer = io.BytesIO()
     Image.new("1", (10000, 9000)).save(buffer, format="PNG")
     result = invoke(FUNCTION, _post(images=[base64.b64encode(buffer.getvalue()).decode()]))
-    assert result["statusCode"] == 400 and "pixels" in body_of(result)["error"]
+    assert result["statusCode"] == 400
+    assert "pixels" in body_of(result)["error"]
 
 
 def test_image_over_20_mb_is_400(events_key: str) -> None:
     oversized = base64.b64encode(b"\x89PNG" + b"\x00" * (20 * 1024 * 1024)).decode()
     result = invoke(FUNCTION, _post(images=[oversized]))
-    assert result["statusCode"] == 400 and "larger than 20 MB" in body_of(result)["error"]
+    assert result["statusCode"] == 400
+    assert "larger than 20 MB" in body_of(result)["error"]
 
 
 def test_images_over_100_mb_together_are_400(events_key: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -207,7 +219,9 @@ def test_images_over_100_mb_together_are_400(events_key: str, monkeypatch: pytes
 def test_more_than_3000_images_is_400_before_any_work(events_key: str) -> None:
     result = invoke(FUNCTION, _post(images=["x"] * 3001))
     assert (result["statusCode"], body_of(result)) == (
-        400, {"error": "At most 3000 images can be processed in one request"})
+        400,
+        {"error": "At most 3000 images can be processed in one request"},
+    )
     assert _ledger() == []
 
 
@@ -232,7 +246,8 @@ def test_url_input_served_on_loopback_with_the_test_setting(
 def test_url_input_on_loopback_is_refused_by_default(events_key: str, file_server: FileServer) -> None:
     url = file_server.serve_bytes("/sample-image.png", b"\x89PNG")
     result = invoke(FUNCTION, _post("extract_image_url", images=[url]))
-    assert result["statusCode"] == 400 and "not allowed" in body_of(result)["error"]
+    assert result["statusCode"] == 400
+    assert "not allowed" in body_of(result)["error"]
     assert file_server.hits == []
 
 
@@ -272,8 +287,9 @@ def test_engine_failure_is_500_and_credits_come_back(gemini: GeminiStub) -> None
     assert (row.cost, row.refund, row.status) == (11, 11, "refunded")
 
 
-def test_gemini_api_key_from_ssm(gemini_stub: GeminiStub, monkeypatch: pytest.MonkeyPatch, aws: Any,
-                                 events_key: str) -> None:
+def test_gemini_api_key_from_ssm(
+    gemini_stub: GeminiStub, monkeypatch: pytest.MonkeyPatch, aws: Any, events_key: str
+) -> None:
     aws.client("ssm").put_parameter(Name="/snapscribe/gemini-api-key", Value="from-ssm", Type="SecureString")
     monkeypatch.delenv("SNAPSCRIBE_GEMINI_API_KEY")
     monkeypatch.setenv("SNAPSCRIBE_GEMINI_API_KEY_PARAMETER", "/snapscribe/gemini-api-key")
@@ -297,14 +313,16 @@ def test_retry_with_the_same_idempotency_key_is_charged_once(events_key: str) ->
     second = invoke(FUNCTION, retry_event)
     assert first["statusCode"] == second["statusCode"] == 200
     assert body_of(first) == body_of(second)
-    assert _balance() == 1000 - 11 and len(_ledger()) == 1
+    assert _balance() == 1000 - 11
+    assert len(_ledger()) == 1
 
 
 def test_same_idempotency_key_with_another_body_is_refused(events_key: str) -> None:
     invoke(FUNCTION, _with_idempotency_key(load_event("extract_image_base64"), "k-2"))
     other = _with_idempotency_key(_post(prompt="Something else"), "k-2")
     result = invoke(FUNCTION, other)
-    assert result["statusCode"] == 400 and "Idempotency-Key" in body_of(result)["error"]
+    assert result["statusCode"] == 400
+    assert "Idempotency-Key" in body_of(result)["error"]
     assert len(_ledger()) == 1
 
 
@@ -335,6 +353,8 @@ def test_logs_carry_no_secrets_or_image_bytes(events_key: str, caplog: pytest.Lo
     logs = "\n".join(formatter.format(record) for record in caplog.records if record.name.startswith("snapscribe"))
     logs += "\n".join(json.dumps(record.__dict__, default=str) for record in caplog.records)
     image_b64 = json.loads(load_event("extract_image_base64")["body"])["images"][0]
-    assert "request served" in logs and "request refused" in logs
+    assert "request served" in logs
+    assert "request refused" in logs
     assert '"user_id":"events"' in logs  # who, yes; their key, never
-    assert EVENTS_KEY not in logs and image_b64[:200] not in logs
+    assert EVENTS_KEY not in logs
+    assert image_b64[:200] not in logs

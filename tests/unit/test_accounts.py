@@ -90,10 +90,13 @@ def test_generated_keys_are_random_and_stored_only_as_hash(store: FakeStore) -> 
     service = AccountService(store)
     first, record = service.create_key(user_id="alice", credits=5, rate_limit=10)
     second, _ = service.create_key(user_id="alice", credits=0, rate_limit=10)
-    assert first.startswith(KEY_PREFIX) and first != second and len(first) > 40
+    assert first.startswith(KEY_PREFIX)
+    assert first != second
+    assert len(first) > 40
     assert record.key_hash == hash_api_key(first)
     stored = repr(store.keys)
-    assert first not in stored and second not in stored
+    assert first not in stored
+    assert second not in stored
     assert store.get_balance("alice") == 5
 
 

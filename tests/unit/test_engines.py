@@ -26,12 +26,15 @@ def _image() -> object:
 
 
 def _gemini(stub: GeminiStub, timeout: float = 2.0) -> GeminiEngine:
-    return GeminiEngine(api_key="k-123", model="gemini-2.5-flash", timeout_seconds=timeout, max_image_side=2048,
-                        base_url=stub.url)
+    return GeminiEngine(
+        api_key="k-123", model="gemini-2.5-flash", timeout_seconds=timeout, max_image_side=2048, base_url=stub.url
+    )
 
 
 def test_find_json_template() -> None:
-    prompt = 'Please extract using the following schema: {"invoice_no":"Invoice Number","items":[{"name":"Item"}]} thanks'
+    prompt = (
+        'Please extract using the following schema: {"invoice_no":"Invoice Number","items":[{"name":"Item"}]} thanks'
+    )
     assert find_json_template(prompt) == {"invoice_no": "Invoice Number", "items": [{"name": "Item"}]}
     assert find_json_template("Describe {this} image") is None
     assert find_json_template('list: [{"a": "A"}]') == [{"a": "A"}]
@@ -53,10 +56,25 @@ def test_reading_order_and_template_filling() -> None:
         OcrLine("2024-01-02", 10, 130, 120, 150, 0.9),
     ]
     assert reading_order_text(lines) == "Invoice No: A-17\nDate\n2024-01-02\nTotal: 12.50"
-    filled = fill_template({"invoice_no": "Invoice No", "date": "Date", "total": "Total", "vat": "VAT",
-                            "items": [{"name": "Item"}], "seller": {"name": "Seller"}}, lines)
-    assert filled == {"invoice_no": "A-17", "date": "2024-01-02", "total": "12.50", "vat": None, "items": [],
-                      "seller": {"name": None}}
+    filled = fill_template(
+        {
+            "invoice_no": "Invoice No",
+            "date": "Date",
+            "total": "Total",
+            "vat": "VAT",
+            "items": [{"name": "Item"}],
+            "seller": {"name": "Seller"},
+        },
+        lines,
+    )
+    assert filled == {
+        "invoice_no": "A-17",
+        "date": "2024-01-02",
+        "total": "12.50",
+        "vat": None,
+        "items": [],
+        "seller": {"name": None},
+    }
 
 
 def test_gemini_request_and_usage_through_the_sdk(gemini_stub: GeminiStub) -> None:

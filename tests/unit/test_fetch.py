@@ -96,7 +96,9 @@ def test_internal_targets_are_refused(url: str) -> None:
         fetch_to(url, io.BytesIO(), STRICT)
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/a.png", "file:///etc/passwd", "gopher://x/", "http://user:pw@example.com/"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/a.png", "file:///etc/passwd", "gopher://x/", "http://user:pw@example.com/"]
+)
 def test_only_plain_http_urls(url: str) -> None:
     with pytest.raises(UrlNotAllowed):
         fetch_to(url, io.BytesIO(), STRICT)
@@ -111,8 +113,12 @@ def test_dns_answer_with_any_internal_address_is_refused(file_server: FileServer
 
 def test_redirects_to_internal_addresses_are_refused(file_server: FileServer) -> None:
     resolve = fake_resolver({"metadata.example": ["169.254.169.254"]})
-    for target in ("http://169.254.169.254/latest/meta-data/", "http://10.1.2.3/x", "http://metadata.example/x",
-                   "http://[::1]:9/x"):
+    for target in (
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.1.2.3/x",
+        "http://metadata.example/x",
+        "http://[::1]:9/x",
+    ):
         url = file_server.redirect(f"/go-{len(file_server.routes)}", target)
         with pytest.raises(UrlNotAllowed):
             fetch_to(url, io.BytesIO(), LOOPBACK_OK if "::1" not in target else STRICT, resolve)

@@ -44,21 +44,33 @@ def cmd_keys(args: argparse.Namespace) -> int:
     from snapscribe.config import get_settings
 
     service = _account_service(args)
-    store = service._store  # noqa: SLF001 - the admin CLI is the store's other client
+    store = service._store
     if args.keys_command == "create":
         credits = args.credits if args.credits is not None else get_settings().starting_credits
         rate_limit = args.rate_limit or get_settings().default_rate_limit
         raw_key, record = service.create_key(
             user_id=args.user, credits=credits, rate_limit=rate_limit, raw_key=args.key, label=args.label or ""
         )
-        print(json.dumps({"apiKey": raw_key, "keyId": record.key_id, "userId": record.user_id,
-                          "rateLimit": record.rate_limit, "balance": store.get_balance(record.user_id)}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "apiKey": raw_key,
+                    "keyId": record.key_id,
+                    "userId": record.user_id,
+                    "rateLimit": record.rate_limit,
+                    "balance": store.get_balance(record.user_id),
+                },
+                indent=2,
+            )
+        )
         print("Store the key now: it is kept only as a hash and cannot be shown again.", file=sys.stderr)
     elif args.keys_command == "list":
         for record in store.list_keys():
             status = "revoked" if record.revoked else "active"
-            print(f"{record.key_id}\t{record.user_id}\t{status}\t{record.rate_limit}/min\t"
-                  f"balance={store.get_balance(record.user_id)}\t{record.created_at}\t{record.label}")
+            print(
+                f"{record.key_id}\t{record.user_id}\t{status}\t{record.rate_limit}/min\t"
+                f"balance={store.get_balance(record.user_id)}\t{record.created_at}\t{record.label}"
+            )
     elif args.keys_command == "revoke":
         if not store.revoke_key(args.key_id):
             print(f"No key with id {args.key_id}", file=sys.stderr)

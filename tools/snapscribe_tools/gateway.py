@@ -112,7 +112,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     server: Gateway
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         log.info("%s %s", self.address_string(), format % args)
 
     def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
@@ -178,4 +178,4 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode("utf-8")
         self._send(int(result["statusCode"]), headers, body)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle  # noqa: N815
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle

@@ -50,7 +50,11 @@ def create_tables(template: Mapping[str, Any], dynamodb: Any, names: Mapping[str
 def _lifecycle_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
     converted = []
     for rule in rules:
-        api_rule: dict[str, Any] = {"ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+        api_rule: dict[str, Any] = {
+            "ID": rule["Id"],
+            "Status": rule["Status"],
+            "Filter": {"Prefix": rule.get("Prefix", "")},
+        }
         if "ExpirationInDays" in rule:
             api_rule["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
         if "AbortIncompleteMultipartUpload" in rule:

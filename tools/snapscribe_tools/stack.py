@@ -34,7 +34,7 @@ def base_environment(moto_endpoint: str) -> dict[str, str]:
     return {
         "AWS_ENDPOINT_URL": moto_endpoint,
         "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - moto accepts any credentials
+        "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_SESSION_TOKEN": "local",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
@@ -125,7 +125,7 @@ class LocalStack:
     def url(self) -> str:
         assert self.gateway is not None
         host, port = self.gateway.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}" if isinstance(host, str) else f"http://{host.decode()}:{port}"
 
     def start(self) -> None:
         from snapscribe_tools.moto_server import SerializedMotoServer

@@ -153,7 +153,7 @@ class Resolver:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
-            (key, inner), = value.items()
+            ((key, inner),) = value.items()
             if key == "Ref":
                 return self._ref(inner)
             if key == "Fn::Sub":

@@ -85,9 +85,7 @@ class AccountService:
 
     # --- credits --------------------------------------------------------------------------------
     def reserve(self, principal: Principal, cost: int, *, request_id: str, route: str) -> Reservation:
-        reservation = self._store.reserve(
-            principal.user_id, cost, request_id, route, principal.key_id, utc_now_iso()
-        )
+        reservation = self._store.reserve(principal.user_id, cost, request_id, route, principal.key_id, utc_now_iso())
         if reservation is None:
             raise InsufficientBalance(needed=cost, available=self._store.get_balance(principal.user_id))
         return reservation

@@ -44,10 +44,25 @@ def supported_formats() -> dict[str, object]:
             {"format": "HEIC", "mimeType": "image/heic", "extensions": [".heic"], "handling": "as-is"},
             {"format": "HEIF", "mimeType": "image/heif", "extensions": [".heif"], "handling": "as-is"},
             {"format": "BMP", "mimeType": "image/bmp", "extensions": [".bmp"], "handling": "converted to PNG"},
-            {"format": "GIF", "mimeType": "image/gif", "extensions": [".gif"], "handling": "converted to PNG (first frame)"},
-            {"format": "TIFF", "mimeType": "image/tiff", "extensions": [".tif", ".tiff"], "handling": "converted to PNG (first page)"},
+            {
+                "format": "GIF",
+                "mimeType": "image/gif",
+                "extensions": [".gif"],
+                "handling": "converted to PNG (first frame)",
+            },
+            {
+                "format": "TIFF",
+                "mimeType": "image/tiff",
+                "extensions": [".tif", ".tiff"],
+                "handling": "converted to PNG (first page)",
+            },
             {"format": "JPEG 2000", "mimeType": "image/jp2", "extensions": [".jp2"], "handling": "converted to PNG"},
-            {"format": "PNM", "mimeType": "image/x-portable-anymap", "extensions": [".pbm", ".pgm", ".ppm"], "handling": "converted to PNG"},
+            {
+                "format": "PNM",
+                "mimeType": "image/x-portable-anymap",
+                "extensions": [".pbm", ".pgm", ".ppm"],
+                "handling": "converted to PNG",
+            },
         ],
         "notes": "Formats are detected from the file's bytes, not its name or Content-Type. "
         "EXIF orientation is applied.",

@@ -11,7 +11,6 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from snapscribe.errors import CorruptImage, DecompressionBomb, UnsupportedImageFormat
 from snapscribe.images.formats import AS_IS_FORMATS, CONVERTED_FORMATS, register_openers
 
-
 EXIF_ORIENTATION = 0x0112
 
 

@@ -134,9 +134,7 @@ def extract_image(
         except EngineError as error:
             raise ExtractionFailed(error.message) from error
         text = _as_json_text(result.text) if request.jsonMode else result.text
-        response = ExtractImageResponse(
-            results=text, prompt=request.prompt, imageCount=len(images), creditUsage=cost
-        )
+        response = ExtractImageResponse(results=text, prompt=request.prompt, imageCount=len(images), creditUsage=cost)
         accounts.settle(reservation, refund=0)
         charged = True
         return Outcome(200, response.model_dump())

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from snapscribe import services
@@ -33,7 +33,7 @@ Operation = Callable[[Call], Outcome]
 IDEMPOTENCY_HEADER = "idempotency-key"
 
 
-def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response[str]:
     return Response(
         status_code=status,
         content_type="application/json",
@@ -75,7 +75,9 @@ def _run_idempotently(call: Call, key: str, operation: Operation, context: Lambd
     if context is not None:
         config.register_lambda_context(context)
 
-    @idempotent_function(data_keyword_argument="request", config=config, persistence_store=services.idempotency_store())
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="request", config=config, persistence_store=services.idempotency_store()
+    )
     def run(request: dict[str, str]) -> dict[str, Any]:
         outcome = operation(call)
         return {"status": outcome.status, "body": outcome.body}
@@ -100,7 +102,7 @@ def run_endpoint(
     errors: ErrorTable,
     operation: Operation,
     context: LambdaContext | None = None,
-) -> Response:
+) -> Response[str]:
     lowered = {name.lower(): value for name, value in headers.items() if isinstance(value, str)}
     rate: RateStatus | None = None
     try:
@@ -110,16 +112,18 @@ def run_endpoint(
         rate = accounts.check_rate(principal)
         call = Call(principal=principal, request_id=request_id, route=route, body=body, headers=lowered)
         idempotency_key = _idempotency_key(lowered) if method.upper() == "POST" else None
-        if idempotency_key:
-            outcome = _run_idempotently(call, idempotency_key, operation, context)
-        else:
-            outcome = operation(call)
+        outcome = _run_idempotently(call, idempotency_key, operation, context) if idempotency_key else operation(call)
     except SnapscribeError as error:
         answer = errors.respond(error)
         metrics.add_metric(name=f"Responses{answer.status // 100}xx", unit=MetricUnit.Count, value=1)
         logger.info(
             "request refused",
-            extra={"route": route, "status": answer.status, "error_type": type(error).__name__, "reason": error.message},
+            extra={
+                "route": route,
+                "status": answer.status,
+                "error_type": type(error).__name__,
+                "reason": error.message,
+            },
         )
         return json_response(answer.status, answer.body, {**rate_headers(rate), **answer.headers})
     except Exception:

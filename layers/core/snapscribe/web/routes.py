@@ -23,7 +23,7 @@ def _request_id(event: APIGatewayProxyEvent, context: LambdaContext | None) -> s
     return context.aws_request_id if context is not None else "local"
 
 
-def extract_image(event: APIGatewayProxyEvent, context: LambdaContext | None) -> Response:
+def extract_image(event: APIGatewayProxyEvent, context: LambdaContext | None) -> Response[str]:
     def operation(call: Call) -> Outcome:
         settings = get_settings()
         return extract_image_operation.extract_image(
@@ -42,7 +42,7 @@ def extract_image(event: APIGatewayProxyEvent, context: LambdaContext | None) ->
     )
 
 
-def extract_image_formats(event: APIGatewayProxyEvent, context: LambdaContext | None) -> Response:
+def extract_image_formats(event: APIGatewayProxyEvent, context: LambdaContext | None) -> Response[str]:
     """GET /api/v1/extract-image: authenticated like every route, and free of charge."""
     return run_endpoint(
         headers=event.headers or {},

@@ -1,0 +1,64 @@
+"""`make run` as the README says: it prints a key and a curl line, and the curl works as printed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+from tests.e2e.stack_process import StackProcess, free_port, start
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def make_run() -> Iterator[StackProcess]:
+    port = free_port()
+    stack = start(["make", "--no-print-directory", "run", f"PORT={port}", "DEV_API_KEY=e2e-dev-key-123456"])
+    assert stack.url == f"http://127.0.0.1:{port}"
+    yield stack
+    if stack.process.poll() is None:
+        stack.interrupt()
+
+
+def test_printed_curl_works_as_printed(make_run: StackProcess) -> None:
+    assert make_run.api_key == "e2e-dev-key-123456"
+    command = make_run.printed_curl()
+    assert "\\\n" in command  # the banner's own line continuations, run as they are
+    completed = subprocess.run(["bash", "-c", command], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    body = json.loads(completed.stdout)
+    assert set(body) == {"results", "prompt", "imageCount", "creditUsage"}
+    assert "INV-1042" in body["results"]
+    assert body["creditUsage"] == 11
+
+
+def test_rate_headers_over_http(make_run: StackProcess) -> None:
+    response = httpx.get(f"{make_run.url}/api/v1/extract-image", headers={"X-API-Key": make_run.api_key})
+    assert response.status_code == 200
+    assert response.headers["X-RateLimit-Limit"] == "600"
+    assert int(response.headers["X-RateLimit-Remaining"]) < 600
+
+
+def test_loopback_urls_are_refused_under_make_run(make_run: StackProcess) -> None:
+    response = httpx.post(
+        f"{make_run.url}/api/v1/extract-image",
+        headers={"Authorization": f"Bearer {make_run.api_key}"},
+        json={"inputMethod": "url", "images": [f"{make_run.url}/api/v1/extract-image"], "prompt": "x"},
+    )
+    assert response.status_code == 400
+    assert "not allowed" in response.json()["error"]
+
+
+def test_ctrl_c_stops_cleanly(make_run: StackProcess) -> None:
+    # make itself reports the interrupt (130 or SIGINT); the stack under it must shut down in order.
+    assert make_run.interrupt() in (0, 130, -2)
+    assert "Stopped." in make_run.text
+    assert "Traceback" not in make_run.text
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{make_run.url}/api/v1/extract-image", timeout=2)
+    assert not (PROJECT_ROOT / ".snapscribe" / "local-stack.json").exists()

@@ -1,0 +1,149 @@
+"""template.yaml: security properties, policy scope, and that it builds without Docker."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from snapscribe_tools.template import functions, load_template, resources
+from tests.conftest import EVENTS_DIR, PROJECT_ROOT
+
+TEMPLATE = load_template()
+FUNCTIONS = resources(TEMPLATE, "AWS::Serverless::Function")
+SAM_POLICY_TEMPLATES = {
+    "DynamoDBCrudPolicy",
+    "DynamoDBReadPolicy",
+    "S3CrudPolicy",
+    "S3ReadPolicy",
+    "SQSSendMessagePolicy",
+}
+
+
+def _refs(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        found = {value["Ref"]} if "Ref" in value else set()
+        if "Fn::GetAtt" in value:
+            found.add(value["Fn::GetAtt"][0])
+        if "Fn::Sub" in value:
+            text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+            found |= {part.split("}")[0].split(".")[0] for part in text.split("${")[1:]}
+        for item in value.values():
+            found |= _refs(item)
+        return found
+    if isinstance(value, list):
+        return set().union(*(_refs(item) for item in value)) if value else set()
+    return set()
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_function_policies_name_only_their_own_resources(logical_id: str) -> None:
+    properties = FUNCTIONS[logical_id]["Properties"]
+    policies = properties.get("Policies", [])
+    assert policies, f"{logical_id} has no policy"
+    for policy in policies:
+        assert isinstance(policy, dict), f"{logical_id}: managed policy {policy!r} is not scoped"
+        for name, body in policy.items():
+            if name == "Statement":
+                for statement in body:
+                    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                    assert all("*" not in action for action in actions), statement
+                    resources_ = (
+                        statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                    )
+                    assert all(resource != "*" for resource in resources_), statement
+                    assert _refs(resources_), statement
+            else:
+                assert name in SAM_POLICY_TEMPLATES, name
+                assert _refs(body) <= set(TEMPLATE["Resources"]), body
+
+
+def test_every_function_runs_arm64_python_with_its_own_log_group() -> None:
+    assert TEMPLATE["Globals"]["Function"]["Runtime"] == "python3.13"
+    assert TEMPLATE["Globals"]["Function"]["Architectures"] == ["arm64"]
+    log_groups = resources(TEMPLATE, "AWS::Logs::LogGroup")
+    for logical_id in FUNCTIONS:
+        matching = [
+            group
+            for group in log_groups.values()
+            if group["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{logical_id}}}"}
+        ]
+        assert matching
+        assert matching[0]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_bucket_is_private_encrypted_tls_only_and_expires_temporary_objects() -> None:
+    ((bucket_id, bucket),) = resources(TEMPLATE, "AWS::S3::Bucket").items()
+    properties = bucket["Properties"]
+    assert all(properties["PublicAccessBlockConfiguration"].values())
+    rule = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    lifecycle = {item["Id"]: item for item in properties["LifecycleConfiguration"]["Rules"]}
+    assert lifecycle["ExpireTemporaryObjects"]["Prefix"] == "tmp/"
+    (policy,) = resources(TEMPLATE, "AWS::S3::BucketPolicy").values()
+    statement = policy["Properties"]["PolicyDocument"]["Statement"][0]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert policy["Properties"]["Bucket"] == {"Ref": bucket_id}
+
+
+def test_tables_are_encrypted_with_ttl() -> None:
+    for table in resources(TEMPLATE, "AWS::DynamoDB::Table").values():
+        properties = table["Properties"]
+        assert properties["SSESpecification"]["SSEEnabled"] is True
+        assert properties["TimeToLiveSpecification"]["Enabled"] is True
+        assert properties["BillingMode"] == "PAY_PER_REQUEST"
+
+
+def test_api_accepts_multipart_and_images_as_binary() -> None:
+    (api,) = resources(TEMPLATE, "AWS::Serverless::Api").values()
+    assert {"multipart~1form-data", "image~1*"} <= set(api["Properties"]["BinaryMediaTypes"])
+
+
+def test_gemini_key_comes_from_the_ssm_parameter_named_by_a_parameter() -> None:
+    assert TEMPLATE["Parameters"]["GeminiApiKeyParameterName"]["Type"] == "String"
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["SNAPSCRIBE_GEMINI_API_KEY_PARAMETER"] == {"Ref": "GeminiApiKeyParameterName"}
+    for name in ("Engine", "GeminiModel", "DefaultRateLimit", "StartingCredits"):
+        assert name in TEMPLATE["Parameters"]
+
+
+def test_every_api_event_fixture_names_a_template_route() -> None:
+    routes = [route for function in functions(TEMPLATE) for route in function.routes]
+    for path in sorted(EVENTS_DIR.glob("*.json")):
+        event = json.loads(path.read_text())
+        if "httpMethod" not in event:
+            continue
+        assert any(route.match(event["httpMethod"], event["path"]) is not None for route in routes), path.name
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="sam build's makefile method needs make")
+def test_sam_build_succeeds_without_docker(tmp_path: Path) -> None:
+    sam = PROJECT_ROOT / ".venv" / "bin" / "sam"
+    environment = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{sam.parent}:{os.environ['PATH']}"}
+    completed = subprocess.run(
+        [
+            str(sam),
+            "build",
+            "--template-file",
+            str(PROJECT_ROOT / "template.yaml"),
+            "--build-dir",
+            str(tmp_path / "build"),
+        ],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    layer = tmp_path / "build" / "CoreLayer" / "python"
+    assert (layer / "snapscribe" / "web" / "endpoint.py").exists()
+    assert any(layer.glob("pydantic_core/_pydantic_core.cpython-313-aarch64-linux-gnu.so"))
+    assert not (layer / "rapidocr").exists()  # the OCR engine never goes into the zip layer
+    assert (tmp_path / "build" / "ExtractImageFunction" / "app.py").exists()
