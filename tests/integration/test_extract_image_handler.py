@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -358,3 +359,31 @@ def test_logs_carry_no_secrets_or_image_bytes(events_key: str, caplog: pytest.Lo
     assert '"user_id":"events"' in logs  # who, yes; their key, never
     assert EVENTS_KEY not in logs
     assert image_b64[:200] not in logs
+
+
+def test_handler_serves_when_the_shared_logger_has_no_parent(tmp_path: Path) -> None:
+    """Logging must never fail a request: here the shared package is imported before the service name
+    is set (as a test runner or a tool may do), so its child logger has no parent when the handler runs."""
+    import subprocess
+    import sys
+
+    script = (
+        "import json\n"
+        "import snapscribe.web.endpoint  # imported while POWERTOOLS_SERVICE_NAME is unset\n"
+        "from moto import mock_aws\n"
+        "from snapscribe_tools.invoke import invoke_with_fresh_aws\n"
+        "event = json.load(open('events/extract_image_formats.json'))\n"
+        "with mock_aws():\n"
+        "    print(invoke_with_fresh_aws('ExtractImageFunction', event)['statusCode'])\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "SNAPSCRIBE_"))}
+    environment["SNAPSCRIBE_TMP_DIR"] = str(tmp_path)
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=120,
+    )
+    assert completed.stdout.strip().splitlines()[-1] == "200", completed.stdout[-2000:] + completed.stderr[-2000:]

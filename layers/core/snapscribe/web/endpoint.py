@@ -105,10 +105,13 @@ def run_endpoint(
 ) -> Response[str]:
     lowered = {name.lower(): value for name, value in headers.items() if isinstance(value, str)}
     rate: RateStatus | None = None
+    # Passed with each record, not appended to the logger: a child logger whose parent has another
+    # service name cannot append keys, and logging must never fail a request.
+    who: dict[str, str] = {}
     try:
         accounts = services.account_service()
         principal = accounts.authenticate(key_from_headers(lowered))
-        logger.append_keys(user_id=principal.user_id, key_id=principal.key_id)
+        who = {"user_id": principal.user_id, "key_id": principal.key_id}
         rate = accounts.check_rate(principal)
         call = Call(principal=principal, request_id=request_id, route=route, body=body, headers=lowered)
         idempotency_key = _idempotency_key(lowered) if method.upper() == "POST" else None
@@ -119,6 +122,7 @@ def run_endpoint(
         logger.info(
             "request refused",
             extra={
+                **who,
                 "route": route,
                 "status": answer.status,
                 "error_type": type(error).__name__,
@@ -127,10 +131,10 @@ def run_endpoint(
         )
         return json_response(answer.status, answer.body, {**rate_headers(rate), **answer.headers})
     except Exception:
-        logger.exception("request failed", extra={"route": route})
+        logger.exception("request failed", extra={**who, "route": route})
         answer = errors.respond(RuntimeError())
         metrics.add_metric(name="Responses5xx", unit=MetricUnit.Count, value=1)
         return json_response(answer.status, answer.body, rate_headers(rate))
     metrics.add_metric(name=f"Responses{outcome.status // 100}xx", unit=MetricUnit.Count, value=1)
-    logger.info("request served", extra={"route": route, "status": outcome.status})
+    logger.info("request served", extra={**who, "route": route, "status": outcome.status})
     return json_response(outcome.status, outcome.body, rate_headers(rate))

@@ -1,0 +1,236 @@
+"""`make bench`: measured figures, printed as a table. Not a test: nothing here passes or fails.
+
+1. cold import and init per handler (fresh process, median of several runs)
+2. request overhead without the engine (in-process, moto DynamoDB, a no-op engine)
+3. local OCR seconds and peak memory per image on ../shared/eval
+4. image preparation time for a 12 MP JPEG and for HEIC files
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from snapscribe_tools.template import PROJECT_ROOT, functions, load_template
+
+EVAL = PROJECT_ROOT.parent / "shared" / "eval"
+COLD_RUNS = 5
+OVERHEAD_RUNS = 30
+
+Row = tuple[str, str, str]
+
+
+def _median_ms(samples: list[float]) -> str:
+    return f"{statistics.median(samples) * 1000:.0f} ms"
+
+
+def cold_imports() -> list[Row]:
+    rows: list[Row] = []
+    environment = {
+        **os.environ,
+        "POWERTOOLS_SERVICE_NAME": "snapscribe",
+        "POWERTOOLS_METRICS_NAMESPACE": "snapscribe",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    for definition in functions(load_template()):
+        module_file = definition.code_uri / (definition.handler.rpartition(".")[0] + ".py")
+        script = (
+            "import time, importlib.util as u; t = time.perf_counter();"
+            f"s = u.spec_from_file_location('handler', {str(module_file)!r}); m = u.module_from_spec(s);"
+            "s.loader.exec_module(m); print(time.perf_counter() - t)"
+        )
+        samples = []
+        for _ in range(COLD_RUNS):
+            output = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True)
+            if output.returncode != 0:
+                raise RuntimeError(output.stderr)
+            samples.append(float(output.stdout.strip().splitlines()[-1]))
+        rows.append((f"cold import + init: {definition.logical_id}", _median_ms(samples), f"median of {COLD_RUNS}"))
+    return rows
+
+
+def request_overhead() -> list[Row]:
+    """Auth, rate window, reserve/settle, parsing and image checks: everything but the engine."""
+    import boto3
+    from moto import mock_aws
+
+    from snapscribe import services
+    from snapscribe.engines.base import ExtractionRequest, ExtractionResult
+    from snapscribe.web import routes
+    from snapscribe_tools.invoke import prepare_fresh_aws
+    from snapscribe_tools.lambdas import LocalFunction, apply_environment
+
+    class NoopEngine:
+        name = "noop"
+        max_image_side = 2048
+
+        def extract(self, request: ExtractionRequest) -> ExtractionResult:
+            return ExtractionResult(text="ok", prompt_tokens=1, completion_tokens=1)
+
+    rows: list[Row] = []
+    os.environ.update(
+        {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+    )
+    with mock_aws():
+        apply_environment(prepare_fresh_aws(boto3.session.Session(region_name="us-east-1")))
+        services.reset()
+        original = routes.get_engine
+        routes.get_engine = lambda engine_id=None: NoopEngine()  # type: ignore[assignment,misc]
+        try:
+            definition = next(item for item in functions(load_template()) if item.logical_id == "ExtractImageFunction")
+            function = LocalFunction(definition)
+            for event_name in ("extract_image_formats", "extract_image_base64"):
+                event = json.loads((PROJECT_ROOT / "events" / f"{event_name}.json").read_text())
+                services.account_service().create_key(
+                    user_id=f"bench-{event_name}",
+                    credits=10_000,
+                    rate_limit=10_000,
+                    raw_key=f"bench-{event_name}-key",
+                )
+                event["headers"]["Authorization"] = f"Bearer bench-{event_name}-key"
+                function.invoke(event)  # warm: first call pays imports and client creation
+                samples = []
+                for _ in range(OVERHEAD_RUNS):
+                    started = time.perf_counter()
+                    result = function.invoke(event)
+                    samples.append(time.perf_counter() - started)
+                    assert result["statusCode"] == 200, result
+                label = (
+                    "GET formats (auth + rate window)"
+                    if "formats" in event_name
+                    else ("POST extract-image, 26 KB PNG, no-op engine (auth, rate, reserve, settle, ledger)")
+                )
+                rows.append((f"request overhead: {label}", _median_ms(samples), f"median of {OVERHEAD_RUNS}, moto"))
+        finally:
+            routes.get_engine = original  # type: ignore[assignment]
+    return rows
+
+
+_OCR_SCRIPT = r"""
+import json, resource, sys, time
+from snapscribe.engines.base import ExtractionRequest
+from snapscribe.engines.local import LocalEngine
+from snapscribe.images.prepare import prepare_image
+engine = LocalEngine()
+times = []
+for path in sys.argv[1:]:
+    image = prepare_image(Path(path).read_bytes(), max_side=engine.max_image_side, max_pixels=80_000_000)
+    started = time.perf_counter()
+    engine.extract(ExtractionRequest(images=[image], prompt="x"))
+    times.append(time.perf_counter() - started)
+print(json.dumps({"times": times, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def local_ocr() -> list[Row]:
+    sets = {
+        "SROIE receipts": sorted((EVAL / "sroie" / "images").glob("*.jpg"))[:10],
+        "FUNSD forms": sorted((EVAL / "funsd" / "images").glob("*.png"))[:6],
+        "text lines": sorted(p for p in (EVAL / "textlines").rglob("*") if p.suffix.lower() in (".png", ".jpg"))[:10],
+    }
+    rows: list[Row] = []
+    for label, paths in sets.items():
+        if not paths:
+            rows.append((f"local OCR: {label}", "n/a", "no images found in ../shared/eval"))
+            continue
+        output = subprocess.run(
+            [sys.executable, "-c", _OCR_SCRIPT, *map(str, paths)], capture_output=True, text=True, check=True
+        )
+        figures = json.loads(output.stdout.strip().splitlines()[-1])
+        times = figures["times"]
+        first, rest = times[0], times[1:] or times
+        rows.append(
+            (
+                f"local OCR: {label} ({len(times)} images)",
+                f"{statistics.median(rest):.2f} s/image",
+                f"max {max(rest):.2f} s; first image {first:.2f} s (model load); "
+                f"process peak {figures['peak_mb']:.0f} MB",
+            )
+        )
+    return rows
+
+
+def _time(function: Callable[[], Any], runs: int = 5) -> str:
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - started)
+    return _median_ms(samples)
+
+
+def image_preparation() -> list[Row]:
+    from PIL import Image, ImageDraw
+
+    from snapscribe.images.formats import register_openers
+    from snapscribe.images.prepare import prepare_image
+
+    register_openers()
+    photo = Image.effect_noise((4000, 3000), 64).convert("RGB")
+    ImageDraw.Draw(photo).text((100, 100), "TOTAL 12.50", fill="black")
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG", quality=90)
+    jpeg = buffer.getvalue()
+    rows: list[Row] = [
+        (
+            "prepare 12 MP JPEG for an LLM (-> 2048 px)",
+            _time(lambda: prepare_image(jpeg, max_side=2048, max_pixels=80_000_000)),
+            f"{len(jpeg) / 1e6:.1f} MB, decode + downscale + re-encode",
+        ),
+        (
+            "prepare 12 MP JPEG for local OCR (-> 2560 px)",
+            _time(lambda: prepare_image(jpeg, max_side=2560, max_pixels=80_000_000)),
+            "decode + downscale + re-encode",
+        ),
+    ]
+    heic_buffer = io.BytesIO()
+    try:
+        photo.save(heic_buffer, format="HEIF", quality=80)
+        heic = heic_buffer.getvalue()
+        rows.append(
+            (
+                "prepare 12 MP HEIC for an LLM (-> 2048 px)",
+                _time(lambda: prepare_image(heic, max_side=2048, max_pixels=80_000_000), runs=3),
+                f"{len(heic) / 1e6:.1f} MB, decode + downscale + JPEG",
+            )
+        )
+    except (OSError, KeyError, ValueError) as error:
+        rows.append(("prepare 12 MP HEIC", "n/a", f"this pillow-heif cannot encode HEIC ({error})"))
+    arrow = EVAL / "formats" / "heif" / "arrow.heic"
+    if arrow.exists():
+        data = arrow.read_bytes()
+        rows.append(
+            (
+                "prepare arrow.heic (1536x2048) as is",
+                _time(lambda: prepare_image(data, max_side=2048, max_pixels=80_000_000)),
+                "decode + checks, original bytes kept",
+            )
+        )
+    return rows
+
+
+def main() -> None:
+    rows: list[Row] = []
+    for section in (cold_imports, request_overhead, local_ocr, image_preparation):
+        print(f"measuring: {section.__name__} ...", file=sys.stderr, flush=True)
+        rows.extend(section())
+    widths = [max(len(row[index]) for row in rows) for index in range(3)]
+    header = ("measure", "figure", "notes")
+    widths = [max(width, len(title)) for width, title in zip(widths, header, strict=True)]
+    print(f"\nsnapscribe bench ({os.cpu_count()} cores, Python {sys.version.split()[0]})\n")
+    print("| " + " | ".join(title.ljust(width) for title, width in zip(header, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (width + 2) for width in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |")
+
+
+if __name__ == "__main__":
+    main()
