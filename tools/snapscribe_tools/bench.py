@@ -116,6 +116,7 @@ def request_overhead() -> list[Row]:
 
 _OCR_SCRIPT = r"""
 import json, resource, sys, time
+from pathlib import Path
 from snapscribe.engines.base import ExtractionRequest
 from snapscribe.engines.local import LocalEngine
 from snapscribe.images.prepare import prepare_image
