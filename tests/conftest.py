@@ -46,15 +46,24 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
     services.reset()
 
 
+def _template_resources(monkeypatch: pytest.MonkeyPatch) -> boto3.session.Session:
+    """Create template.yaml's tables and bucket in whichever moto is active; use their names."""
+    session = boto3.session.Session(region_name="us-east-1")
+    for name, value in prepare_fresh_aws(session).items():
+        monkeypatch.setenv(name, value)
+    services.reset()
+    return session
+
+
+def _reset_moto(endpoint: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.session.Session]:
     """moto, with the tables and bucket created from template.yaml's own definitions."""
     with mock_aws():
-        session = boto3.session.Session(region_name="us-east-1")
-        for name, value in prepare_fresh_aws(session).items():
-            monkeypatch.setenv(name, value)
-        services.reset()
-        yield session
+        yield _template_resources(monkeypatch)
         services.reset()
 
 
@@ -68,15 +77,11 @@ def moto_http(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.session.Session
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     # moto's state is per process, not per server: start from nothing, leave nothing.
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+    _reset_moto(endpoint)
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    session = boto3.session.Session(region_name="us-east-1")
-    for name, value in prepare_fresh_aws(session).items():
-        monkeypatch.setenv(name, value)
+    yield _template_resources(monkeypatch)
     services.reset()
-    yield session
-    services.reset()
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+    _reset_moto(endpoint)
     server.stop()
 
 
