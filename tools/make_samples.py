@@ -62,7 +62,15 @@ def main() -> None:
     write_events(encoded)
 
 
-def api_event(method: str, path: str, body: object | None, headers: dict[str, str], name: str) -> None:
+def api_event(
+    method: str,
+    path: str,
+    body: object | None,
+    headers: dict[str, str],
+    name: str,
+    resource: str | None = None,
+    path_parameters: dict[str, str] | None = None,
+) -> None:
     import sys
 
     sys.path.insert(0, str(ROOT / "tools"))
@@ -75,8 +83,8 @@ def api_event(method: str, path: str, body: object | None, headers: dict[str, st
         raw_path=path,
         headers=[("Host", "localhost:3000"), ("User-Agent", "curl/8.5.0"), *headers.items()],
         body=raw,
-        route=ApiRoute(method, path, "events"),
-        path_parameters={},
+        route=ApiRoute(method, resource or path, "events"),
+        path_parameters=path_parameters or {},
         binary_types=[],
         source_ip="127.0.0.1",
         stage="prod",
@@ -141,6 +149,103 @@ def write_events(encoded: str) -> None:
         "extract_image_wrong_key",
     )
     api_event("GET", path, None, {"Authorization": f"Bearer {EVENTS_KEY}"}, "extract_image_formats")
+    write_file_events()
+
+
+# The events user's upload, with a fixed id so that the events agree with each other.
+EVENTS_UPLOAD_ID = "0f8e2c55-6d1b-4d0a-9a53-3c1f4b2a7e10"
+EVENTS_UPLOAD_KEY = f"ocr/events/{EVENTS_UPLOAD_ID}-scan 2026-11 (copy).png"
+BUCKET = "snapscribe-files-123456789012-us-east-1-10ca1000"
+
+
+def write_file_events() -> None:
+    from urllib.parse import quote_plus
+
+    headers = {"Content-Type": "application/json", "X-API-Key": EVENTS_KEY}
+    api_event(
+        "POST",
+        "/api/files/upload-url",
+        {"filename": "scan 2026-11 (copy).png", "contentType": "image/png"},
+        headers,
+        "upload_url",
+    )
+    api_event(
+        "POST",
+        "/api/files/upload-url",
+        {"filename": "notes.pdf", "contentType": "application/pdf"},
+        headers,
+        "upload_url_unsupported_type",
+    )
+    api_event(
+        "POST",
+        "/api/files/upload-url",
+        {"filename": "../../etc/passwd", "contentType": "image/png"},
+        headers,
+        "upload_url_unsafe_filename",
+    )
+    api_event("POST", "/api/ocr/process", {"key": EVENTS_UPLOAD_KEY}, headers, "ocr_process")
+    api_event(
+        "POST", "/api/ocr/process", {"key": "uploads/events/../../secret.png"}, headers, "ocr_process_malformed_key"
+    )
+    api_event(
+        "POST",
+        "/api/ocr/process",
+        {"key": f"ocr/someone-else/{EVENTS_UPLOAD_ID}-scan.png"},
+        headers,
+        "ocr_process_other_user",
+    )
+    api_event(
+        "DELETE",
+        f"/api/files/{EVENTS_UPLOAD_ID}",
+        None,
+        headers,
+        "delete_file",
+        "/api/files/{uuid}",
+        {"uuid": EVENTS_UPLOAD_ID},
+    )
+    # S3 delivers keys URL-encoded (spaces as '+', parentheses as %28 %29): the trigger decodes them.
+    s3_event = {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventTime": "2026-11-21T19:00:00.000Z",
+                "eventName": "ObjectCreated:Post",
+                "userIdentity": {"principalId": "AWS:AROAEXAMPLE"},
+                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                "responseElements": {"x-amz-request-id": "EXAMPLE", "x-amz-id-2": "EXAMPLE"},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "UploadCreated",
+                    "bucket": {
+                        "name": BUCKET,
+                        "ownerIdentity": {"principalId": "EXAMPLE"},
+                        "arn": f"arn:aws:s3:::{BUCKET}",
+                    },
+                    "object": {
+                        "key": quote_plus(EVENTS_UPLOAD_KEY, safe="/"),
+                        "size": 26437,
+                        "eTag": "0123456789abcdef0123456789abcdef",
+                        "sequencer": "0055AED6DCD90281E5",
+                    },
+                },
+            }
+        ]
+    }
+    (ROOT / "events" / "s3_upload_created.json").write_text(json.dumps(s3_event, indent=2) + "\n")
+    schedule = {
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-21T19:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/SweepTemporaryObjects"],
+        "detail": {},
+    }
+    (ROOT / "events" / "schedule_sweep_tmp.json").write_text(json.dumps(schedule, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -16,8 +16,11 @@ def local_names(template: Mapping[str, Any], prefix: str = "snapscribe-local") -
     names = {}
     for logical_id in resources(template, TABLE_TYPE):
         names[logical_id] = f"{prefix}-{logical_id}"
-    for logical_id in resources(template, BUCKET_TYPE):
-        names[logical_id] = f"{prefix}-{logical_id}".lower()
+    pseudo_only = Resolver(template, {}, {})
+    for logical_id, bucket in resources(template, BUCKET_TYPE).items():
+        explicit = bucket.get("Properties", {}).get("BucketName")
+        # A computed BucketName (from pseudo parameters) resolves to the same name the functions compute.
+        names[logical_id] = str(pseudo_only.resolve(explicit)) if explicit else f"{prefix}-{logical_id}".lower()
     return names
 
 

@@ -20,7 +20,14 @@ from urllib.parse import unquote_plus
 from snapscribe_tools.gateway import Gateway
 from snapscribe_tools.lambdas import LocalFunction, apply_environment, function_environment
 from snapscribe_tools.resources import create_all, local_names
-from snapscribe_tools.template import PROJECT_ROOT, Resolver, binary_media_types, functions, load_template
+from snapscribe_tools.template import (
+    PROJECT_ROOT,
+    Resolver,
+    binary_media_types,
+    functions,
+    load_template,
+    rate_seconds,
+)
 
 log = logging.getLogger("snapscribe.stack")
 
@@ -117,6 +124,7 @@ class LocalStack:
         self.names = local_names(self.template)
         self.functions = {definition.logical_id: LocalFunction(definition) for definition in functions(self.template)}
         self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
         self._moto: Any = None
         self.gateway: Gateway | None = None
         self.pump: S3EventPump | None = None
@@ -150,12 +158,28 @@ class LocalStack:
         routes = [route for function in self.functions.values() for route in function.definition.routes]
         self.gateway = Gateway((self.host, self.port), routes, self.invoke, binary_media_types(self.template))
         self._spawn(self.gateway.serve_forever, "gateway")
+        self._start_schedules()
         self._write_state()
 
     def _spawn(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
+
+    def _start_schedules(self) -> None:
+        """EventBridge schedules: each function with a `rate(...)` event is invoked at that rate."""
+        for function in self.functions.values():
+            for expression in function.definition.schedules:
+                interval = rate_seconds(expression)
+
+                def tick(function: LocalFunction = function, interval: int = interval) -> None:
+                    while not self._stopping.wait(interval):
+                        try:
+                            function.invoke({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+                        except Exception:
+                            log.exception("scheduled invocation failed")
+
+                self._spawn(tick, f"schedule-{function.definition.logical_id}")
 
     def _wire_s3_events(self, session: Any) -> None:
         subscribers = [function for function in self.functions.values() if function.definition.s3_events]
@@ -170,8 +194,9 @@ class LocalStack:
                 bucket = self.names[event["Bucket"]["Ref"]]
                 events = event["Events"] if isinstance(event["Events"], list) else [event["Events"]]
                 configuration: dict[str, Any] = {"QueueArn": queue_arn, "Events": events}
-                if "Filter" in event:
-                    configuration["Filter"] = event["Filter"]
+                rules = event.get("Filter", {}).get("S3Key", {}).get("Rules")
+                if rules:  # SAM's S3Key/Rules is the S3 API's Key/FilterRules
+                    configuration["Filter"] = {"Key": {"FilterRules": rules}}
                 by_bucket.setdefault(bucket, []).append(configuration)
         s3 = session.client("s3")
         for bucket, configurations in by_bucket.items():
@@ -214,6 +239,7 @@ class LocalStack:
         )
 
     def stop(self) -> None:
+        self._stopping.set()
         if self.pump is not None:
             self.pump.stop_event.set()
         if self.gateway is not None:

@@ -53,7 +53,10 @@ class ApiRoute:
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if self.method not in ("ANY", method.upper()):
             return None
-        pattern = "^" + re.sub(r"\\\{(\w+)\\\+?\\\}", lambda m: f"(?P<{m.group(1)}>[^/]+)", re.escape(self.path)) + "$"
+        pattern = "^"
+        for literal, name in re.findall(r"([^{]*)(?:\{(\w+)\+?\})?", self.path):
+            pattern += re.escape(literal) + (f"(?P<{name}>[^/]+)" if name else "")
+        pattern += "$"
         found = re.match(pattern, path)
         return found.groupdict() if found else None
 
@@ -68,6 +71,7 @@ class FunctionDef:
     environment: dict[str, Any]
     routes: list[ApiRoute] = field(default_factory=list)
     s3_events: list[dict[str, Any]] = field(default_factory=list)
+    schedules: list[str] = field(default_factory=list)  # rate(...) expressions
     package_type: str = "Zip"
 
 
@@ -88,12 +92,14 @@ def functions(template: Mapping[str, Any]) -> list[FunctionDef]:
             **globals_.get("Environment", {}).get("Variables", {}),
             **resource["Properties"].get("Environment", {}).get("Variables", {}),
         }
-        routes, s3_events = [], []
+        routes, s3_events, schedules = [], [], []
         for event in props.get("Events", {}).values():
             if event["Type"] == "Api":
                 routes.append(ApiRoute(event["Properties"]["Method"].upper(), event["Properties"]["Path"], logical_id))
             elif event["Type"] == "S3":
                 s3_events.append(event["Properties"])
+            elif event["Type"] == "Schedule":
+                schedules.append(event["Properties"]["Schedule"])
         package_type = props.get("PackageType", "Zip")
         if package_type == "Image":
             # A container function: its code and handler come from the Dockerfile beside it.
@@ -113,6 +119,7 @@ def functions(template: Mapping[str, Any]) -> list[FunctionDef]:
                 environment=environment,
                 routes=routes,
                 s3_events=s3_events,
+                schedules=schedules,
                 package_type=package_type,
             )
         )
@@ -141,6 +148,10 @@ class Resolver:
             "AWS::AccountId": "123456789012",
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "snapscribe-local",
+            "AWS::StackId": (
+                "arn:aws:cloudformation:us-east-1:123456789012:stack/snapscribe-local/10ca1000-0000-0000-0000-000000000000"
+            ),
         }
         self._names = dict(names)
 
@@ -157,12 +168,32 @@ class Resolver:
             if key == "Ref":
                 return self._ref(inner)
             if key == "Fn::Sub":
-                text = inner if isinstance(inner, str) else inner[0]
-                return re.sub(r"\$\{([^}]+)\}", lambda m: self._ref(m.group(1).split(".")[0]), text)
+                text, variables = (inner, {}) if isinstance(inner, str) else (inner[0], self.resolve(inner[1]))
+
+                def substitute(match: re.Match[str]) -> str:
+                    name = match.group(1)
+                    return str(variables[name]) if name in variables else self._ref(name.split(".")[0])
+
+                return re.sub(r"\$\{([^}]+)\}", substitute, text)
             if key == "Fn::GetAtt":
                 return f"arn:aws:local:::{self._ref(inner[0])}"
+            if key == "Fn::Join":
+                return str(inner[0]).join(str(self.resolve(item)) for item in inner[1])
+            if key == "Fn::Split":
+                return str(self.resolve(inner[1])).split(inner[0])
+            if key == "Fn::Select":
+                return self.resolve(inner[1])[int(inner[0])]
         if isinstance(value, dict):
             return {key: self.resolve(item) for key, item in value.items()}
         if isinstance(value, list):
             return [self.resolve(item) for item in value]
         return value
+
+
+def rate_seconds(expression: str) -> int:
+    """Seconds between runs for an EventBridge `rate(N unit)` expression."""
+    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
+    if not match:
+        raise ValueError(f"unsupported schedule {expression!r}")
+    unit = {"minute": 60, "hour": 3600, "day": 86400}[match.group(2).rstrip("s")]
+    return int(match.group(1)) * unit

@@ -20,8 +20,10 @@ class Settings(BaseSettings):
     idempotency_table: str = "snapscribe-idempotency"
     bucket_name: str = "snapscribe-files"
 
-    # Engines
+    # Engines: the default for extract-image/ocr-image-extract, and for ocr/process/image-extraction
+    # (separate settings, since locally every function shares one process and one environment).
     engine: str = "local"
+    ocr_engine: str = "local"
     gemini_model: str = "gemini-2.5-flash"
     gemini_api_key: SecretStr | None = None
     gemini_api_key_parameter: str | None = None  # SSM SecureString name, read on first use
@@ -40,6 +42,14 @@ class Settings(BaseSettings):
     max_images: int = 3000
     max_output_tokens: int = 8192
     max_image_pixels: int = Field(default=80_000_000, ge=1_000_000)  # decompression-bomb guard
+
+    # Uploads (seed 003): presigned POST into the private bucket, then process by key
+    max_upload_bytes: int = 50 * MB
+    upload_url_expiry_seconds: int = Field(default=300, ge=60, le=3600)
+    file_url_expiry_seconds: int = Field(default=900, ge=60, le=43200)
+    upload_retention_days: int = Field(default=7, ge=1)
+    tmp_max_age_seconds: int = Field(default=900, ge=0)  # no request outlives this
+    max_pages_per_file: int = Field(default=100, ge=1)
 
     # URL inputs
     allow_loopback_urls: bool = False  # tests only; never on in a deployment or under `make run`

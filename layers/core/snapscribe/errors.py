@@ -100,3 +100,24 @@ class EngineUnavailable(EngineError):
 
 class UnknownEngine(InvalidRequest):
     """The client asked for an engine id that does not exist."""
+
+
+# --- files ----------------------------------------------------------------------------------------
+class InvalidFileKey(InvalidRequest):
+    def __init__(self, message: str = "Invalid file key format") -> None:
+        super().__init__(message)
+
+
+class NotFound(SnapscribeError):
+    """Missing, or another user's: the two are answered alike, so existence never leaks."""
+
+    def __init__(self, message: str = "File not found") -> None:
+        super().__init__(message)
+
+
+class UploadPending(SnapscribeError):
+    """The upload has not been checked yet (or not uploaded at all)."""
+
+
+class UploadRejected(InvalidRequest):
+    """The upload was checked and refused; the message says why."""

@@ -11,9 +11,12 @@ from botocore.config import Config
 from snapscribe.accounts.dynamodb import DynamoAccountStore
 from snapscribe.accounts.service import AccountService
 from snapscribe.config import get_settings
+from snapscribe.storage.dynamodb import DynamoUploadStore
+from snapscribe.storage.s3 import S3ObjectStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
 
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
 
@@ -21,6 +24,22 @@ _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_t
 @cache
 def dynamodb_client() -> DynamoDBClient:
     return boto3.client("dynamodb", config=_BOTO_CONFIG)
+
+
+@cache
+def s3_client() -> S3Client:
+    # SigV4 everywhere: presigned POST and GET URLs must work in every region.
+    return boto3.client("s3", config=_BOTO_CONFIG.merge(Config(signature_version="s3v4")))
+
+
+@cache
+def upload_store() -> DynamoUploadStore:
+    return DynamoUploadStore(dynamodb_client(), get_settings().accounts_table)
+
+
+@cache
+def object_store() -> S3ObjectStore:
+    return S3ObjectStore(s3_client(), get_settings().bucket_name)
 
 
 @cache
@@ -41,6 +60,9 @@ def reset() -> None:
 
     get_settings.cache_clear()
     dynamodb_client.cache_clear()
+    s3_client.cache_clear()
+    upload_store.cache_clear()
+    object_store.cache_clear()
     account_service.cache_clear()
     idempotency_store.cache_clear()
     reset_engines()

@@ -36,3 +36,7 @@ class Engine(Protocol):
     max_image_side: int | None
 
     def extract(self, request: ExtractionRequest) -> ExtractionResult: ...
+
+    def token_hold(self, pages: int, prompt: str) -> int:
+        """The most tokens a request of `pages` pages can be charged: reserved before the work."""
+        ...

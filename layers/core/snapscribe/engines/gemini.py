@@ -37,6 +37,10 @@ def _timeout_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+# Gemini bills an image as 258 tokens per 768x768 tile: at most 9 tiles for a 2048 px image.
+MAX_IMAGE_TOKENS = 9 * 258
+
+
 class GeminiEngine:
     name = "gemini"
 
@@ -48,8 +52,10 @@ class GeminiEngine:
         timeout_seconds: float,
         max_image_side: int,
         base_url: str | None = None,
+        max_output_tokens: int = 8192,
     ) -> None:
         self.model = model
+        self.max_output_tokens = max_output_tokens
         self.max_image_side: int | None = max_image_side
         self._api_key = api_key
         self._timeout_ms = int(timeout_seconds * 1000)
@@ -71,6 +77,12 @@ class GeminiEngine:
                 ),
             )
         return self._client
+
+    def token_hold(self, pages: int, prompt: str) -> int:
+        from snapscribe.engines.template import estimate_tokens
+
+        system = max(estimate_tokens(text) for text in SYSTEM_INSTRUCTIONS.values())
+        return system + estimate_tokens(prompt) + MAX_IMAGE_TOKENS * pages + self.max_output_tokens
 
     def extract(self, request: ExtractionRequest) -> ExtractionResult:
         from google.genai import errors, types

@@ -23,6 +23,8 @@ _RAPIDOCR_PARAMS: dict[str, Any] = {
 }
 # Prompt tokens charged per image by the local engine (a fixed, documented amount).
 TOKENS_PER_IMAGE = 258
+# Text tokens charged per page at most (8 KB of text; a dense A4 page is about 4 KB).
+MAX_TEXT_TOKENS_PER_PAGE = 2048
 
 
 @cache
@@ -70,4 +72,8 @@ class LocalEngine:
                 document = {"text": text, "lines": [row for row in text.splitlines() if row]}
             text = json.dumps(document, ensure_ascii=False)
         prompt_tokens = estimate_tokens(request.prompt) + TOKENS_PER_IMAGE * len(request.images)
-        return ExtractionResult(text=text, prompt_tokens=prompt_tokens, completion_tokens=estimate_tokens(text))
+        completion_tokens = min(estimate_tokens(text), MAX_TEXT_TOKENS_PER_PAGE * max(1, len(request.images)))
+        return ExtractionResult(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
+    def token_hold(self, pages: int, prompt: str) -> int:
+        return estimate_tokens(prompt) + (TOKENS_PER_IMAGE + MAX_TEXT_TOKENS_PER_PAGE) * pages

@@ -46,13 +46,14 @@ def _gemini_engine(model: str) -> Engine:
         timeout_seconds=settings.gemini_timeout_seconds,
         max_image_side=settings.llm_max_image_side,
         base_url=settings.gemini_base_url,
+        max_output_tokens=settings.max_output_tokens,
     )
 
 
-def get_engine(engine_id: str | None = None) -> Engine:
-    """`None` means the deployment's default engine."""
+def get_engine(engine_id: str | None = None, *, default: str | None = None) -> Engine:
+    """`None` means the deployment's default engine (`default`, else the extract routes' setting)."""
     settings = get_settings()
-    engine_id = (engine_id or settings.engine).strip()
+    engine_id = (engine_id or default or settings.engine).strip()
     if engine_id in LOCAL_ENGINE_IDS:
         return _local_engine()
     if is_gemini_id(engine_id):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from snapscribe.errors import CorruptImage, DecompressionBomb, UnsupportedImageFormat
+from snapscribe.errors import CorruptImage, DecompressionBomb, SnapscribeError, UnsupportedImageFormat
 from snapscribe.images.formats import AS_IS_FORMATS, CONVERTED_FORMATS, register_openers
 
 EXIF_ORIENTATION = 0x0112
@@ -75,42 +75,33 @@ def sniff_format(data: bytes) -> str:
         raise UnsupportedImageFormat("The file is not an image in a supported format") from error
 
 
-def prepare_image(data: bytes, *, max_side: int | None, max_pixels: int) -> PreparedImage:
-    """Detect, guard, decode, orient and (for formats a model does not take) convert to PNG.
+# Formats whose extra frames are pages; for the others (GIF, WebP, APNG) only the first frame is read.
+PAGED_FORMATS = frozenset({"TIFF", "HEIF"})
 
-    `max_side` downscales larger images (a language model bills by pixels; OCR needs far fewer than a
-    12 MP photo carries). Images that need no change keep their original bytes.
-    """
-    if not data:
-        raise CorruptImage("The image is empty")
-    fmt = sniff_format(data)
-    if fmt not in AS_IS_FORMATS and fmt not in CONVERTED_FORMATS:
-        raise UnsupportedImageFormat(f"Unsupported image format: {fmt}")
+PageResult = PreparedImage | SnapscribeError
+
+
+def _check_size(opened: Image.Image, max_pixels: int) -> None:
+    width, height = opened.size
+    if width * height > max_pixels:
+        raise DecompressionBomb(f"The image has {width}x{height} pixels, more than the {max_pixels} allowed")
+
+
+def _decode_current_frame(opened: Image.Image, fmt: str) -> tuple[Image.Image, bool]:
+    """The frame `opened` is on, decoded and upright; whether EXIF orientation turned it."""
     try:
-        with warnings.catch_warnings():
-            # Pillow warns (and only errors at twice its limit); the service refuses at its own limit.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as opened:
-                width, height = opened.size
-                if width * height > max_pixels:
-                    raise DecompressionBomb(
-                        f"The image has {width}x{height} pixels, more than the {max_pixels} allowed"
-                    )
-                opened.load()
-                orientation_changed = opened.getexif().get(EXIF_ORIENTATION, 1) not in (0, 1)
-                image = ImageOps.exif_transpose(opened) if orientation_changed else opened.copy()
-    except DecompressionBomb:
-        raise
+        opened.load()
+        orientation_changed = opened.getexif().get(EXIF_ORIENTATION, 1) not in (0, 1)
+        image = ImageOps.exif_transpose(opened) if orientation_changed else opened.copy()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise DecompressionBomb("The image has more pixels than the service decodes") from error
     except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as error:
         raise CorruptImage(f"The {fmt} image is corrupt or truncated and cannot be decoded") from error
+    return image, orientation_changed
 
-    needs_resize = max_side is not None and max(image.size) > max_side
-    if fmt in AS_IS_FORMATS and not needs_resize and not orientation_changed:
-        return PreparedImage(data, AS_IS_FORMATS[fmt], fmt, image.width, image.height)
 
-    if needs_resize and max_side is not None:
+def _encode(image: Image.Image, fmt: str, max_side: int | None) -> PreparedImage:
+    if max_side is not None and max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     # Lossy sources stay lossy (smaller); everything else becomes PNG, as the seed says.
     if fmt in ("JPEG", "HEIF", "WEBP") and image.mode in ("RGB", "L", "CMYK"):
@@ -123,3 +114,72 @@ def prepare_image(data: bytes, *, max_side: int | None, max_pixels: int) -> Prep
     buffer = io.BytesIO()
     image.save(buffer, format=out_format, **({"quality": 90} if out_format == "JPEG" else {}))
     return PreparedImage(buffer.getvalue(), mime, fmt, image.width, image.height)
+
+
+def _open_checked(data: bytes) -> str:
+    if not data:
+        raise CorruptImage("The image is empty")
+    fmt = sniff_format(data)
+    if fmt not in AS_IS_FORMATS and fmt not in CONVERTED_FORMATS:
+        raise UnsupportedImageFormat(f"Unsupported image format: {fmt}")
+    return fmt
+
+
+def prepare_image(data: bytes, *, max_side: int | None, max_pixels: int) -> PreparedImage:
+    """Detect, guard, decode, orient and (for formats a model does not take) convert to PNG.
+
+    The first page or frame only. `max_side` downscales larger images (a language model bills by
+    pixels; OCR needs far fewer than a 12 MP photo carries). Images that need no change keep their
+    original bytes.
+    """
+    fmt = _open_checked(data)
+    with warnings.catch_warnings():
+        # Pillow warns (and only errors at twice its limit); the service refuses at its own limit.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as opened:
+                _check_size(opened, max_pixels)
+                image, orientation_changed = _decode_current_frame(opened, fmt)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+            raise DecompressionBomb("The image has more pixels than the service decodes") from error
+    needs_resize = max_side is not None and max(image.size) > max_side
+    if fmt in AS_IS_FORMATS and not needs_resize and not orientation_changed:
+        return PreparedImage(data, AS_IS_FORMATS[fmt], fmt, image.width, image.height)
+    return _encode(image, fmt, max_side)
+
+
+def page_count(data: bytes, *, max_pixels: int) -> tuple[str, int]:
+    """(format, pages) after decoding the first page: what the upload trigger records."""
+    first = prepare_image(data, max_side=512, max_pixels=max_pixels)
+    if first.source_format not in PAGED_FORMATS:
+        return first.source_format, 1
+    with Image.open(io.BytesIO(data)) as opened:
+        return first.source_format, int(getattr(opened, "n_frames", 1))
+
+
+def prepare_pages(data: bytes, *, max_side: int | None, max_pixels: int, max_pages: int) -> list[PageResult]:
+    """Every page (TIFF pages, HEIF images; the first frame of anything else), each prepared or the
+    error that page alone raised, in page order. A file that cannot be opened at all raises."""
+    fmt = _open_checked(data)
+    if fmt not in PAGED_FORMATS:
+        return [prepare_image(data, max_side=max_side, max_pixels=max_pixels)]
+    results: list[PageResult] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            opened = Image.open(io.BytesIO(data))
+        except (OSError, ValueError, SyntaxError) as error:
+            raise CorruptImage(f"The {fmt} file is corrupt and cannot be parsed") from error
+        with opened:
+            frames = min(int(getattr(opened, "n_frames", 1)), max_pages)
+            for index in range(frames):
+                try:
+                    opened.seek(index)
+                    _check_size(opened, max_pixels)
+                    image, _turned = _decode_current_frame(opened, fmt)
+                    results.append(_encode(image, fmt, max_side))
+                except SnapscribeError as error:
+                    results.append(error.prefixed(f"page {index + 1}: "))
+                except (OSError, ValueError, EOFError, SyntaxError) as error:
+                    results.append(CorruptImage(f"page {index + 1}: the page is corrupt ({type(error).__name__})"))
+    return results

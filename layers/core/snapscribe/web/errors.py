@@ -69,3 +69,24 @@ EXTRACT_IMAGE_ERRORS = ErrorTable(
     rows=ERROR_SHAPE_ROWS,
     internal=lambda: ErrorResponse(500, {"error": "Failed to extract image data: internal error"}, {}),
 )
+
+
+def _ocr_failed(error: e.SnapscribeError) -> dict[str, Any]:
+    return {"error": f"OCR failed: {error.message}"}
+
+
+# Seed 003 (upload URLs, OCR by key, results): the same {"error": ...} shape, with file statuses.
+FILES_ERRORS = ErrorTable(
+    name="files",
+    rows=(
+        (e.Unauthorized, 401, _message),
+        (e.InsufficientBalance, 402, _message),
+        (e.RateLimited, 429, _message),
+        (e.RequestInProgress, 409, _message),
+        (e.UploadPending, 409, _message),
+        (e.NotFound, 404, _message),
+        (e.InvalidRequest, 400, _message),
+        (e.EngineError, 500, _ocr_failed),
+    ),
+    internal=lambda: ErrorResponse(500, {"error": "Internal error"}, {}),
+)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, S3Event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from snapscribe import services
@@ -11,9 +13,10 @@ from snapscribe.config import get_settings
 from snapscribe.engines.registry import get_engine
 from snapscribe.images.formats import supported_formats
 from snapscribe.operations import extract_image as extract_image_operation
+from snapscribe.operations import ocr_process, upload_events, uploads
 from snapscribe.web.calls import Call, Outcome
-from snapscribe.web.endpoint import json_response, run_endpoint
-from snapscribe.web.errors import EXTRACT_IMAGE_ERRORS
+from snapscribe.web.endpoint import Operation, run_endpoint
+from snapscribe.web.errors import EXTRACT_IMAGE_ERRORS, FILES_ERRORS, ErrorTable
 
 
 def _request_id(event: APIGatewayProxyEvent, context: LambdaContext | None) -> str:
@@ -23,37 +26,101 @@ def _request_id(event: APIGatewayProxyEvent, context: LambdaContext | None) -> s
     return context.aws_request_id if context is not None else "local"
 
 
-def extract_image(event: APIGatewayProxyEvent, context: LambdaContext | None) -> Response[str]:
-    def operation(call: Call) -> Outcome:
-        settings = get_settings()
-        return extract_image_operation.extract_image(
-            call, accounts=services.account_service(), engine=get_engine(), settings=settings
-        )
-
+def _serve(
+    event: APIGatewayProxyEvent, context: LambdaContext | None, route: str, errors: ErrorTable, operation: Operation
+) -> Response[str]:
     return run_endpoint(
         headers=event.headers or {},
         body=event.decoded_body if event.is_base64_encoded else event.body,
         method=event.http_method,
         request_id=_request_id(event, context),
-        route=extract_image_operation.ROUTE,
-        errors=EXTRACT_IMAGE_ERRORS,
+        route=route,
+        errors=errors,
         operation=operation,
         context=context,
     )
 
 
+# --- seed 001 ------------------------------------------------------------------------------------
+def extract_image(event: APIGatewayProxyEvent, context: LambdaContext | None) -> Response[str]:
+    def operation(call: Call) -> Outcome:
+        return extract_image_operation.extract_image(
+            call, accounts=services.account_service(), engine=get_engine(), settings=get_settings()
+        )
+
+    return _serve(event, context, extract_image_operation.ROUTE, EXTRACT_IMAGE_ERRORS, operation)
+
+
 def extract_image_formats(event: APIGatewayProxyEvent, context: LambdaContext | None) -> Response[str]:
     """GET /api/v1/extract-image: authenticated like every route, and free of charge."""
-    return run_endpoint(
-        headers=event.headers or {},
-        body=None,
-        method=event.http_method,
-        request_id=_request_id(event, context),
-        route="GET /api/v1/extract-image",
-        errors=EXTRACT_IMAGE_ERRORS,
-        operation=lambda _call: Outcome(200, supported_formats()),
-        context=context,
+    return _serve(
+        event,
+        context,
+        "GET /api/v1/extract-image",
+        EXTRACT_IMAGE_ERRORS,
+        lambda _call: Outcome(200, supported_formats()),
     )
 
 
-__all__ = ["extract_image", "extract_image_formats", "json_response"]
+# --- seed 003 ------------------------------------------------------------------------------------
+def upload_url(event: APIGatewayProxyEvent, context: LambdaContext | None) -> Response[str]:
+    def operation(call: Call) -> Outcome:
+        return uploads.create_upload_url(
+            call, uploads=services.upload_store(), objects=services.object_store(), settings=get_settings()
+        )
+
+    return _serve(event, context, uploads.UPLOAD_URL_ROUTE, FILES_ERRORS, operation)
+
+
+def delete_upload(event: APIGatewayProxyEvent, context: LambdaContext | None, upload_id: str) -> Response[str]:
+    def operation(call: Call) -> Outcome:
+        return uploads.delete_upload(call, upload_id, uploads=services.upload_store(), objects=services.object_store())
+
+    return _serve(event, context, uploads.DELETE_ROUTE, FILES_ERRORS, operation)
+
+
+def process_upload(event: APIGatewayProxyEvent, context: LambdaContext | None) -> Response[str]:
+    def operation(call: Call) -> Outcome:
+        settings = get_settings()
+        return ocr_process.process(
+            call,
+            accounts=services.account_service(),
+            uploads=services.upload_store(),
+            objects=services.object_store(),
+            engine=get_engine(default=settings.ocr_engine),
+            settings=settings,
+        )
+
+    return _serve(event, context, ocr_process.ROUTE, FILES_ERRORS, operation)
+
+
+def ocr_result(event: APIGatewayProxyEvent, context: LambdaContext | None, result_id: str) -> Response[str]:
+    def operation(call: Call) -> Outcome:
+        return ocr_process.get_result(call, result_id, objects=services.object_store(), settings=get_settings())
+
+    return _serve(event, context, ocr_process.RESULT_ROUTE, FILES_ERRORS, operation)
+
+
+# --- the S3 trigger -------------------------------------------------------------------------------
+def upload_event(event: dict[str, Any]) -> dict[str, Any]:
+    """ObjectCreated records from S3, or the scheduled sweep of temporary objects."""
+    settings = get_settings()
+    if "Records" not in event:
+        return {
+            "sweptTemporaryObjects": upload_events.sweep_temporary_objects(
+                objects=services.object_store(), settings=settings
+            )
+        }
+    s3_event = S3Event(event)
+    results = [
+        upload_events.check_upload(
+            record.s3.get_object.key,
+            uploads=services.upload_store(),
+            objects=services.object_store(),
+            settings=settings,
+        )
+        for record in s3_event.records
+        if record.event_name.startswith("ObjectCreated")
+    ]
+    return {"checked": [{"key": result.key, "outcome": result.outcome, "reason": result.reason} for result in results]}
+
