@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from typing import Any
+from unittest import mock
 
 from snapscribe_tools.template import PROJECT_ROOT, functions, load_template
 
@@ -82,9 +83,7 @@ def request_overhead() -> list[Row]:
     with mock_aws():
         apply_environment(prepare_fresh_aws(boto3.session.Session(region_name="us-east-1")))
         services.reset()
-        original = routes.get_engine
-        routes.get_engine = lambda engine_id=None: NoopEngine()  # type: ignore[assignment,misc]
-        try:
+        with mock.patch.object(routes, "get_engine", lambda *_args, **_kwargs: NoopEngine()):
             definition = next(item for item in functions(load_template()) if item.logical_id == "ExtractImageFunction")
             function = LocalFunction(definition)
             for event_name in ("extract_image_formats", "extract_image_base64"):
@@ -109,8 +108,6 @@ def request_overhead() -> list[Row]:
                     else ("POST extract-image, 26 KB PNG, no-op engine (auth, rate, reserve, settle, ledger)")
                 )
                 rows.append((f"request overhead: {label}", _median_ms(samples), f"median of {OVERHEAD_RUNS}, moto"))
-        finally:
-            routes.get_engine = original  # type: ignore[assignment]
     return rows
 
 

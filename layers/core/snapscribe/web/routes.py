@@ -123,4 +123,3 @@ def upload_event(event: dict[str, Any]) -> dict[str, Any]:
         if record.event_name.startswith("ObjectCreated")
     ]
     return {"checked": [{"key": result.key, "outcome": result.outcome, "reason": result.reason} for result in results]}
-
