@@ -83,7 +83,7 @@ def request_overhead() -> list[Row]:
     with mock_aws():
         apply_environment(prepare_fresh_aws(boto3.session.Session(region_name="us-east-1")))
         services.reset()
-        with mock.patch.object(routes, "get_engine", lambda *_args, **_kwargs: NoopEngine()):
+        with mock.patch.object(routes, "get_engine", return_value=NoopEngine()):
             definition = next(item for item in functions(load_template()) if item.logical_id == "ExtractImageFunction")
             function = LocalFunction(definition)
             for event_name in ("extract_image_formats", "extract_image_base64"):
