@@ -64,8 +64,17 @@ def test_function_policies_name_only_their_own_resources(logical_id: str) -> Non
 
 
 def test_every_function_runs_arm64_python_with_its_own_log_group() -> None:
-    assert TEMPLATE["Globals"]["Function"]["Runtime"] == "python3.13"
     assert TEMPLATE["Globals"]["Function"]["Architectures"] == ["arm64"]
+    for logical_id, function in FUNCTIONS.items():
+        properties = function["Properties"]
+        if properties.get("PackageType") == "Image":
+            metadata = function["Metadata"]
+            assert (PROJECT_ROOT / metadata["DockerContext"] / metadata["Dockerfile"]).exists(), logical_id
+            assert "Runtime" not in properties
+            assert "Layers" not in properties
+        else:
+            assert properties["Runtime"] == "python3.13", logical_id
+            assert properties["Layers"] == [{"Ref": "CoreLayer"}], logical_id
     log_groups = resources(TEMPLATE, "AWS::Logs::LogGroup")
     for logical_id in FUNCTIONS:
         matching = [
@@ -122,19 +131,20 @@ def test_every_api_event_fixture_names_a_template_route() -> None:
         assert any(route.match(event["httpMethod"], event["path"]) is not None for route in routes), path.name
 
 
+ZIP_FUNCTIONS = sorted(
+    logical_id for logical_id, function in FUNCTIONS.items() if function["Properties"].get("PackageType") != "Image"
+)
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="sam build's makefile method needs make")
-def test_sam_build_succeeds_without_docker(tmp_path: Path) -> None:
+@pytest.mark.parametrize("logical_id", ZIP_FUNCTIONS)
+def test_sam_build_succeeds_without_docker(tmp_path: Path, logical_id: str) -> None:
+    """Each zip function with its layer (the container function needs Docker: see test_container_image)."""
     sam = PROJECT_ROOT / ".venv" / "bin" / "sam"
     environment = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{sam.parent}:{os.environ['PATH']}"}
+    template = str(PROJECT_ROOT / "template.yaml")
     completed = subprocess.run(
-        [
-            str(sam),
-            "build",
-            "--template-file",
-            str(PROJECT_ROOT / "template.yaml"),
-            "--build-dir",
-            str(tmp_path / "build"),
-        ],
+        [str(sam), "build", logical_id, "--template-file", template, "--build-dir", str(tmp_path / "build")],
         cwd=PROJECT_ROOT,
         env=environment,
         capture_output=True,
@@ -146,4 +156,4 @@ def test_sam_build_succeeds_without_docker(tmp_path: Path) -> None:
     assert (layer / "snapscribe" / "web" / "endpoint.py").exists()
     assert any(layer.glob("pydantic_core/_pydantic_core.cpython-313-aarch64-linux-gnu.so"))
     assert not (layer / "rapidocr").exists()  # the OCR engine never goes into the zip layer
-    assert (tmp_path / "build" / "ExtractImageFunction" / "app.py").exists()
+    assert (tmp_path / "build" / logical_id / "app.py").exists()

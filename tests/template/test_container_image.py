@@ -1,0 +1,149 @@
+"""OcrProcessFunction is a container image, and Docker is not available here. This test does what its
+Dockerfile does, step by step, in a folder (COPY, then the RUN's pip install for this machine's
+platform), and runs the handler from that folder alone (no site-packages: only the image's files and
+the boto3 the Lambda base image provides), against moto over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from snapscribe import services
+from snapscribe.storage.uploads import UploadRecord
+from snapscribe_tools.template import load_template
+from tests.conftest import EVENTS_KEY, PROJECT_ROOT, load_event
+
+DOCKERFILE = PROJECT_ROOT / "functions" / "ocr_process" / "Dockerfile"
+UPLOAD_ID = "0f8e2c55-6d1b-4d0a-9a53-3c1f4b2a7e10"
+UPLOAD_KEY = f"ocr/events/{UPLOAD_ID}-scan 2026-11 (copy).png"
+
+
+def _instructions() -> list[tuple[str, str]]:
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
+
+
+def test_dockerfile_matches_the_template() -> None:
+    instructions = dict(_instructions())
+    assert instructions["FROM"] == "public.ecr.aws/lambda/python:3.13-arm64"
+    function = load_template()["Resources"]["OcrProcessFunction"]
+    assert json.loads(instructions["CMD"]) == function["Properties"]["ImageConfig"]["Command"]
+    assert function["Metadata"]["Dockerfile"] == str(DOCKERFILE.relative_to(PROJECT_ROOT))
+
+
+def _build(task_root: Path) -> None:
+    for instruction, argument in _instructions():
+        expanded = argument.replace("${LAMBDA_TASK_ROOT}", str(task_root))
+        if instruction == "COPY":
+            source, destination = shlex.split(expanded)
+            target = Path(destination) / Path(source).name if destination.endswith("/") else Path(destination)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if (PROJECT_ROOT / source).is_dir():
+                shutil.copytree(PROJECT_ROOT / source, target, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(PROJECT_ROOT / source, target)
+        elif instruction == "RUN":
+            # The image's pip, with this machine's wheels; pip's cache is allowed here so the suite stays
+            # fast (the image itself builds with --no-cache-dir).
+            command = expanded.replace("pip install", f"{shlex.quote(sys.executable)} -m pip install --quiet")
+            command = command.replace("--no-cache-dir", "")
+            completed = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=1200)
+            assert completed.returncode == 0, completed.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("ocr-image")
+    task_root, runtime = root / "var-task", root / "base-image-runtime"
+    task_root.mkdir()
+    _build(task_root)
+    import boto3 as host_boto3
+
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--target",
+            str(runtime),
+            f"boto3=={host_boto3.__version__}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return root
+
+
+def test_image_contents(image_root: Path) -> None:
+    task_root = image_root / "var-task"
+    assert (task_root / "app.py").exists()
+    assert (task_root / "snapscribe" / "engines" / "local.py").exists()
+    assert any(task_root.glob("rapidocr/models/*.onnx"))  # the models come with the wheel
+    assert not (task_root / "requirements").exists()  # the RUN step cleaned up after itself
+
+
+RUN_HANDLER = r"""
+import json, sys, types
+task_root, runtime = sys.argv[1], sys.argv[2]
+sys.path[:0] = [task_root, runtime]
+import app, snapscribe, rapidocr
+assert snapscribe.__file__.startswith(task_root), snapscribe.__file__
+assert rapidocr.__file__.startswith(task_root), rapidocr.__file__
+context = types.SimpleNamespace(function_name="OcrProcessFunction", memory_limit_in_mb=3008,
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:OcrProcessFunction",
+    aws_request_id="image-test", get_remaining_time_in_millis=lambda: 29000)
+result = app.lambda_handler(json.loads(sys.stdin.read()), context)
+print("RESULT " + json.dumps(result))
+"""
+
+
+def test_handler_runs_from_the_image_alone(image_root: Path, moto_http: boto3.session.Session) -> None:
+    accounts = services.account_service()
+    accounts.create_key(user_id="events", credits=100_000, rate_limit=100, raw_key=EVENTS_KEY)
+    services.upload_store().create(
+        UploadRecord(
+            upload_id=UPLOAD_ID,
+            user_id="events",
+            key=UPLOAD_KEY,
+            filename="scan 2026-11 (copy).png",
+            content_type="image/png",
+            max_bytes=50 << 20,
+            created_at="2026-11-21T19:00:00Z",
+            expires_at=int(time.time()) + 86400,
+        )
+    )
+    moto_http.client("s3").put_object(
+        Bucket=services.get_settings().bucket_name,  # type: ignore[attr-defined]
+        Key=UPLOAD_KEY,
+        Body=(PROJECT_ROOT / "samples" / "invoice.png").read_bytes(),
+    )
+    services.upload_store().mark_ready("events", UPLOAD_ID, image_format="PNG", size=26437, pages=1)
+    environment = {**os.environ, "POWERTOOLS_SERVICE_NAME": "snapscribe", "PYTHONNOUSERSITE": "1"}
+    completed = subprocess.run(
+        [sys.executable, "-S", "-c", RUN_HANDLER, str(image_root / "var-task"), str(image_root / "base-image-runtime")],
+        input=json.dumps(load_event("ocr_process")),
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+    )
+    found = re.search(r"^RESULT (.*)$", completed.stdout, re.MULTILINE)
+    assert found, completed.stdout[-3000:] + completed.stderr[-3000:]
+    result = json.loads(found.group(1))
+    assert result["statusCode"] == 200, result
+    assert "INV-1042" in json.loads(result["body"])["text"]
