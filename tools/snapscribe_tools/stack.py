@@ -34,6 +34,7 @@ log = logging.getLogger("snapscribe.stack")
 STATE_FILE = PROJECT_ROOT / ".snapscribe" / "local-stack.json"
 LOCAL_PARAMETERS = {"Engine": "local"}
 NOTIFICATION_QUEUE = "snapscribe-local-s3-events"
+POLL_INTERVAL_SECONDS = 0.2
 
 
 def base_environment(moto_endpoint: str) -> dict[str, str]:
@@ -71,8 +72,10 @@ class S3EventPump:
     delivered: int = 0
 
     def run(self) -> None:
+        # Short polls: a long poll would hold the one-request-at-a-time moto server for its whole wait.
         while not self.stop_event.is_set():
-            self.pump_once(wait_seconds=1)
+            if not self.pump_once(wait_seconds=0):
+                self.stop_event.wait(POLL_INTERVAL_SECONDS)
 
     def pump_once(self, wait_seconds: int = 0) -> int:
         response = self.sqs.receive_message(
