@@ -53,20 +53,24 @@ def _extraction_failed(error: e.SnapscribeError) -> dict[str, Any]:
     return {"error": f"Failed to extract image data: {error.message}"}
 
 
-# Seed 001 (and 003, which shares its {"error": ...} shape).
-ERROR_SHAPE_ROWS: tuple[tuple[type[e.SnapscribeError], int, BodyBuilder], ...] = (
+Rows = tuple[tuple[type[e.SnapscribeError], int, BodyBuilder], ...]
+
+# What every {"error": ...} contract answers for the account checks that run before any route.
+ACCOUNT_ROWS: Rows = (
     (e.Unauthorized, 401, _message),
     (e.InsufficientBalance, 402, _message),
     (e.RateLimited, 429, _message),
     (e.RequestInProgress, 409, _message),
-    (e.UnknownEngine, 400, _message),
-    (e.InvalidRequest, 400, _message),
-    (e.EngineError, 500, _extraction_failed),
 )
 
+# Seed 001.
 EXTRACT_IMAGE_ERRORS = ErrorTable(
     name="extract-image",
-    rows=ERROR_SHAPE_ROWS,
+    rows=(
+        *ACCOUNT_ROWS,
+        (e.InvalidRequest, 400, _message),
+        (e.EngineError, 500, _extraction_failed),
+    ),
     internal=lambda: ErrorResponse(500, {"error": "Failed to extract image data: internal error"}, {}),
 )
 
@@ -79,10 +83,7 @@ def _ocr_failed(error: e.SnapscribeError) -> dict[str, Any]:
 FILES_ERRORS = ErrorTable(
     name="files",
     rows=(
-        (e.Unauthorized, 401, _message),
-        (e.InsufficientBalance, 402, _message),
-        (e.RateLimited, 429, _message),
-        (e.RequestInProgress, 409, _message),
+        *ACCOUNT_ROWS,
         (e.UploadPending, 409, _message),
         (e.NotFound, 404, _message),
         (e.InvalidRequest, 400, _message),
