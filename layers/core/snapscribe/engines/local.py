@@ -8,7 +8,8 @@ from functools import cache
 from typing import Any
 
 from snapscribe.engines.base import ExtractionRequest, ExtractionResult
-from snapscribe.engines.layout import OcrLine, fill_template, reading_order_text
+from snapscribe.engines.layout import OcrLine, reading_order_text
+from snapscribe.engines.schema import fill_template
 from snapscribe.engines.template import estimate_tokens
 from snapscribe.errors import EngineError, EngineUnavailable
 from snapscribe.images.prepare import PreparedImage
@@ -67,7 +68,7 @@ class LocalEngine:
         text = reading_order_text(lines)
         if request.json_mode:
             if request.template is not None:
-                document: Any = fill_template(request.template, lines)
+                document: Any = fill_template(request.template, lines, request.scene)
             else:
                 document = {"text": text, "lines": [row for row in text.splitlines() if row]}
             text = json.dumps(document, ensure_ascii=False)
