@@ -89,9 +89,16 @@ def api_event(
         source_ip="127.0.0.1",
         stage="prod",
     )
-    event["requestContext"]["requestId"] = f"evt-{name}"
-    event["requestContext"]["extendedRequestId"] = f"evt-{name}"
+    stable(event, name)
     (ROOT / "events" / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n")
+
+
+def stable(event: dict[str, object], name: str) -> None:
+    """Fixtures stay byte-for-byte the same when regenerated."""
+    context = event["requestContext"]
+    assert isinstance(context, dict)
+    context.update({"requestId": f"evt-{name}", "extendedRequestId": f"evt-{name}",
+                    "requestTime": "21/Nov/2026:19:00:00 +0000", "requestTimeEpoch": 1795287600000})
 
 
 def write_events(encoded: str) -> None:
@@ -150,6 +157,64 @@ def write_events(encoded: str) -> None:
     )
     api_event("GET", path, None, {"Authorization": f"Bearer {EVENTS_KEY}"}, "extract_image_formats")
     write_file_events()
+    write_ocr_extract_events()
+
+
+SEED_002_PROMPT = (
+    "Please extract the information from the image using the following schema: "
+    '{"invoice_no":"Invoice Number","date":"Invoice Date","items":[{"name":"Item Name","total":"Amount"}]}'
+)
+BOUNDARY = "----snapscribe-events-boundary"
+
+
+def multipart_body(fields: dict[str, str], image: tuple[str, bytes, str] | None) -> bytes:
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    if image is not None:
+        filename, data, content_type = image
+        head = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="{filename}"\r\n'
+                f"Content-Type: {content_type}\r\n\r\n").encode()
+        parts.append(head + data + b"\r\n")
+    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+
+
+def multipart_event(name: str, fields: dict[str, str], image: tuple[str, bytes, str] | None) -> None:
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from snapscribe_tools.gateway import build_event
+    from snapscribe_tools.template import ApiRoute
+
+    path = "/v1/ocr/image/extract"
+    event = build_event(
+        method="POST",
+        raw_path=path,
+        headers=[("Host", "localhost:3000"), ("User-Agent", "curl/8.5.0"), ("Authorization", f"Bearer {EVENTS_KEY}"),
+                 ("Content-Type", f"multipart/form-data; boundary={BOUNDARY}")],
+        body=multipart_body(fields, image),
+        route=ApiRoute("POST", path, "events"),
+        path_parameters={},
+        binary_types=["multipart/form-data"],
+        source_ip="127.0.0.1",
+        stage="prod",
+    )
+    stable(event, name)
+    (ROOT / "events" / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n")
+
+
+def write_ocr_extract_events() -> None:
+    png = (ROOT / "samples" / "invoice.png").read_bytes()
+    gif = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("P").save(gif, format="GIF")
+    fields = {"model": "u1-ocr-extract", "scene": "general", "prompt": SEED_002_PROMPT}
+    multipart_event("ocr_extract_invoice", fields, ("invoice.png", png, "image/png"))
+    multipart_event("ocr_extract_missing_prompt", {"model": "u1-ocr-extract"}, ("invoice.png", png, "image/png"))
+    multipart_event("ocr_extract_missing_image", fields, None)
+    # A GIF named .png and sent as image/png: the format comes from the bytes.
+    multipart_event("ocr_extract_gif", fields, ("invoice.png", gif.getvalue(), "image/png"))
+    multipart_event("ocr_extract_corrupt", fields, ("invoice.png", png[: len(png) // 2], "image/png"))
+    multipart_event("ocr_extract_unknown_model", {**fields, "model": "gpt-4o"}, ("invoice.png", png, "image/png"))
 
 
 # The events user's upload, with a fixed id so that the events agree with each other.

@@ -1,4 +1,4 @@
-"""ExtractImageFunction: POST/GET /api/v1/extract-image (seed 001)."""
+"""ExtractImageFunction: POST/GET /api/v1/extract-image (seed 001), POST /v1/ocr/image/extract (seed 002)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,11 @@ def post_extract_image() -> Response[str]:
 @app.get("/api/v1/extract-image")
 def get_extract_image() -> Response[str]:
     return routes.extract_image_formats(app.current_event, app.lambda_context)
+
+
+@app.post("/v1/ocr/image/extract")
+def post_ocr_image_extract() -> Response[str]:
+    return routes.ocr_image_extract(app.current_event, app.lambda_context)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

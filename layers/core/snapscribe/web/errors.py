@@ -91,3 +91,39 @@ FILES_ERRORS = ErrorTable(
     ),
     internal=lambda: ErrorResponse(500, {"error": "Internal error"}, {}),
 )
+
+
+def _base_resp(code: int) -> BodyBuilder:
+    def build(error: e.SnapscribeError) -> dict[str, Any]:
+        from snapscribe.contracts.ocr_extract import error_body
+
+        return error_body(code, error.message)
+
+    return build
+
+
+def _ocr_extract_internal() -> ErrorResponse:
+    from snapscribe.contracts.ocr_extract import INTERNAL_ERROR, error_body
+
+    return ErrorResponse(500, error_body(INTERNAL_ERROR, "Internal system error"), {})
+
+
+# Seed 002: every answer carries base_resp; the HTTP status follows the code's class.
+OCR_EXTRACT_ERRORS = ErrorTable(
+    name="ocr-image-extract",
+    rows=(
+        (e.Unauthorized, 401, _base_resp(1004)),
+        (e.InsufficientBalance, 402, _base_resp(1008)),
+        (e.RateLimited, 429, _base_resp(1002)),
+        (e.RequestInProgress, 409, _base_resp(1000)),
+        (e.MissingField, 400, _base_resp(100001)),
+        (e.UnsupportedImageFormat, 400, _base_resp(261001)),
+        (e.ImageTooLarge, 400, _base_resp(261002)),
+        (e.CorruptImage, 400, _base_resp(261003)),
+        (e.DecompressionBomb, 400, _base_resp(261003)),
+        (e.InvalidRequest, 400, _base_resp(100001)),
+        (e.EngineTimeout, 504, _base_resp(261101)),
+        (e.EngineError, 500, _base_resp(261999)),
+    ),
+    internal=_ocr_extract_internal,
+)

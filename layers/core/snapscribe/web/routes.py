@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -13,10 +14,10 @@ from snapscribe.config import get_settings
 from snapscribe.engines.registry import get_engine
 from snapscribe.images.formats import supported_formats
 from snapscribe.operations import extract_image as extract_image_operation
-from snapscribe.operations import ocr_process, upload_events, uploads
+from snapscribe.operations import ocr_extract, ocr_process, upload_events, uploads
 from snapscribe.web.calls import Call, Outcome
 from snapscribe.web.endpoint import Operation, run_endpoint
-from snapscribe.web.errors import EXTRACT_IMAGE_ERRORS, FILES_ERRORS, ErrorTable
+from snapscribe.web.errors import EXTRACT_IMAGE_ERRORS, FILES_ERRORS, OCR_EXTRACT_ERRORS, ErrorTable
 
 
 def _request_id(event: APIGatewayProxyEvent, context: LambdaContext | None) -> str:
@@ -26,12 +27,27 @@ def _request_id(event: APIGatewayProxyEvent, context: LambdaContext | None) -> s
     return context.aws_request_id if context is not None else "local"
 
 
+def _text_body(event: APIGatewayProxyEvent) -> str | None:
+    """The body as text. A JSON route whose body arrived base64-encoded gets it decoded; bytes that are not
+    UTF-8 become U+FFFD and fail JSON parsing with a 400, never a 500."""
+    if event.is_base64_encoded and event.body:
+        return base64.b64decode(event.body).decode("utf-8", errors="replace")
+    return event.body
+
+
 def _serve(
-    event: APIGatewayProxyEvent, context: LambdaContext | None, route: str, errors: ErrorTable, operation: Operation
+    event: APIGatewayProxyEvent,
+    context: LambdaContext | None,
+    route: str,
+    errors: ErrorTable,
+    operation: Operation,
+    *,
+    binary: bool = False,
 ) -> Response[str]:
     return run_endpoint(
         headers=event.headers or {},
-        body=event.decoded_body if event.is_base64_encoded else event.body,
+        # A binary route reads its bytes itself; its body here (as sent) only keys idempotency.
+        body=event.body if binary else _text_body(event),
         method=event.http_method,
         request_id=_request_id(event, context),
         route=route,
@@ -60,6 +76,21 @@ def extract_image_formats(event: APIGatewayProxyEvent, context: LambdaContext | 
         EXTRACT_IMAGE_ERRORS,
         lambda _call: Outcome(200, supported_formats()),
     )
+
+
+# --- seed 002 ------------------------------------------------------------------------------------
+def ocr_image_extract(event: APIGatewayProxyEvent, context: LambdaContext | None) -> Response[str]:
+    # Multipart arrives base64-encoded (a binary media type of the API); its bytes are parsed as they are.
+    raw = base64.b64decode(event.body or "") if event.is_base64_encoded else (event.body or "").encode("utf-8")
+    content_type = ocr_extract.content_type_of(event.headers or {})
+
+    def operation(call: Call) -> Outcome:
+        form = ocr_extract.parse_form(raw, content_type)
+        return ocr_extract.extract(
+            call, form, accounts=services.account_service(), engine_for=get_engine, settings=get_settings()
+        )
+
+    return _serve(event, context, ocr_extract.ROUTE, OCR_EXTRACT_ERRORS, operation, binary=True)
 
 
 # --- seed 003 ------------------------------------------------------------------------------------

@@ -1,0 +1,183 @@
+"""POST /v1/ocr/image/extract (seed 002) through ExtractImageFunction with events/*.json under moto:
+every base_resp code is reached, with its HTTP status."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from snapscribe import services
+from tests.conftest import EVENTS_KEY, PROJECT_ROOT, GeminiStub, body_of, invoke, load_event
+
+FUNCTION = "ExtractImageFunction"
+BOUNDARY = "----snapscribe-events-boundary"
+SAMPLE = (PROJECT_ROOT / "samples" / "invoice.png").read_bytes()
+
+
+def _balance() -> int:
+    return int(services.account_service()._store.get_balance("events"))
+
+
+@pytest.fixture
+def funded(events_key: str) -> str:
+    services.account_service()._store.add_credits("events", 99_000)
+    return events_key
+
+
+def _with_body(fields: dict[str, str], image: bytes | None, filename: str = "x.png") -> dict[str, Any]:
+    event = load_event("ocr_extract_invoice")
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
+    ]
+    if image is not None:
+        parts.append(
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="{filename}"\r\n'
+            f"Content-Type: image/png\r\n\r\n".encode()
+            + image
+            + b"\r\n"
+        )
+    event["body"] = base64.b64encode(b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()).decode()
+    return event
+
+
+def _code(result: dict[str, Any]) -> tuple[int, int, str]:
+    body = body_of(result)
+    assert set(body) == {"content", "usage", "base_resp"}
+    return result["statusCode"], body["base_resp"]["status_code"], body["base_resp"]["status_msg"]
+
+
+def test_seed_example_fills_the_invoice_schema(funded: str) -> None:
+    before = _balance()
+    result = invoke(FUNCTION, load_event("ocr_extract_invoice"))
+    assert result["statusCode"] == 200, result["body"]
+    body = body_of(result)
+    assert body["base_resp"] == {"status_code": 0, "status_msg": "success"}
+    assert json.loads(body["content"]) == {
+        "invoice_no": "INV-1042",
+        "date": "2026-11-21",
+        "items": [{"name": "Paper A4 x2", "total": "9.80"}, {"name": "Stapler", "total": "12.50"}],
+    }
+    usage = body["usage"]
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    prompt = (
+        "Please extract the information from the image using the following schema: "
+        + '{"invoice_no":"Invoice Number","date":"Invoice Date","items":[{"name":"Item Name","total":"Amount"}]}'
+    )
+    assert usage["prompt_tokens"] == 258 + (len(prompt.encode()) + 3) // 4  # the documented local count
+    assert usage["completion_tokens"] == (len(body["content"].encode()) + 3) // 4
+    assert _balance() == before - usage["total_tokens"]
+    assert result["multiValueHeaders"]["X-RateLimit-Remaining"] == ["99"]
+
+
+@pytest.mark.parametrize(
+    ("event_name", "status", "code", "message_part"),
+    [
+        ("ocr_extract_missing_prompt", 400, 100001, "prompt"),
+        ("ocr_extract_missing_image", 400, 100001, "image"),
+        ("ocr_extract_unknown_model", 400, 100001, "gpt-4o"),
+        ("ocr_extract_gif", 400, 261001, "Only JPG, JPEG, PNG, BMP are supported"),
+        ("ocr_extract_corrupt", 400, 261003, "corrupt"),
+    ],
+)
+def test_input_errors(funded: str, event_name: str, status: int, code: int, message_part: str) -> None:
+    before = _balance()
+    got_status, got_code, message = _code(invoke(FUNCTION, load_event(event_name)))
+    assert (got_status, got_code) == (status, code)
+    assert message_part in message
+    assert _balance() == before
+
+
+def test_missing_model_and_bad_scene(funded: str) -> None:
+    assert _code(invoke(FUNCTION, _with_body({"prompt": "x"}, SAMPLE)))[:2] == (400, 100001)
+    status, code, message = _code(
+        invoke(FUNCTION, _with_body({"model": "local", "scene": "dental", "prompt": "x"}, SAMPLE))
+    )
+    assert (status, code) == (400, 100001)
+    assert "scene" in message
+
+
+def test_webp_is_refused_by_content_even_named_png(funded: str) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 20), "white").save(buffer, format="WEBP")
+    assert _code(invoke(FUNCTION, _with_body({"model": "local", "prompt": "x"}, buffer.getvalue())))[:2] == (
+        400,
+        261001,
+    )
+
+
+def test_bmp_is_accepted(funded: str) -> None:
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(SAMPLE)).save(buffer, format="BMP")
+    result = invoke(FUNCTION, _with_body({"model": "local", "prompt": "Read the text"}, buffer.getvalue(), "a.bmp"))
+    assert _code(result)[:2] == (200, 0)
+    assert "INV-1042" in body_of(result)["content"]
+
+
+def test_over_10_mb_is_261002(funded: str) -> None:
+    oversized = b"\x89PNG\r\n\x1a\n" + b"\x00" * (10 * 1024 * 1024)
+    status, code, message = _code(invoke(FUNCTION, _with_body({"model": "local", "prompt": "x"}, oversized)))
+    assert (status, code) == (400, 261002)
+    assert "10MB" in message
+
+
+def test_auth_errors_carry_base_resp(aws: Any) -> None:
+    event = load_event("ocr_extract_invoice")
+    event["headers"]["Authorization"] = "Bearer ssk_not_a_key"
+    assert _code(invoke(FUNCTION, event)) == (401, 1004, "Invalid or missing Authorization header")
+
+
+def test_short_balance_is_402(accounts: Any) -> None:
+    accounts.create_key(user_id="events", credits=10, rate_limit=10, raw_key=EVENTS_KEY)
+    status, code, _message = _code(invoke(FUNCTION, load_event("ocr_extract_invoice")))
+    assert (status, code) == (402, 1008)
+
+
+@pytest.fixture
+def gemini(gemini_stub: GeminiStub, monkeypatch: pytest.MonkeyPatch, funded: str) -> GeminiStub:
+    monkeypatch.setenv("SNAPSCRIBE_ENGINE", "gemini")
+    services.reset()
+    return gemini_stub
+
+
+def test_gemini_gets_the_schema_and_the_scene(gemini: GeminiStub) -> None:
+    gemini.reply_text('{"invoice_no": "INV-1042", "date": "2026-11-21", "items": []}', 1400, 30)
+    event = _with_body(
+        {
+            "model": "u1-ocr-extract",
+            "scene": "medical",
+            "prompt": 'Fill {"invoice_no": "Invoice Number", "date": "Date", "items": [{"name": "Item"}]}',
+        },
+        base64.b64decode(json.loads(load_event("extract_image_base64")["body"])["images"][0]),
+    )
+    before = _balance()
+    result = invoke(FUNCTION, event)
+    body = body_of(result)
+    assert body["usage"] == {"prompt_tokens": 1400, "completion_tokens": 30, "total_tokens": 1430}
+    assert json.loads(body["content"])["invoice_no"] == "INV-1042"
+    sent = gemini.requests[0]["json"]
+    assert "medical" in json.dumps(sent["systemInstruction"]).lower()
+    assert sent["generationConfig"]["responseJsonSchema"]["properties"]["items"]["type"] == "array"
+    assert _balance() == before - 1430
+
+
+def test_upstream_timeout_is_261101_and_504(gemini: GeminiStub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SNAPSCRIBE_GEMINI_TIMEOUT_SECONDS", "0.5")
+    services.reset()
+    gemini.delay_seconds = 3
+    before = _balance()
+    assert _code(invoke(FUNCTION, load_event("ocr_extract_invoice")))[:2] == (504, 261101)
+    assert _balance() == before
+
+
+def test_upstream_failure_is_261999_and_500(gemini: GeminiStub) -> None:
+    gemini.reply_error(500)
+    before = _balance()
+    status, code, message = _code(invoke(FUNCTION, load_event("ocr_extract_invoice")))
+    assert (status, code) == (500, 261999)
+    assert "500" in message
+    assert _balance() == before
