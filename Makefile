@@ -10,7 +10,7 @@ DEV_API_KEY ?=
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint format typecheck validate unit integration e2e bench build clean
+.PHONY: run test lint format typecheck validate unit integration e2e bench eval build clean
 
 $(STAMP): requirements/dev.txt requirements/ocr.txt layers/core/requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "snapscribe needs Python 3.11+ (found %s)" % sys.version.split()[0])'
@@ -50,6 +50,9 @@ e2e: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m snapscribe_tools.bench
+
+eval: $(STAMP)
+	$(BIN)/python -m snapscribe_tools.evaluate
 
 build: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build

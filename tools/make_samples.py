@@ -97,8 +97,14 @@ def stable(event: dict[str, object], name: str) -> None:
     """Fixtures stay byte-for-byte the same when regenerated."""
     context = event["requestContext"]
     assert isinstance(context, dict)
-    context.update({"requestId": f"evt-{name}", "extendedRequestId": f"evt-{name}",
-                    "requestTime": "21/Nov/2026:19:00:00 +0000", "requestTimeEpoch": 1795287600000})
+    context.update(
+        {
+            "requestId": f"evt-{name}",
+            "extendedRequestId": f"evt-{name}",
+            "requestTime": "21/Nov/2026:19:00:00 +0000",
+            "requestTimeEpoch": 1795287600000,
+        }
+    )
 
 
 def write_events(encoded: str) -> None:
@@ -173,8 +179,10 @@ def multipart_body(fields: dict[str, str], image: tuple[str, bytes, str] | None)
         parts.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
     if image is not None:
         filename, data, content_type = image
-        head = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="{filename}"\r\n'
-                f"Content-Type: {content_type}\r\n\r\n").encode()
+        head = (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="{filename}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
+        ).encode()
         parts.append(head + data + b"\r\n")
     return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
 
@@ -190,8 +198,12 @@ def multipart_event(name: str, fields: dict[str, str], image: tuple[str, bytes, 
     event = build_event(
         method="POST",
         raw_path=path,
-        headers=[("Host", "localhost:3000"), ("User-Agent", "curl/8.5.0"), ("Authorization", f"Bearer {EVENTS_KEY}"),
-                 ("Content-Type", f"multipart/form-data; boundary={BOUNDARY}")],
+        headers=[
+            ("Host", "localhost:3000"),
+            ("User-Agent", "curl/8.5.0"),
+            ("Authorization", f"Bearer {EVENTS_KEY}"),
+            ("Content-Type", f"multipart/form-data; boundary={BOUNDARY}"),
+        ],
         body=multipart_body(fields, image),
         route=ApiRoute("POST", path, "events"),
         path_parameters={},

@@ -37,6 +37,45 @@ def test_printed_curl_works_as_printed(make_run: StackProcess) -> None:
     assert body["creditUsage"] == 11
 
 
+SEED_002_PROMPT = (
+    "Please extract the information from the image using the following schema: "
+    '{"invoice_no":"Invoice Number","date":"Invoice Date","items":[{"name":"Item Name","total":"Amount"}]}'
+)
+
+
+def test_seed_002_example_with_curl_form(make_run: StackProcess) -> None:
+    completed = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "-X",
+            "POST",
+            f"{make_run.url}/v1/ocr/image/extract",
+            "-H",
+            f"Authorization: Bearer {make_run.api_key}",
+            "-F",
+            "model=u1-ocr-extract",
+            "-F",
+            "scene=general",
+            "-F",
+            "image=@samples/invoice.png",
+            "-F",
+            f"prompt={SEED_002_PROMPT}",
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    body = json.loads(completed.stdout)
+    assert body["base_resp"] == {"status_code": 0, "status_msg": "success"}
+    assert json.loads(body["content"]) == {
+        "invoice_no": "INV-1042",
+        "date": "2026-11-21",
+        "items": [{"name": "Paper A4 x2", "total": "9.80"}, {"name": "Stapler", "total": "12.50"}],
+    }
+
+
 def test_rate_headers_over_http(make_run: StackProcess) -> None:
     response = httpx.get(f"{make_run.url}/api/v1/extract-image", headers={"X-API-Key": make_run.api_key})
     assert response.status_code == 200

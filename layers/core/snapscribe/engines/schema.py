@@ -293,17 +293,35 @@ def field_words(key: str, description: Any) -> list[str]:
     return words
 
 
+KIND_ORDER = ("date", "time", "address", "company", "phone", "email", "amount", "identifier")
+WEAK_IDENTIFIER_WORDS = frozenset({"no", "number", "num", "id", "code"})
+
+
+def _kind_of_word(word: str) -> str | None:
+    return next((kind for kind in KIND_ORDER if word in KIND_WORDS[kind]), None)
+
+
 def field_kind(key: str, description: Any) -> str:
+    """What a field holds, from its key's head noun first ("vendor_email" is an email, "shop_name" a company)."""
     key_words = field_words(key, None)
-    all_words = field_words(key, description)
-    for words in (key_words, all_words):  # the key decides first; the description breaks ties
-        for kind in ("date", "time", "address", "company", "phone", "email", "amount", "identifier"):
-            if any(word in KIND_WORDS[kind] for word in words):
-                if kind == "company" and any(word in KIND_WORDS["address"] for word in words):
-                    return "address"
+    if key_words:
+        head = _kind_of_word(key_words[-1])
+        if head and head != "identifier":
+            return head
+        for word in reversed(key_words[:-1]):
+            kind = _kind_of_word(word)
+            if kind in ("phone", "date", "email"):  # "phone number", "date id"
                 return kind
-        if "name" in words and any(word in {"shop", "store", "company", "vendor", "merchant"} for word in all_words):
-            return "company"
+        if head == "identifier":
+            return head
+        for word in reversed(key_words):
+            kind = _kind_of_word(word)
+            if kind:
+                return kind
+    for word in field_words("", description):  # the description breaks the tie
+        kind = _kind_of_word(word)
+        if kind:
+            return kind
     return "text"
 
 
@@ -421,8 +439,8 @@ def _continuation(page: Page, row_index: int, x_start: float, labels: set[str]) 
     parts: list[str] = []
     previous = page.rows[row_index]
     for row in page.rows[row_index + 1 : row_index + 12]:
-        aligned = [line for line in row if abs(line.x0 - x_start) < 2.5 * line.height or line.x0 > x_start]
-        if not aligned or row[0].x0 < x_start - 2.5 * row[0].height:
+        aligned = [line for line in row if abs(line.x0 - x_start) < line.height or line.x0 > x_start]
+        if not aligned or row[0].x0 < x_start - row[0].height:
             break
         gap = aligned[0].y0 - max(line.y1 for line in previous)
         if gap > 1.2 * aligned[0].height:
@@ -452,8 +470,9 @@ def labelled_candidates(
                     # never the first word of a sentence ("to have 100% ...").
                     continue
                 quality -= 0.01 * rank  # earlier variants are the more specific ones
+                value_at = end + len(rest) - len(rest.lstrip(" :#=.-|"))  # where the value itself begins
                 options: list[tuple[str, float, float, int]] = [
-                    (rest, 1.0, line.x0 + (line.x1 - line.x0) * end / max(1, len(line.text)), row_index),
+                    (rest, 1.0, line.x0 + (line.x1 - line.x0) * value_at / max(1, len(line.text)), row_index),
                 ]
                 if line_index + 1 < len(row):
                     right = row[line_index + 1 :]
@@ -590,7 +609,7 @@ LONE_INTEGER = re.compile(r"(?<![\w.,])(\d{1,3})(?![\w.,])")
 
 
 def _items(page: Page, item_template: dict[str, Any]) -> list[dict[str, Any]]:
-    """Table rows: a row with text and a trailing amount, between the header and the totals."""
+    """Table rows: text cells, then number cells ending in an amount; not the totals under the table."""
     rows: list[dict[str, Any]] = []
     kinds = {key: field_kind(key, description) for key, description in item_template.items()}
     for row in page.rows:
@@ -598,22 +617,28 @@ def _items(page: Page, item_template: dict[str, Any]) -> list[dict[str, Any]]:
         amounts = _amounts(text)
         if not amounts:
             continue
-        label_part = AMOUNT.split(text)[0].strip(" :|-")
+        words = [line.text for line in row if not re.fullmatch(r"[\d.,:%x*@$€£RM\s-]+", line.text.strip())]
+        label_part = " ".join(words) if len(row) > 1 else AMOUNT.split(text)[0]
+        label_part = AMOUNT.split(label_part)[0].strip(" :|-")
         plain = normalise(label_part)
         if not plain or re.search(r"total|gst|tax|vat|cash|change|round|discount|balance|tender|paid|due", plain):
             continue
         if sum(char.isalpha() for char in label_part) < 2:
             continue
+        integer_cells = [line.text.strip() for line in row if re.fullmatch(r"\d{1,3}", line.text.strip())]
         item: dict[str, Any] = {}
         for key, kind in kinds.items():
-            words = set(field_words(key, item_template[key]))
-            if kind == "amount" and words & {"unit", "rate", "each"}:
+            key_words = set(field_words(key, item_template[key]))
+            if kind == "amount" and key_words & {"unit", "rate", "each"}:
                 item[key] = amounts[-2] if len(amounts) >= 2 else None  # one amount is the line's total
             elif kind == "amount":
                 item[key] = amounts[-1]
-            elif words & {"qty", "quantity", "count"}:
-                quantity = QUANTITY.search(label_part) or LONE_INTEGER.search(label_part)
-                item[key] = next((group for group in quantity.groups() if group), None) if quantity else None
+            elif key_words & {"qty", "quantity", "count"}:
+                if integer_cells:
+                    item[key] = integer_cells[0]
+                else:
+                    quantity = QUANTITY.search(label_part)
+                    item[key] = next((group for group in quantity.groups() if group), None) if quantity else None
             else:
                 item[key] = label_part
         rows.append(item)

@@ -1,0 +1,151 @@
+"""The schema-guided filler on layouts made here (no dataset): label synonyms, value beside or below
+its label, value types, the head of a receipt, table rows, scene vocabulary."""
+
+from __future__ import annotations
+
+import pytest
+
+from snapscribe.engines.layout import OcrLine
+from snapscribe.engines.schema import coerce, field_kind, fill_template
+
+
+def page(*rows: list[tuple[str, float]] | str, height: float = 20) -> list[OcrLine]:
+    """Rows top to bottom; a row is a string (one cell at x=10) or a list of (text, x) cells."""
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [(row, 10.0)] if isinstance(row, str) else row
+        y = 10 + index * (height * 1.6)
+        for text, x in cells:
+            lines.append(OcrLine(text, x, y, x + 9 * len(text), y + height, 0.99))
+    return lines
+
+
+@pytest.mark.parametrize(
+    "label",
+    ["Invoice No: 8841", "Inv No. 8841", "Invoice # 8841", "Bill No: 8841", "INVOICE NUMBER 8841", "Receipt No: 8841"],
+)
+def test_invoice_number_synonyms(label: str) -> None:
+    lines = page("Northwind Traders Ltd", "Customer: Jo", label, "Total 10.00")
+    assert fill_template({"invoice_no": "Invoice Number"}, lines) == {"invoice_no": "8841"}
+
+
+def test_value_in_the_next_cell_or_below() -> None:
+    lines = page([("Date", 10), ("12 March 2024", 300)], "Reference", "AB-77-19", "Amount due", "$ 1,250.00")
+    filled = fill_template({"date": "Date", "reference": "Reference", "amount_due": "Amount due"}, lines)
+    assert filled == {"date": "12 March 2024", "reference": "AB-77-19", "amount_due": "1,250.00"}
+
+
+def test_head_of_a_receipt_company_and_address() -> None:
+    lines = page(
+        "0042",
+        "Blue Harbour Cafe Sdn Bhd (123456-K)",
+        "GST ID: 000123456789",
+        "No. 7, Jalan Laut 3,",
+        "10200 Georgetown, Penang",
+        "Tel: 04-261 1234",
+        "Date: 2024-02-29 13:05",
+        [("Latte", 10), ("9.50", 400)],
+        [("Sub Total", 10), ("9.50", 400)],
+        [("Service Tax 6%", 10), ("0.57", 400)],
+        [("Total (RM)", 10), ("10.07", 400)],
+        [("Cash", 10), ("20.00", 400)],
+        [("Change", 10), ("9.93", 400)],
+    )
+    filled = fill_template(
+        {"company": "Shop name", "address": "Shop address", "date": "Date", "total": "Total", "phone": "Phone"}, lines
+    )
+    assert filled == {
+        "company": "Blue Harbour Cafe Sdn Bhd",
+        "address": "No. 7, Jalan Laut 3, 10200 Georgetown, Penang",
+        "date": "2024-02-29",
+        "total": "10.07",
+        "phone": "04-261 1234",
+    }
+
+
+def test_items_as_table_rows() -> None:
+    lines = page(
+        "Stationery World Ltd",
+        [("Item", 10), ("Qty", 250), ("Amount", 400)],
+        [("A4 paper 80gsm", 10), ("2", 250), ("12.00", 400)],
+        [("Blue pens x10", 10), ("1", 250), ("4.50", 400)],
+        [("Total", 10), ("16.50", 400)],
+    )
+    filled = fill_template({"items": [{"name": "Item", "qty": "Quantity", "total": "Amount"}], "total": "Total"}, lines)
+    assert filled == {
+        "items": [
+            {"name": "A4 paper 80gsm", "qty": "2", "total": "12.00"},
+            {"name": "Blue pens x10", "qty": "1", "total": "4.50"},
+        ],
+        "total": "16.50",
+    }
+
+
+def test_absent_fields_are_null_and_nested_objects_keep_their_shape() -> None:
+    lines = page("Invoice No: 1", "Total: 5.00")
+    assert fill_template({"buyer": {"name": "Buyer name", "vat_id": "VAT ID"}, "due_date": "Due date"}, lines) == {
+        "buyer": {"name": None, "vat_id": None},
+        "due_date": None,
+    }
+
+
+def test_medical_scene_vocabulary() -> None:
+    lines = page(
+        "City General Hospital",
+        "Patient: Maria Lopez",
+        "MRN: 0048213",
+        "Visit date: 03/11/2025",
+        "Diagnosis: Acute bronchitis",
+        [("Total charges", 10), ("185.40", 400)],
+    )
+    filled = fill_template(
+        {"name": "Patient name", "id": "Patient ID", "date": "Date", "diagnosis": "Diagnosis", "total": "Total"},
+        lines,
+        scene="medical",
+    )
+    assert filled == {
+        "name": "Maria Lopez",
+        "id": "0048213",
+        "date": "03/11/2025",
+        "diagnosis": "Acute bronchitis",
+        "total": "185.40",
+    }
+
+
+def test_a_free_text_label_is_not_the_first_word_of_a_sentence() -> None:
+    lines = page("To: Sam Zolot", "to be delivered before Friday", "From: Ana")
+    assert fill_template({"To": "TO:", "From": "FROM:"}, lines) == {"To": "Sam Zolot", "From": "Ana"}
+
+
+@pytest.mark.parametrize(
+    ("key", "kind"),
+    [
+        ("invoice_date", "date"),
+        ("total_amount", "amount"),
+        ("shop_name", "company"),
+        ("store_address", "address"),
+        ("phone_number", "phone"),
+        ("invoice_no", "identifier"),
+        ("remarks", "text"),
+        ("vendorEmail", "email"),
+    ],
+)
+def test_field_kinds(key: str, kind: str) -> None:
+    assert field_kind(key, None) == kind
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "value"),
+    [
+        ("date", "Date:30-06-201822:16:06", "30-06-2018"),
+        ("date", "on 5 Jan 2024", "5 Jan 2024"),
+        ("amount", "TOTAL RM5:00", "RM5:00"),
+        ("amount", "Total: 1,234.50", "1,234.50"),
+        ("amount", "Time 12:30", None),
+        ("phone", "Tel: +603-6093 9078", "+603-6093 9078"),
+        ("phone", "2026-11-21", None),
+        ("email", "mail: billing@example.com", "billing@example.com"),
+    ],
+)
+def test_value_types(kind: str, text: str, value: str | None) -> None:
+    assert coerce(kind, text) == value
