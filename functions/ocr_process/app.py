@@ -1,4 +1,4 @@
-"""OcrProcessFunction (container image): POST /api/ocr/process and GET /api/ocr/results/{id} (seed 003)."""
+"""OcrProcessFunction (container image): OCR by key and results (seed 003), batch extraction (seed 004)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,17 @@ def post_process() -> Response[str]:
 @app.get("/api/ocr/results/<result_id>")
 def get_result(result_id: str) -> Response[str]:
     return routes.ocr_result(app.current_event, app.lambda_context, result_id)
+
+
+@app.post("/v1/image-extraction")
+@app.get("/v1/image-extraction")  # the seed documents GET with a JSON body
+def start_extraction() -> Response[str]:
+    return routes.start_extraction(app.current_event, app.lambda_context)
+
+
+@app.get("/v1/image-extraction/<extraction_id>")
+def get_extraction(extraction_id: str) -> Response[str]:
+    return routes.get_extraction(app.current_event, app.lambda_context, extraction_id)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     upload_retention_days: int = Field(default=7, ge=1)
     tmp_max_age_seconds: int = Field(default=900, ge=0)  # no request outlives this
     max_pages_per_file: int = Field(default=100, ge=1)
+    extraction_credits_per_page: int = Field(default=200, ge=0)  # seed 004's example: 200 for one page
 
     # URL inputs
     allow_loopback_urls: bool = False  # tests only; never on in a deployment or under `make run`

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from functools import cache
 from typing import Any
 
 from snapscribe.engines.base import ExtractionRequest, ExtractionResult
@@ -28,25 +27,27 @@ TOKENS_PER_IMAGE = 258
 MAX_TEXT_TOKENS_PER_PAGE = 2048
 
 
-@cache
+_per_thread = threading.local()
+
+
 def _rapidocr() -> Any:
-    try:
-        from rapidocr import RapidOCR
-    except ImportError as error:  # the zip functions do not carry the OCR engine (DESIGN.md)
-        raise EngineUnavailable("The local OCR engine is not installed in this function") from error
-    return RapidOCR(params=_RAPIDOCR_PARAMS)
-
-
-_ocr_lock = threading.Lock()  # one onnxruntime session, used by one request at a time
+    """One RapidOCR per thread: pages of a batch run in parallel, and no pipeline is shared between them."""
+    engine = getattr(_per_thread, "engine", None)
+    if engine is None:
+        try:
+            from rapidocr import RapidOCR
+        except ImportError as error:  # the zip functions do not carry the OCR engine (DESIGN.md)
+            raise EngineUnavailable("The local OCR engine is not installed in this function") from error
+        engine = _per_thread.engine = RapidOCR(params=_RAPIDOCR_PARAMS)
+    return engine
 
 
 def recognise(image: PreparedImage, page: int = 0) -> list[OcrLine]:
     engine = _rapidocr()
-    with _ocr_lock:
-        try:
-            output = engine(image.to_rgb())
-        except Exception as error:  # onnxruntime/opencv raise many kinds; all are engine faults
-            raise EngineError(f"local OCR failed: {type(error).__name__}") from error
+    try:
+        output = engine(image.to_rgb())
+    except Exception as error:  # onnxruntime/opencv raise many kinds; all are engine faults
+        raise EngineError(f"local OCR failed: {type(error).__name__}") from error
     if output.boxes is None or output.txts is None:
         return []
     lines = []

@@ -127,3 +127,21 @@ OCR_EXTRACT_ERRORS = ErrorTable(
     ),
     internal=_ocr_extract_internal,
 )
+
+
+def _empty(_error: e.SnapscribeError) -> dict[str, Any]:
+    return {}
+
+
+# Seed 004: 404 is an empty object, as the seed shows; the rest speak {"error": ...}.
+IMAGE_EXTRACTION_ERRORS = ErrorTable(
+    name="image-extraction",
+    rows=(
+        *ACCOUNT_ROWS,
+        (e.NotFound, 404, _empty),
+        (e.UploadPending, 409, _message),
+        (e.InvalidRequest, 400, _message),
+        (e.EngineError, 500, _message),
+    ),
+    internal=lambda: ErrorResponse(500, {"error": "Internal error"}, {}),
+)

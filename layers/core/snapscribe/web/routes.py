@@ -14,10 +14,16 @@ from snapscribe.config import get_settings
 from snapscribe.engines.registry import get_engine
 from snapscribe.images.formats import supported_formats
 from snapscribe.operations import extract_image as extract_image_operation
-from snapscribe.operations import ocr_extract, ocr_process, upload_events, uploads
+from snapscribe.operations import image_extraction, ocr_extract, ocr_process, upload_events, uploads
 from snapscribe.web.calls import Call, Outcome
 from snapscribe.web.endpoint import Operation, run_endpoint
-from snapscribe.web.errors import EXTRACT_IMAGE_ERRORS, FILES_ERRORS, OCR_EXTRACT_ERRORS, ErrorTable
+from snapscribe.web.errors import (
+    EXTRACT_IMAGE_ERRORS,
+    FILES_ERRORS,
+    IMAGE_EXTRACTION_ERRORS,
+    OCR_EXTRACT_ERRORS,
+    ErrorTable,
+)
 
 
 def _request_id(event: APIGatewayProxyEvent, context: LambdaContext | None) -> str:
@@ -130,6 +136,30 @@ def ocr_result(event: APIGatewayProxyEvent, context: LambdaContext | None, resul
         return ocr_process.get_result(call, result_id, objects=services.object_store(), settings=get_settings())
 
     return _serve(event, context, ocr_process.RESULT_ROUTE, FILES_ERRORS, operation)
+
+
+# --- seed 004 ------------------------------------------------------------------------------------
+def start_extraction(event: APIGatewayProxyEvent, context: LambdaContext | None) -> Response[str]:
+    """POST, or GET with a JSON body as the seed documents it."""
+
+    def operation(call: Call) -> Outcome:
+        return image_extraction.extract(
+            call,
+            accounts=services.account_service(),
+            uploads=services.upload_store(),
+            objects=services.object_store(),
+            engine_for=get_engine,
+            settings=get_settings(),
+        )
+
+    return _serve(event, context, image_extraction.ROUTE, IMAGE_EXTRACTION_ERRORS, operation)
+
+
+def get_extraction(event: APIGatewayProxyEvent, context: LambdaContext | None, extraction_id: str) -> Response[str]:
+    def operation(call: Call) -> Outcome:
+        return image_extraction.get(call, extraction_id, objects=services.object_store())
+
+    return _serve(event, context, image_extraction.GET_ROUTE, IMAGE_EXTRACTION_ERRORS, operation)
 
 
 # --- the S3 trigger -------------------------------------------------------------------------------

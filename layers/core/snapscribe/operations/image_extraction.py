@@ -1,0 +1,172 @@
+"""Seed 004: up to 5 stored files, every page, charged per page up front; failed pages refunded."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from snapscribe.accounts.service import AccountService
+from snapscribe.config import Settings
+from snapscribe.contracts.image_extraction import (
+    MAX_FILES,
+    FileResult,
+    ImageExtractionRequest,
+    PageResult,
+    ProcessedExtraction,
+)
+from snapscribe.contracts.parsing import parse_json_body
+from snapscribe.engines.base import Engine, ExtractionRequest
+from snapscribe.errors import InvalidFileKey, LimitExceeded, NotFound, SnapscribeError
+from snapscribe.images.prepare import PreparedImage, prepare_pages
+from snapscribe.language import UNDETERMINED, detect_language
+from snapscribe.operations.ocr_process import OCR_PROMPT, owned_upload, result_key
+from snapscribe.storage.uploads import ObjectStore, UploadRecord, UploadStore
+from snapscribe.web.calls import Call, Outcome
+
+ROUTE = "POST /v1/image-extraction"
+GET_ROUTE = "GET /v1/image-extraction/{uuid}"
+# The network engine waits on the model: a few requests at a time. The local one computes: one per core.
+NETWORK_WORKERS = 4
+
+
+@dataclass(frozen=True)
+class PageJob:
+    file_index: int
+    number: int
+    image: PreparedImage | None
+    error: str | None
+
+
+def _owned(call: Call, identifier_uuid: str | None, key: str | None, uploads: UploadStore) -> UploadRecord:
+    if key is not None:
+        try:
+            return owned_upload(call, key, uploads)
+        except InvalidFileKey as error:
+            raise NotFound() from error
+    try:
+        upload_id = str(uuid.UUID(str(identifier_uuid)))
+    except ValueError as error:
+        raise NotFound() from error
+    record = uploads.get(call.principal.user_id, upload_id)
+    if record is None:
+        raise NotFound()
+    return owned_upload(call, record.key, uploads)  # the same pending/rejected answers as OCR by key
+
+
+def _page_jobs(
+    index: int, record: UploadRecord, objects: ObjectStore, engine: Engine, settings: Settings
+) -> list[PageJob]:
+    pages = min(max(1, record.pages), settings.max_pages_per_file)
+    data = objects.read(record.key, max_bytes=record.max_bytes)
+    if data is None:
+        return [PageJob(index, number, None, "The file is no longer stored") for number in range(1, pages + 1)]
+    try:
+        prepared = prepare_pages(
+            data, max_side=engine.max_image_side, max_pixels=settings.max_image_pixels, max_pages=pages
+        )
+    except SnapscribeError as error:
+        return [PageJob(index, number, None, error.message) for number in range(1, pages + 1)]
+    jobs = []
+    for number in range(1, pages + 1):
+        page = prepared[number - 1] if number <= len(prepared) else None
+        if isinstance(page, PreparedImage):
+            jobs.append(PageJob(index, number, page, None))
+        else:
+            jobs.append(PageJob(index, number, None, page.message if page is not None else "The page is missing"))
+    return jobs
+
+
+def _run(job: PageJob, engine: Engine) -> PageResult:
+    if job.image is None:
+        return PageResult(number=job.number, status="failed", text="", error=job.error)
+    try:
+        result = engine.extract(ExtractionRequest(images=[job.image], prompt=OCR_PROMPT))
+    except SnapscribeError as error:
+        return PageResult(number=job.number, status="failed", text="", error=error.message)
+    return PageResult(number=job.number, status="processed", text=result.text)
+
+
+def _main_language(texts: list[str]) -> str:
+    """The language most of the text is in: each page detected alone, weighed by its length."""
+    weights: dict[str, int] = {}
+    for text in texts:
+        language = detect_language(text)
+        if language != UNDETERMINED:
+            weights[language] = weights.get(language, 0) + len(text)
+    return max(weights, key=lambda code: weights[code]) if weights else UNDETERMINED
+
+
+def extract(
+    call: Call,
+    *,
+    accounts: AccountService,
+    uploads: UploadStore,
+    objects: ObjectStore,
+    engine_for: Callable[[str | None], Engine],
+    settings: Settings,
+) -> Outcome:
+    request = parse_json_body(call.body, ImageExtractionRequest)
+    if len(request.files) > MAX_FILES:
+        raise LimitExceeded(f"At most {MAX_FILES} files can be extracted in one request")
+    engine = engine_for(request.engine.name.strip())
+    records = [_owned(call, item.uuid, item.key, uploads) for item in request.files]
+    processing_pages = sum(min(max(1, record.pages), settings.max_pages_per_file) for record in records)
+    per_page = settings.extraction_credits_per_page
+    initial_cost = per_page * processing_pages
+    reservation = accounts.reserve(call.principal, initial_cost, request_id=call.request_id, route=ROUTE)
+    settled = False
+    try:
+        jobs = [
+            job for index, record in enumerate(records) for job in _page_jobs(index, record, objects, engine, settings)
+        ]
+        workers = NETWORK_WORKERS if engine.name != "local" else max(1, min(len(jobs), os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="page") as pool:
+            results = list(pool.map(lambda job: _run(job, engine), jobs))  # map keeps file and page order
+        failed = sum(result.status == "failed" for result in results)
+        returned = failed * per_page
+        hint = request.engine.options.get("language")
+        language = _main_language([result.text for result in results if result.text])
+        if language == UNDETERMINED and isinstance(hint, str) and hint.strip():
+            language = hint.strip().lower()
+        extraction = ProcessedExtraction(
+            uuid=str(uuid.uuid4()),
+            status="processed" if not failed else ("failed" if failed == len(results) else "partially_processed"),
+            file_type="images",
+            engine=request.engine.name.strip(),
+            language=language,
+            total_files=len(records),
+            total_file_pages=sum(max(1, record.pages) for record in records),
+            total_processing_pages=processing_pages,
+            initial_cost=initial_cost,
+            failed_pages=failed,
+            returned_credits=returned,
+            files=[
+                FileResult(
+                    uuid=record.upload_id,
+                    pages=[r for j, r in zip(jobs, results, strict=True) if j.file_index == index],
+                )
+                for index, record in enumerate(records)
+            ],
+        )
+        body: dict[str, object] = {"data": extraction.model_dump(exclude_none=True)}
+        objects.put_json(result_key(call.principal.user_id, f"extraction-{extraction.uuid}"), body)
+        accounts.settle(reservation, refund=returned)
+        settled = True
+        return Outcome(201, body)
+    finally:
+        if not settled:
+            accounts.settle(reservation, refund=initial_cost)
+
+
+def get(call: Call, extraction_id: str, *, objects: ObjectStore) -> Outcome:
+    try:
+        extraction_id = str(uuid.UUID(extraction_id))
+    except ValueError as error:
+        raise NotFound() from error
+    stored = objects.get_json(result_key(call.principal.user_id, f"extraction-{extraction_id}"))
+    if stored is None:
+        raise NotFound()
+    return Outcome(200, stored)
