@@ -248,3 +248,25 @@ def file_server() -> Iterator[FileServer]:
     yield server_state
     server.shutdown()
     server.server_close()
+
+
+def tiff_with_broken_page(pages: int = 3, broken: int = 3) -> bytes:
+    """A multi-page TIFF whose page `broken` cannot be decoded (its compressed strip is overwritten),
+    while the others (and the first page the upload trigger checks) are fine."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    frames = []
+    for number in range(1, pages + 1):
+        frame = Image.new("L", (640, 200), 255)
+        ImageDraw.Draw(frame).text((20, 80), f"Page number {number} of the report", fill=0, font_size=32)
+        frames.append(frame)
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="TIFF", save_all=True, append_images=frames[1:], compression="tiff_adobe_deflate")
+    data = bytearray(buffer.getvalue())
+    with Image.open(io.BytesIO(bytes(data))) as tiff:
+        tiff.seek(broken - 1)
+        offset, length = tiff.tag_v2[273][0], tiff.tag_v2[279][0]  # StripOffsets, StripByteCounts
+    data[offset : offset + length] = b"\xff" * length
+    return bytes(data)

@@ -164,6 +164,53 @@ def write_events(encoded: str) -> None:
     api_event("GET", path, None, {"Authorization": f"Bearer {EVENTS_KEY}"}, "extract_image_formats")
     write_file_events()
     write_ocr_extract_events()
+    write_image_extraction_events()
+
+
+EVENTS_TIFF_ID = "7c4b9e21-3a5f-4e8d-b1c2-9d0e6f7a8b90"
+
+
+def write_image_extraction_events() -> None:
+    headers = {"Content-Type": "application/json", "X-API-Key": EVENTS_KEY}
+    path = "/v1/image-extraction"
+    two_files = {
+        "engine": {"name": "local", "options": {"language": "en"}},
+        "files": [{"uuid": EVENTS_UPLOAD_ID}, {"key": f"ocr/events/{EVENTS_TIFF_ID}-pages.tiff"}],
+    }
+    api_event("POST", path, two_files, headers, "image_extraction")
+    api_event("GET", path, two_files, headers, "image_extraction_get_with_body")
+    api_event(
+        "POST",
+        path,
+        {"engine": {"name": "local"}, "files": [{"uuid": EVENTS_UPLOAD_ID}] * 6},
+        headers,
+        "image_extraction_too_many_files",
+    )
+    api_event("POST", path, {"files": [{"uuid": EVENTS_UPLOAD_ID}]}, headers, "image_extraction_missing_engine")
+    api_event(
+        "POST",
+        path,
+        {"engine": {"name": "tesseract-9"}, "files": [{"uuid": EVENTS_UPLOAD_ID}]},
+        headers,
+        "image_extraction_unknown_engine",
+    )
+    api_event(
+        "POST",
+        path,
+        {"engine": {"name": "local"}, "files": [{"uuid": "11111111-2222-4333-8444-555555555555"}]},
+        headers,
+        "image_extraction_unknown_file",
+    )
+    extraction_id = "d2f1c3b4-5a69-4e7f-8a9b-0c1d2e3f4a5b"
+    api_event(
+        "GET",
+        f"{path}/{extraction_id}",
+        None,
+        headers,
+        "image_extraction_result",
+        f"{path}/{{uuid}}",
+        {"uuid": extraction_id},
+    )
 
 
 SEED_002_PROMPT = (

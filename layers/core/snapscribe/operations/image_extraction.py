@@ -111,8 +111,8 @@ def extract(
     request = parse_json_body(call.body, ImageExtractionRequest)
     if len(request.files) > MAX_FILES:
         raise LimitExceeded(f"At most {MAX_FILES} files can be extracted in one request")
-    engine = engine_for(request.engine.name.strip())
     records = [_owned(call, item.uuid, item.key, uploads) for item in request.files]
+    engine = engine_for(request.engine.name.strip())
     processing_pages = sum(min(max(1, record.pages), settings.max_pages_per_file) for record in records)
     per_page = settings.extraction_credits_per_page
     initial_cost = per_page * processing_pages

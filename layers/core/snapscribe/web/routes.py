@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, S3Event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -24,6 +26,8 @@ from snapscribe.web.errors import (
     OCR_EXTRACT_ERRORS,
     ErrorTable,
 )
+
+metrics = Metrics()  # shares its metric set with the handler's Metrics, which flushes it
 
 
 def _request_id(event: APIGatewayProxyEvent, context: LambdaContext | None) -> str:
@@ -183,4 +187,6 @@ def upload_event(event: dict[str, Any]) -> dict[str, Any]:
         for record in s3_event.records
         if record.event_name.startswith("ObjectCreated")
     ]
+    for result in results:
+        metrics.add_metric(name=f"Uploads{result.outcome.title().replace('-', '')}", unit=MetricUnit.Count, value=1)
     return {"checked": [{"key": result.key, "outcome": result.outcome, "reason": result.reason} for result in results]}

@@ -1,0 +1,143 @@
+"""Seed 004 on the local stack over real HTTP: real uploads, the pump and the trigger, then batch
+extraction; the README walkthrough as printed; the balance moves by the charge minus the refunds."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import EVAL_DIR, PROJECT_ROOT, tiff_with_broken_page
+from tests.e2e.stack_process import StackProcess, free_port, start
+
+pytestmark = pytest.mark.e2e
+CLI = str(PROJECT_ROOT / ".venv" / "bin" / "snapscribe")
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[StackProcess]:
+    process = start([CLI, "run", "--port", str(free_port()), "--dev-key", "e2e-batch-key-123456"])
+    yield process
+    if process.process.poll() is None:
+        assert process.interrupt() == 0
+
+
+@pytest.fixture
+def client(stack: StackProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.url, headers={"X-API-Key": stack.api_key}, timeout=180) as http:
+        yield http
+
+
+def _balance() -> int:
+    listing = subprocess.run([CLI, "keys", "list", "--local"], capture_output=True, text=True, check=True).stdout
+    return int(next(line for line in listing.splitlines() if "\tdev\t" in line).split("balance=")[1].split("\t")[0])
+
+
+def _upload(client: httpx.Client, name: str, content_type: str, data: bytes) -> str:
+    upload: dict[str, Any] = client.post(
+        "/api/files/upload-url", json={"filename": name, "contentType": content_type}
+    ).json()
+    posted = httpx.post(upload["uploadUrl"], data=upload["fields"], files={"file": (name, data, content_type)})
+    assert posted.status_code in (200, 201, 204), posted.text
+    deadline = time.monotonic() + 30  # wait for the trigger: a pending upload answers 409
+    while time.monotonic() < deadline:
+        probe = client.post(
+            "/v1/image-extraction", json={"engine": {"name": "no-such-engine"}, "files": [{"uuid": upload["uuid"]}]}
+        )
+        if probe.status_code != 409:
+            break
+        time.sleep(0.3)
+    return str(upload["uuid"])
+
+
+def test_readme_walkthrough_works_as_printed(stack: StackProcess, tmp_path: Path) -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    block = re.search(r"<!-- walkthrough: image-extraction -->\n```sh\n(.*?)```", readme, re.DOTALL)
+    assert block
+    script = block.group(1).replace("paste-the-dev-key-here", stack.api_key).replace("http://127.0.0.1:3000", stack.url)
+    (tmp_path / "samples").symlink_to(PROJECT_ROOT / "samples")
+    (tmp_path.parent / "shared").mkdir(exist_ok=True)
+    if not (tmp_path.parent / "shared" / "eval").exists():
+        (tmp_path.parent / "shared" / "eval").symlink_to(EVAL_DIR)
+    completed = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert completed.returncode == 0, completed.stderr
+    data = json.loads(completed.stdout.strip().splitlines()[-1])["data"]
+    assert (data["total_files"], data["total_processing_pages"], data["failed_pages"]) == (2, 4, 0)
+    texts = [page["text"] for file in data["files"] for page in file["pages"]]
+    assert "INV-1042" in texts[0]
+    assert "whisky" in texts[3]
+
+
+def test_png_and_three_page_tiff_then_the_stored_copy(client: httpx.Client) -> None:
+    png = _upload(client, "invoice.png", "image/png", (PROJECT_ROOT / "samples" / "invoice.png").read_bytes())
+    tiff = _upload(
+        client, "pages.tiff", "image/tiff", (EVAL_DIR / "formats" / "tiff" / "multipage_text_derived.tiff").read_bytes()
+    )
+    before = _balance()
+    response = client.post(
+        "/v1/image-extraction", json={"engine": {"name": "local"}, "files": [{"uuid": png}, {"uuid": tiff}]}
+    )
+    assert response.status_code == 201, response.text
+    data = response.json()["data"]
+    assert [(file["uuid"], [page["number"] for page in file["pages"]]) for file in data["files"]] == [
+        (png, [1]),
+        (tiff, [1, 2, 3]),
+    ]
+    assert all(page["status"] == "processed" and page["text"] for file in data["files"] for page in file["pages"])
+    assert _balance() == before - data["initial_cost"] + data["returned_credits"] == before - 800
+    kept = client.get(f"/v1/image-extraction/{data['uuid']}")
+    assert kept.json() == {"data": data}
+
+
+def test_get_with_a_json_body(client: httpx.Client) -> None:
+    png = _upload(client, "invoice.png", "image/png", (PROJECT_ROOT / "samples" / "invoice.png").read_bytes())
+    response = client.request(
+        "GET", "/v1/image-extraction", json={"engine": {"name": "local"}, "files": [{"uuid": png}]}
+    )
+    assert response.status_code == 201
+    assert response.json()["data"]["total_processing_pages"] == 1
+
+
+def test_a_broken_later_page_is_failed_and_refunded(client: httpx.Client) -> None:
+    broken = _upload(client, "report.tiff", "image/tiff", tiff_with_broken_page(pages=3, broken=2))
+    before = _balance()
+    data = client.post("/v1/image-extraction", json={"engine": {"name": "local"}, "files": [{"uuid": broken}]}).json()[
+        "data"
+    ]
+    assert [page["status"] for page in data["files"][0]["pages"]] == ["processed", "failed", "processed"]
+    assert (data["initial_cost"], data["failed_pages"], data["returned_credits"]) == (600, 1, 200)
+    assert _balance() == before - 600 + 200
+
+
+def test_400_and_404_cases(client: httpx.Client, stack: StackProcess) -> None:
+    png = _upload(client, "invoice.png", "image/png", (PROJECT_ROOT / "samples" / "invoice.png").read_bytes())
+    before = _balance()
+    too_many = client.post("/v1/image-extraction", json={"engine": {"name": "local"}, "files": [{"uuid": png}] * 6})
+    assert too_many.status_code == 400
+    assert client.post("/v1/image-extraction", json={"files": [{"uuid": png}]}).status_code == 400
+    unknown_engine = client.post("/v1/image-extraction", json={"engine": {"name": "abbyy"}, "files": [{"uuid": png}]})
+    assert (unknown_engine.status_code, unknown_engine.json()) == (400, {"error": "Unknown engine: 'abbyy'"})
+    missing = client.post(
+        "/v1/image-extraction",
+        json={"engine": {"name": "local"}, "files": [{"uuid": "11111111-2222-4333-8444-555555555555"}]},
+    )
+    assert (missing.status_code, missing.json()) == (404, {})
+    other = json.loads(
+        subprocess.run(
+            [CLI, "keys", "create", "--local", "--user", "batch-other"], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    theirs = httpx.post(
+        f"{stack.url}/v1/image-extraction",
+        headers={"X-API-Key": other["apiKey"]},
+        json={"engine": {"name": "local"}, "files": [{"uuid": png}]},
+    )
+    assert (theirs.status_code, theirs.json()) == (404, {})
+    assert _balance() == before
