@@ -99,3 +99,24 @@ def test_language_detection_on_eval_ground_truth() -> None:
     assert detect_language("The quick brown fox jumps over the lazy dog") == detect_language(
         "The quick brown fox jumps over the lazy dog"
     )
+
+
+def test_every_image_of_a_multi_image_heic_is_a_page() -> None:
+    data = (EVAL_DIR / "formats" / "heif" / "zPug_3.heic").read_bytes()
+    assert page_count(data, max_pixels=80_000_000) == ("HEIF", 3)
+    pages = prepare_pages(data, max_side=None, max_pixels=80_000_000, max_pages=10)
+    assert [type(page) for page in pages] == [PreparedImage] * 3
+
+
+def test_animated_gif_gives_its_first_frame_only() -> None:
+    import io
+
+    from PIL import Image
+
+    frames = [Image.new("L", (60, 30), shade) for shade in (0, 128, 255)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    assert page_count(buffer.getvalue(), max_pixels=80_000_000) == ("GIF", 1)
+    (only,) = prepare_pages(buffer.getvalue(), max_side=None, max_pixels=80_000_000, max_pages=10)
+    assert isinstance(only, PreparedImage)
+    assert only.to_rgb().getpixel((5, 5)) == (0, 0, 0)
