@@ -29,3 +29,14 @@ def estimate_tokens(text: str) -> int:
     (UTF-8 bytes for non-Latin scripts count more) make one token, rounded up, at least 1 for text."""
     size = len(text.encode("utf-8"))
     return (size + 3) // 4
+
+
+def canonical_json(text: str) -> str | None:
+    """A model's JSON answer as compact JSON text (a ```json fence unwrapped), or None if it is not JSON."""
+    candidate = text.strip()
+    if candidate.startswith("```"):
+        candidate = candidate.strip("`").removeprefix("json").strip()
+    try:
+        return json.dumps(json.loads(candidate), ensure_ascii=False)
+    except json.JSONDecodeError:
+        return None

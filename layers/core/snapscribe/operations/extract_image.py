@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from pathlib import Path
 
 from snapscribe.accounts.service import AccountService
@@ -12,7 +11,7 @@ from snapscribe.config import Settings
 from snapscribe.contracts.extract_image import ExtractImageRequest, ExtractImageResponse, credit_usage
 from snapscribe.contracts.parsing import parse_json_body
 from snapscribe.engines.base import Engine, ExtractionRequest
-from snapscribe.engines.template import find_json_template
+from snapscribe.engines.template import canonical_json, find_json_template
 from snapscribe.errors import EngineError, ImageTooLarge, InvalidRequest, LimitExceeded, SnapscribeError
 from snapscribe.images.fetch import FetchPolicy, Resolver, fetch_to, system_resolver
 from snapscribe.images.prepare import PreparedImage, prepare_image
@@ -94,13 +93,10 @@ def _prepare(paths: list[Path], engine: Engine, settings: Settings) -> list[Prep
 
 def _as_json_text(text: str) -> str:
     """jsonMode promises a JSON string that parses: accept a fenced answer, refuse anything else."""
-    candidate = text.strip()
-    if candidate.startswith("```"):
-        candidate = candidate.strip("`").removeprefix("json").strip()
-    try:
-        return json.dumps(json.loads(candidate), ensure_ascii=False)
-    except json.JSONDecodeError as error:
-        raise ExtractionFailed("the model's answer was not valid JSON") from error
+    document = canonical_json(text)
+    if document is None:
+        raise ExtractionFailed("the model's answer was not valid JSON")
+    return document
 
 
 def extract_image(

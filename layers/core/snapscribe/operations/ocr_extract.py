@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -22,7 +21,7 @@ from snapscribe.contracts.ocr_extract import (
     Usage,
 )
 from snapscribe.engines.base import Engine, ExtractionRequest
-from snapscribe.engines.template import find_json_template
+from snapscribe.engines.template import canonical_json, find_json_template
 from snapscribe.errors import ImageTooLarge, InvalidRequest, MissingField, UnsupportedImageFormat
 from snapscribe.images.prepare import prepare_image, sniff_format
 from snapscribe.web.calls import Call, Outcome
@@ -121,7 +120,7 @@ def extract(
         )
         content = result.text
         if wants_json(form.prompt, template):
-            content = _json_content(content)
+            content = canonical_json(content) or content  # a model's non-JSON answer is still its text
         used = min(result.total_tokens, hold)
         response = OcrExtractResponse(
             content=content,
@@ -138,17 +137,6 @@ def extract(
     finally:
         if not settled:
             accounts.settle(reservation, refund=hold)
-
-
-def _json_content(text: str) -> str:
-    """The JSON the prompt asked for: a model's fenced answer unwrapped; anything else left as it is."""
-    candidate = text.strip()
-    if candidate.startswith("```"):
-        candidate = candidate.strip("`").removeprefix("json").strip()
-    try:
-        return json.dumps(json.loads(candidate), ensure_ascii=False)
-    except json.JSONDecodeError:
-        return text
 
 
 def content_type_of(headers: Mapping[str, str]) -> str:
