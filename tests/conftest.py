@@ -126,6 +126,9 @@ class GeminiStub:
     # Each entry: (status, json body) or a callable returning one; the last one repeats.
     replies: list[Any] = field(default_factory=list)
     delay_seconds: float = 0.0
+    in_flight: int = 0
+    max_in_flight: int = 0  # the most requests it was answering at once
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reply_text(self, text: str, prompt_tokens: int = 321, completion_tokens: int = 45) -> None:
         self.replies = [
@@ -160,11 +163,20 @@ def gemini_stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[GeminiStub]:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            stub.requests.append(
-                {"path": self.path, "headers": dict(self.headers), "json": json.loads(self.rfile.read(length) or b"{}")}
-            )
+            with stub.lock:
+                stub.requests.append(
+                    {
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "json": json.loads(self.rfile.read(length) or b"{}"),
+                    }
+                )
+                stub.in_flight += 1
+                stub.max_in_flight = max(stub.max_in_flight, stub.in_flight)
             if stub.delay_seconds:
                 stop.wait(stub.delay_seconds)
+            with stub.lock:
+                stub.in_flight -= 1
             reply = stub.replies[min(len(stub.requests), len(stub.replies)) - 1]
             status, document = reply() if callable(reply) else reply
             payload = json.dumps(document).encode()

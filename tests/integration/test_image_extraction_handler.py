@@ -12,7 +12,7 @@ import pytest
 
 from snapscribe import services
 from snapscribe.storage.uploads import UploadRecord
-from tests.conftest import EVAL_DIR, PROJECT_ROOT, body_of, invoke, load_event, tiff_with_broken_page
+from tests.conftest import EVAL_DIR, PROJECT_ROOT, GeminiStub, body_of, invoke, load_event, tiff_with_broken_page
 
 PNG_ID = "0f8e2c55-6d1b-4d0a-9a53-3c1f4b2a7e10"
 PNG_KEY = f"ocr/events/{PNG_ID}-scan 2026-11 (copy).png"
@@ -189,3 +189,18 @@ def test_the_extraction_is_kept_for_its_owner(stored: boto3.session.Session, acc
     event["headers"] = {"X-API-Key": other_key}
     event["multiValueHeaders"] = {"X-API-Key": [other_key]}
     assert (lambda r: (r["statusCode"], body_of(r)))(invoke(FUNCTION, event)) == (404, {})
+
+
+def test_gemini_pages_run_concurrently_within_the_bound(
+    aws: boto3.session.Session, events_key: str, gemini_stub: GeminiStub
+) -> None:
+    six_pages = "5b6c7d8e-9f01-4a2b-8c3d-4e5f60718293"
+    _store(aws, six_pages, f"ocr/events/{six_pages}-six.tiff", tiff_with_broken_page(pages=6, broken=6))
+    services.account_service()._store.add_credits("events", 9_000)
+    gemini_stub.delay_seconds = 0.3  # long enough for the pool to overlap requests
+    event = load_event("image_extraction")
+    event["body"] = json.dumps({"engine": {"name": "gemini"}, "files": [{"uuid": six_pages}]})
+    data = body_of(invoke(FUNCTION, event))["data"]
+    assert [page["status"] for page in data["files"][0]["pages"]] == ["processed"] * 5 + ["failed"]
+    assert len(gemini_stub.requests) == 5  # the broken page never reaches the model
+    assert 2 <= gemini_stub.max_in_flight <= 4

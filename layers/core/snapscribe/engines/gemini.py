@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any
 
@@ -61,22 +62,29 @@ class GeminiEngine:
         self._timeout_ms = int(timeout_seconds * 1000)
         self._base_url = base_url
         self._client: Any = None
+        self._client_lock = threading.Lock()
 
     def _sdk(self) -> Any:
-        if self._client is None:
-            from google import genai
-            from google.genai import types
+        # Made once, under a lock: pages of a batch call this from several threads, and a second client
+        # that loses the race is collected and closes its transport while a request is still using it.
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._new_client()
+            return self._client
 
-            self._client = genai.Client(
-                api_key=self._api_key,
-                http_options=types.HttpOptions(
-                    base_url=self._base_url,
-                    timeout=self._timeout_ms,
-                    # One quick retry for 429/5xx; the client's own retry policy decides beyond that.
-                    retry_options=types.HttpRetryOptions(attempts=2, initial_delay=0.5, max_delay=2.0),
-                ),
-            )
-        return self._client
+    def _new_client(self) -> Any:
+        from google import genai
+        from google.genai import types
+
+        return genai.Client(
+            api_key=self._api_key,
+            http_options=types.HttpOptions(
+                base_url=self._base_url,
+                timeout=self._timeout_ms,
+                # One quick retry for 429/5xx; the client's own retry policy decides beyond that.
+                retry_options=types.HttpRetryOptions(attempts=2, initial_delay=0.5, max_delay=2.0),
+            ),
+        )
 
     def token_hold(self, pages: int, prompt: str) -> int:
         from snapscribe.engines.template import estimate_tokens

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +27,8 @@ from snapscribe.web.calls import Call, Outcome
 
 ROUTE = "POST /v1/image-extraction"
 GET_ROUTE = "GET /v1/image-extraction/{uuid}"
-# The network engine waits on the model: a few requests at a time. The local one computes: one per core.
+# The network engine waits on the model: a few pages at a time. The local engine already uses every core
+# for each page (onnxruntime), so its pages go one at a time (see engines/local.py for the measurement).
 NETWORK_WORKERS = 4
 
 
@@ -122,7 +122,7 @@ def extract(
         jobs = [
             job for index, record in enumerate(records) for job in _page_jobs(index, record, objects, engine, settings)
         ]
-        workers = NETWORK_WORKERS if engine.name != "local" else max(1, min(len(jobs), os.cpu_count() or 1))
+        workers = NETWORK_WORKERS if engine.name != "local" else 1
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="page") as pool:
             results = list(pool.map(lambda job: _run(job, engine), jobs))  # map keeps file and page order
         failed = sum(result.status == "failed" for result in results)
