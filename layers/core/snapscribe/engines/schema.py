@@ -12,7 +12,7 @@ Absent fields are null; values are returned as printed, trimmed. Nothing here is
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
@@ -341,13 +341,12 @@ def label_variants(key: str, description: Any, scene: str = "general") -> list[s
 
 
 # --- finding values ------------------------------------------------------------------------------
-@dataclass(frozen=True)
 class Page:
-    rows: list[list[OcrLine]]
+    """A page's rows (top to bottom, each left to right) and their texts, joined once."""
 
-    @property
-    def row_texts(self) -> list[str]:
-        return [" ".join(line.text for line in row) for row in self.rows]
+    def __init__(self, rows: list[list[OcrLine]]) -> None:
+        self.rows = rows
+        self.row_texts = [" ".join(line.text for line in row) for row in rows]
 
 
 def _first(pattern: re.Pattern[str], text: str) -> str | None:
@@ -399,25 +398,28 @@ def coerce(kind: str, text: str) -> str | None:
     return text
 
 
+def _raw_end(text: str, position: int, label: str) -> int:
+    """The index in `text` where a label found at `position` of its normalised form ends."""
+    wanted = len(normalise(text)[:position].replace(" ", "")) + len(label.replace(" ", ""))
+    consumed = index = 0
+    while index < len(text) and consumed < wanted:
+        if text[index].isalnum() or text[index] == "#":
+            consumed += 1
+        index += 1
+    return index
+
+
 def _match_label(text: str, label: str) -> tuple[int, float] | None:
-    """Where the label ends in `text` and how well it matched, if the text starts with (or holds) it."""
-    lowered = text.lower()
+    """Where the label ends in `text` and how well it matched: at the start of the line, inside it when
+    a separator follows ("Total: 5" yes, "SIN THYE & COMPANY" no), or fuzzily at its start."""
     plain = normalise(text)
     position = plain.find(label)
-    mid_line = position > 0 and plain[position - 1] == " " and len(label) >= 4
-    if mid_line:
-        # Inside a line ("SIN THYE & COMPANY") a word is a label only when a separator follows it.
-        after = plain[position + len(label) :]
-        raw_tail = lowered[lowered.find(label.split()[-1]) + len(label.split()[-1]) :] if label.split() else ""
-        mid_line = bool(re.match(r"\s*[:#=]", raw_tail)) or (after.startswith(" ") and False)
-    if position == 0 or mid_line:
-        # Map the end of the label in the normalised text back to the raw text.
-        wanted, consumed, index = len(label.replace(" ", "")) + len(plain[:position].replace(" ", "")), 0, 0
-        while index < len(lowered) and consumed < wanted:
-            if lowered[index].isalnum() or lowered[index] == "#":
-                consumed += 1
-            index += 1
-        return index, 1.0 if position == 0 else 0.9
+    if position == 0:
+        return _raw_end(text, 0, label), 1.0
+    if position > 0 and plain[position - 1] == " " and len(label) >= 4:
+        end = _raw_end(text, position, label)
+        if re.match(r"\s*[:#=]", text[end:]):
+            return end, 0.9
     head = plain[: len(label)]
     if len(label) >= 5 and SequenceMatcher(None, head, label).ratio() >= 0.84:
         return min(len(text), len(label)), 0.8
@@ -646,7 +648,6 @@ def _items(page: Page, item_template: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # --- the template -----------------------------------------------------------------------------------
-Filler = Callable[[str, Any], Any]
 
 
 def fill_template(template: Any, lines: Sequence[OcrLine], scene: str = "general") -> Any:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from functools import cache
 
-from PIL import Image
-
 # Pillow format name -> MIME type, for the formats a language model takes as they are (seed 001).
 AS_IS_FORMATS: dict[str, str] = {
     "PNG": "image/png",
@@ -67,12 +65,3 @@ def supported_formats() -> dict[str, object]:
         "notes": "Formats are detected from the file's bytes, not its name or Content-Type. "
         "EXIF orientation is applied.",
     }
-
-
-def is_readable(format_name: str | None) -> bool:
-    return format_name in AS_IS_FORMATS or format_name in CONVERTED_FORMATS
-
-
-def known_pillow_formats() -> set[str]:
-    register_openers()
-    return set(Image.OPEN)
