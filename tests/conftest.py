@@ -282,3 +282,19 @@ def tiff_with_broken_page(pages: int = 3, broken: int = 3) -> bytes:
         offset, length = tiff.tag_v2[273][0], tiff.tag_v2[279][0]  # StripOffsets, StripByteCounts
     data[offset : offset + length] = b"\xff" * length
     return bytes(data)
+
+
+def pdf_with_pages(pages: int = 3) -> bytes:
+    """A PDF of `pages` A4 pages at 150 dpi, page N reading "Quarterly report page N" (made by Pillow)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    images = []
+    for number in range(1, pages + 1):
+        image = Image.new("RGB", (1240, 1754), "white")
+        ImageDraw.Draw(image).text((100, 200), f"Quarterly report page {number}", fill="black", font_size=60)
+        images.append(image)
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="PDF", save_all=True, append_images=images[1:], resolution=150)
+    return buffer.getvalue()

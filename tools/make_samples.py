@@ -296,7 +296,7 @@ def write_file_events() -> None:
     api_event(
         "POST",
         "/api/files/upload-url",
-        {"filename": "notes.pdf", "contentType": "application/pdf"},
+        {"filename": "notes.txt", "contentType": "text/plain"},
         headers,
         "upload_url_unsupported_type",
     )

@@ -117,7 +117,8 @@ def test_trigger_marks_a_good_upload_ready_from_a_url_encoded_key(uploaded: boto
 @pytest.mark.parametrize(
     ("body", "reason_part"),
     [
-        (b"%PDF-1.7 not an image", "not an image in a supported format"),
+        (b"just some text, not an image", "not an image in a supported format"),
+        (b"%PDF-1.7 a PDF header with nothing behind it", "PDF file is corrupt"),
         ((EVAL_DIR / "formats" / "bmp" / "bmpsuite_b_shortfile.bmp").read_bytes(), "corrupt"),
         (b"", "empty"),
     ],
@@ -308,3 +309,28 @@ def test_delete_removes_object_and_record(uploaded: boto3.session.Session, accou
     assert _status() is None
     assert invoke("OcrProcessFunction", load_event("ocr_process"))["statusCode"] == 404
     assert invoke("UploadUrlFunction", load_event("delete_file"))["statusCode"] == 404
+
+
+def test_a_pdf_upload_is_accepted_checked_and_read(aws: boto3.session.Session, events_key: str) -> None:
+    from tests.conftest import pdf_with_pages
+
+    event = load_event("upload_url")
+    event["body"] = json.dumps({"filename": "report.pdf", "contentType": "application/pdf"})
+    upload = body_of(invoke("UploadUrlFunction", event))
+    assert {"Content-Type": "application/pdf"} in json.loads(base64.b64decode(upload["fields"]["policy"]))["conditions"]
+    _s3(aws).put_object(Bucket=_bucket(), Key=upload["key"], Body=pdf_with_pages(2))
+    created = load_event("s3_upload_created")
+    created["Records"][0]["s3"]["object"]["key"] = upload["key"]
+    assert _trigger_event(created)["checked"][0]["outcome"] == "ready"
+    record = services.upload_store().get("events", upload["uuid"])
+    assert record is not None
+    assert (record.image_format, record.pages) == ("PDF", 2)
+    services.account_service()._store.add_credits("events", 99_000)
+    process = load_event("ocr_process")
+    process["body"] = json.dumps({"key": upload["key"]})
+    body = body_of(invoke("OcrProcessFunction", process))
+    assert body["text"] == "Quarterly report page 1\n\nQuarterly report page 2"
+
+
+def _trigger_event(event: dict[str, Any]) -> dict[str, Any]:
+    return invoke("UploadEventsFunction", event)

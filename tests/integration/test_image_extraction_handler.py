@@ -204,3 +204,18 @@ def test_gemini_pages_run_concurrently_within_the_bound(
     assert [page["status"] for page in data["files"][0]["pages"]] == ["processed"] * 5 + ["failed"]
     assert len(gemini_stub.requests) == 5  # the broken page never reaches the model
     assert 2 <= gemini_stub.max_in_flight <= 4
+
+
+def test_pdf_pages_are_extracted(aws: boto3.session.Session, events_key: str) -> None:
+    from tests.conftest import pdf_with_pages
+
+    pdf_id = "6f5e4d3c-2b1a-4098-8a7b-6c5d4e3f2a10"
+    _store(aws, pdf_id, f"ocr/events/{pdf_id}-report.pdf", pdf_with_pages(3))
+    services.account_service()._store.add_credits("events", 9_000)
+    event = load_event("image_extraction")
+    event["body"] = json.dumps({"engine": {"name": "local"}, "files": [{"uuid": pdf_id}]})
+    data = body_of(invoke(FUNCTION, event))["data"]
+    assert (data["total_file_pages"], data["initial_cost"], data["failed_pages"]) == (3, 600, 0)
+    assert [page["text"] for page in data["files"][0]["pages"]] == [
+        f"Quarterly report page {number}" for number in (1, 2, 3)
+    ]

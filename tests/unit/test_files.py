@@ -120,3 +120,27 @@ def test_animated_gif_gives_its_first_frame_only() -> None:
     (only,) = prepare_pages(buffer.getvalue(), max_side=None, max_pixels=80_000_000, max_pages=10)
     assert isinstance(only, PreparedImage)
     assert only.to_rgb().getpixel((5, 5)) == (0, 0, 0)
+
+
+def test_pdf_pages_are_rendered_in_order() -> None:
+    from tests.conftest import pdf_with_pages
+
+    data = pdf_with_pages(3)
+    assert page_count(data, max_pixels=80_000_000) == ("PDF", 3)
+    pages = prepare_pages(data, max_side=2048, max_pixels=80_000_000, max_pages=100)
+    assert [type(page) for page in pages] == [PreparedImage] * 3
+    assert all(max(page.width, page.height) <= 2048 and page.mime_type == "image/png" for page in pages)
+    assert len(prepare_pages(data, max_side=2048, max_pixels=80_000_000, max_pages=2)) == 2
+
+
+def test_a_broken_pdf_is_corrupt_and_pdf_is_no_single_image() -> None:
+    from snapscribe.errors import UnsupportedImageFormat
+    from snapscribe.images.prepare import prepare_image
+    from tests.conftest import pdf_with_pages
+
+    with pytest.raises(CorruptImage):
+        page_count(b"%PDF-1.7\n% not really a pdf", max_pixels=80_000_000)
+    with pytest.raises(CorruptImage):
+        prepare_pages(pdf_with_pages(2)[:200], max_side=None, max_pixels=80_000_000, max_pages=10)
+    with pytest.raises(UnsupportedImageFormat):  # the single-image routes take images, as their seeds say
+        prepare_image(pdf_with_pages(1), max_side=None, max_pixels=80_000_000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-# What the upload flow accepts: every format the service reads (PDF joins once pages exist).
+# What the upload flow accepts: every format the service reads, PDF included (its pages are rendered).
 UPLOAD_CONTENT_TYPES: dict[str, str] = {
     "image/png": "PNG",
     "image/jpeg": "JPEG",
@@ -15,6 +15,7 @@ UPLOAD_CONTENT_TYPES: dict[str, str] = {
     "image/bmp": "BMP",
     "image/gif": "GIF",
     "image/tiff": "TIFF",
+    "application/pdf": "PDF",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -77,6 +78,9 @@ def sniff_format(data: bytes) -> str:
 
 # Formats whose extra frames are pages; for the others (GIF, WebP, APNG) only the first frame is read.
 PAGED_FORMATS = frozenset({"TIFF", "HEIF"})
+PDF_SIGNATURE = b"%PDF-"
+PDF_DPI = 200  # enough for 8-point print; the engine's max side caps it further
+_pdfium_lock = threading.Lock()  # PDFium is not thread-safe
 
 PageResult = PreparedImage | SnapscribeError
 
@@ -148,8 +152,59 @@ def prepare_image(data: bytes, *, max_side: int | None, max_pixels: int) -> Prep
     return _encode(image, fmt, max_side)
 
 
+def is_pdf(data: bytes) -> bool:
+    return data[:1024].lstrip().startswith(PDF_SIGNATURE)
+
+
+def _pdf_pages(data: bytes, *, max_side: int | None, max_pixels: int, max_pages: int) -> list[PageResult]:
+    """Each PDF page rendered to pixels (PNG, lossless for text), or the error that page alone raised."""
+    import pypdfium2
+
+    results: list[PageResult] = []
+    with _pdfium_lock:
+        try:
+            document = pypdfium2.PdfDocument(data)
+        except pypdfium2.PdfiumError as error:
+            raise CorruptImage("The PDF file is corrupt, encrypted or cannot be parsed") from error
+        try:
+            for index in range(min(len(document), max_pages)):
+                try:
+                    page = document[index]
+                    width, height = page.get_size()  # points
+                    scale = PDF_DPI / 72
+                    if max_side is not None:
+                        scale = min(scale, max_side / max(width, height, 1))
+                    if width * height * scale * scale > max_pixels:
+                        raise DecompressionBomb(f"page {index + 1}: the page is too large to render")
+                    image = page.render(scale=scale).to_pil()
+                    results.append(_encode(image.convert("RGB"), "PDF", None))
+                except SnapscribeError as error:
+                    results.append(error)
+                except (pypdfium2.PdfiumError, ValueError, OSError) as error:
+                    results.append(
+                        CorruptImage(f"page {index + 1}: the page cannot be rendered ({type(error).__name__})")
+                    )
+        finally:
+            document.close()
+    return results
+
+
 def page_count(data: bytes, *, max_pixels: int) -> tuple[str, int]:
     """(format, pages) after decoding the first page: what the upload trigger records."""
+    if is_pdf(data):
+        first_page = _pdf_pages(data, max_side=512, max_pixels=max_pixels, max_pages=1)
+        if not first_page:
+            raise CorruptImage("The PDF has no pages")
+        if isinstance(first_page[0], SnapscribeError):
+            raise first_page[0]
+        import pypdfium2
+
+        with _pdfium_lock:
+            document = pypdfium2.PdfDocument(data)
+            try:
+                return "PDF", len(document)
+            finally:
+                document.close()
     first = prepare_image(data, max_side=512, max_pixels=max_pixels)
     if first.source_format not in PAGED_FORMATS:
         return first.source_format, 1
@@ -158,8 +213,10 @@ def page_count(data: bytes, *, max_pixels: int) -> tuple[str, int]:
 
 
 def prepare_pages(data: bytes, *, max_side: int | None, max_pixels: int, max_pages: int) -> list[PageResult]:
-    """Every page (TIFF pages, HEIF images; the first frame of anything else), each prepared or the
-    error that page alone raised, in page order. A file that cannot be opened at all raises."""
+    """Every page (PDF pages, TIFF pages, HEIF images; the first frame of anything else), each prepared or
+    the error that page alone raised, in page order. A file that cannot be opened at all raises."""
+    if is_pdf(data):
+        return _pdf_pages(data, max_side=max_side, max_pixels=max_pixels, max_pages=max_pages)
     fmt = _open_checked(data)
     if fmt not in PAGED_FORMATS:
         return [prepare_image(data, max_side=max_side, max_pixels=max_pixels)]
