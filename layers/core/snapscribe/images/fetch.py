@@ -40,6 +40,7 @@ class FetchPolicy:
     total_timeout: float = 30.0
     max_redirects: int = 3
     allow_loopback: bool = False
+    ca_file: str | None = None  # tests trust their own CA; deployments use the system's
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -117,6 +118,7 @@ def _pool(scheme: str, host: str, port: int, address: str, policy: FetchPolicy) 
             server_hostname=host,
             assert_hostname=host,
             cert_reqs="CERT_REQUIRED",
+            ca_certs=policy.ca_file,
         )
     return urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
 
