@@ -21,7 +21,7 @@ from snapscribe.engines.base import Engine, ExtractionRequest
 from snapscribe.errors import InvalidFileKey, LimitExceeded, NotFound, SnapscribeError
 from snapscribe.images.prepare import PreparedImage, prepare_pages
 from snapscribe.language import UNDETERMINED, detect_language
-from snapscribe.operations.ocr_process import OCR_PROMPT, owned_upload, result_key
+from snapscribe.operations.ocr_process import OCR_PROMPT, checked_upload, owned_upload, result_key
 from snapscribe.storage.uploads import ObjectStore, UploadRecord, UploadStore
 from snapscribe.web.calls import Call, Outcome
 
@@ -50,10 +50,10 @@ def _owned(call: Call, identifier_uuid: str | None, key: str | None, uploads: Up
         upload_id = str(uuid.UUID(str(identifier_uuid)))
     except ValueError as error:
         raise NotFound() from error
-    record = uploads.get(call.principal.user_id, upload_id)
+    record = uploads.get(call.principal.user_id, upload_id)  # records live under their owner
     if record is None:
         raise NotFound()
-    return owned_upload(call, record.key, uploads)  # the same pending/rejected answers as OCR by key
+    return checked_upload(record)  # the same pending/rejected answers as OCR by key
 
 
 def _page_jobs(

@@ -39,6 +39,11 @@ def owned_upload(call: Call, key: object, uploads: UploadStore) -> UploadRecord:
     record = uploads.get(parsed.user_id, parsed.upload_id)
     if record is None or record.key != parsed.key:
         raise NotFound()
+    return checked_upload(record)
+
+
+def checked_upload(record: UploadRecord) -> UploadRecord:
+    """The upload, if the trigger found it good: 409 while it has not looked, 400 when it refused it."""
     if record.status == PENDING:
         raise UploadPending("The upload has not been checked yet; retry in a few seconds")
     if record.status == REJECTED:
