@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from snapscribe import errors as e
+from snapscribe.contracts import ocr_extract as c002
 
 BodyBuilder = Callable[[e.SnapscribeError], dict[str, Any]]
 
@@ -95,37 +96,29 @@ FILES_ERRORS = ErrorTable(
 
 def _base_resp(code: int) -> BodyBuilder:
     def build(error: e.SnapscribeError) -> dict[str, Any]:
-        from snapscribe.contracts.ocr_extract import error_body
-
-        return error_body(code, error.message)
+        return c002.error_body(code, error.message)
 
     return build
-
-
-def _ocr_extract_internal() -> ErrorResponse:
-    from snapscribe.contracts.ocr_extract import INTERNAL_ERROR, error_body
-
-    return ErrorResponse(500, error_body(INTERNAL_ERROR, "Internal system error"), {})
 
 
 # Seed 002: every answer carries base_resp; the HTTP status follows the code's class.
 OCR_EXTRACT_ERRORS = ErrorTable(
     name="ocr-image-extract",
     rows=(
-        (e.Unauthorized, 401, _base_resp(1004)),
-        (e.InsufficientBalance, 402, _base_resp(1008)),
-        (e.RateLimited, 429, _base_resp(1002)),
-        (e.RequestInProgress, 409, _base_resp(1000)),
-        (e.MissingField, 400, _base_resp(100001)),
-        (e.UnsupportedImageFormat, 400, _base_resp(261001)),
-        (e.ImageTooLarge, 400, _base_resp(261002)),
-        (e.CorruptImage, 400, _base_resp(261003)),
-        (e.DecompressionBomb, 400, _base_resp(261003)),
-        (e.InvalidRequest, 400, _base_resp(100001)),
-        (e.EngineTimeout, 504, _base_resp(261101)),
-        (e.EngineError, 500, _base_resp(261999)),
+        (e.Unauthorized, 401, _base_resp(c002.AUTHENTICATION_FAILED)),
+        (e.InsufficientBalance, 402, _base_resp(c002.INSUFFICIENT_BALANCE)),
+        (e.RateLimited, 429, _base_resp(c002.RATE_LIMITED)),
+        (e.RequestInProgress, 409, _base_resp(c002.CONFLICT)),
+        (e.MissingField, 400, _base_resp(c002.MISSING_REQUIRED)),
+        (e.UnsupportedImageFormat, 400, _base_resp(c002.INVALID_IMAGE_FORMAT)),
+        (e.ImageTooLarge, 400, _base_resp(c002.IMAGE_TOO_LARGE)),
+        (e.CorruptImage, 400, _base_resp(c002.IMAGE_CORRUPT)),
+        (e.DecompressionBomb, 400, _base_resp(c002.IMAGE_CORRUPT)),
+        (e.InvalidRequest, 400, _base_resp(c002.MISSING_REQUIRED)),
+        (e.EngineTimeout, 504, _base_resp(c002.UPSTREAM_TIMEOUT)),
+        (e.EngineError, 500, _base_resp(c002.INTERNAL_ERROR)),
     ),
-    internal=_ocr_extract_internal,
+    internal=lambda: ErrorResponse(500, c002.error_body(c002.INTERNAL_ERROR, "Internal system error"), {}),
 )
 
 
