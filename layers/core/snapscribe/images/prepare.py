@@ -156,8 +156,9 @@ def is_pdf(data: bytes) -> bool:
     return data[:1024].lstrip().startswith(PDF_SIGNATURE)
 
 
-def _pdf_pages(data: bytes, *, max_side: int | None, max_pixels: int, max_pages: int) -> list[PageResult]:
-    """Each PDF page rendered to pixels (PNG, lossless for text), or the error that page alone raised."""
+def _pdf_pages(data: bytes, *, max_side: int | None, max_pixels: int, max_pages: int) -> tuple[list[PageResult], int]:
+    """Up to `max_pages` PDF pages rendered to pixels (PNG, lossless for text), each or the error that page
+    alone raised; and how many pages the document has."""
     import pypdfium2
 
     results: list[PageResult] = []
@@ -167,7 +168,8 @@ def _pdf_pages(data: bytes, *, max_side: int | None, max_pixels: int, max_pages:
         except pypdfium2.PdfiumError as error:
             raise CorruptImage("The PDF file is corrupt, encrypted or cannot be parsed") from error
         try:
-            for index in range(min(len(document), max_pages)):
+            total = len(document)
+            for index in range(min(total, max_pages)):
                 try:
                     page = document[index]
                     width, height = page.get_size()  # points
@@ -186,25 +188,18 @@ def _pdf_pages(data: bytes, *, max_side: int | None, max_pixels: int, max_pages:
                     )
         finally:
             document.close()
-    return results
+    return results, total
 
 
 def page_count(data: bytes, *, max_pixels: int) -> tuple[str, int]:
     """(format, pages) after decoding the first page: what the upload trigger records."""
     if is_pdf(data):
-        first_page = _pdf_pages(data, max_side=512, max_pixels=max_pixels, max_pages=1)
+        first_page, total = _pdf_pages(data, max_side=512, max_pixels=max_pixels, max_pages=1)
         if not first_page:
             raise CorruptImage("The PDF has no pages")
         if isinstance(first_page[0], SnapscribeError):
             raise first_page[0]
-        import pypdfium2
-
-        with _pdfium_lock:
-            document = pypdfium2.PdfDocument(data)
-            try:
-                return "PDF", len(document)
-            finally:
-                document.close()
+        return "PDF", total
     first = prepare_image(data, max_side=512, max_pixels=max_pixels)
     if first.source_format not in PAGED_FORMATS:
         return first.source_format, 1
@@ -216,7 +211,7 @@ def prepare_pages(data: bytes, *, max_side: int | None, max_pixels: int, max_pag
     """Every page (PDF pages, TIFF pages, HEIF images; the first frame of anything else), each prepared or
     the error that page alone raised, in page order. A file that cannot be opened at all raises."""
     if is_pdf(data):
-        return _pdf_pages(data, max_side=max_side, max_pixels=max_pixels, max_pages=max_pages)
+        return _pdf_pages(data, max_side=max_side, max_pixels=max_pixels, max_pages=max_pages)[0]
     fmt = _open_checked(data)
     if fmt not in PAGED_FORMATS:
         return [prepare_image(data, max_side=max_side, max_pixels=max_pixels)]
