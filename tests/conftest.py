@@ -205,6 +205,14 @@ def gemini_stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[GeminiStub]:
     server.server_close()
 
 
+@pytest.fixture
+def gemini_default(gemini_stub: GeminiStub, monkeypatch: pytest.MonkeyPatch) -> GeminiStub:
+    """Gemini (against the stub) as the deployment's default engine of the extract routes."""
+    monkeypatch.setenv("SNAPSCRIBE_ENGINE", "gemini")
+    services.reset()
+    return gemini_stub
+
+
 # --- a loopback file server for URL inputs ---------------------------------------------------------
 @dataclass
 class FileServer:

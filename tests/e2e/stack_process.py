@@ -15,6 +15,7 @@ from pathlib import Path
 from tests.conftest import PROJECT_ROOT
 
 STARTUP_SECONDS = 120
+CLI = str(PROJECT_ROOT / ".venv" / "bin" / "snapscribe")
 
 
 def free_port() -> int:
@@ -75,3 +76,10 @@ def start(command: list[str], environment: dict[str, str] | None = None, cwd: Pa
         os.killpg(process.pid, signal.SIGKILL)
         raise AssertionError("the local stack did not start:\n" + text)
     return StackProcess(process=process, url=url.group(1), api_key=key.group(1), output=output)
+
+
+def dev_balance() -> int:
+    """The dev key's balance on the running stack, read through the admin CLI as an operator would."""
+    listing = subprocess.run([CLI, "keys", "list", "--local"], capture_output=True, text=True, check=True).stdout
+    dev_line = next(line for line in listing.splitlines() if "\tdev\t" in line)
+    return int(dev_line.split("balance=")[1].split("\t")[0])

@@ -11,11 +11,10 @@ import httpx
 import pytest
 
 from tests.conftest import EVAL_DIR, PROJECT_ROOT, FileServer
-from tests.e2e.stack_process import StackProcess, free_port, start
+from tests.e2e.stack_process import CLI, StackProcess, dev_balance, free_port, start
 
 pytestmark = pytest.mark.e2e
 SAMPLE = (PROJECT_ROOT / "samples" / "invoice.png").read_bytes()
-CLI = str(PROJECT_ROOT / ".venv" / "bin" / "snapscribe")
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +33,6 @@ def stack() -> Iterator[StackProcess]:
 def client(stack: StackProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {stack.api_key}"}, timeout=120) as http:
         yield http
-
-
-def _balance() -> int:
-    listing = subprocess.run([CLI, "keys", "list", "--local"], capture_output=True, text=True, check=True).stdout
-    dev_line = next(line for line in listing.splitlines() if "\tdev\t" in line)
-    return int(dev_line.split("balance=")[1].split("\t")[0])
 
 
 def test_seed_example_with_a_url_on_loopback(client: httpx.Client, file_server: FileServer) -> None:
@@ -66,7 +59,7 @@ def test_seed_example_with_a_url_on_loopback(client: httpx.Client, file_server: 
 
 
 def test_seed_example_with_base64(client: httpx.Client) -> None:
-    before = _balance()
+    before = dev_balance()
     response = client.post(
         "/api/v1/extract-image",
         json={
@@ -78,7 +71,7 @@ def test_seed_example_with_base64(client: httpx.Client) -> None:
     )
     assert response.status_code == 200, response.text
     assert json.loads(response.json()["results"]) == {"total": "22.30", "date": "2026-11-21"}
-    assert _balance() == before - 11
+    assert dev_balance() == before - 11
 
 
 def test_multi_format_request(client: httpx.Client) -> None:
@@ -112,13 +105,13 @@ def test_body_over_the_lambda_limit_is_413_like_api_gateway(client: httpx.Client
 
 
 def test_idempotent_retry_over_http(client: httpx.Client) -> None:
-    before = _balance()
+    before = dev_balance()
     request = {"inputMethod": "base64", "images": [base64.b64encode(SAMPLE).decode()], "prompt": "again"}
     first = client.post("/api/v1/extract-image", json=request, headers={"Idempotency-Key": "e2e-retry"})
     second = client.post("/api/v1/extract-image", json=request, headers={"Idempotency-Key": "e2e-retry"})
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json()
-    assert _balance() == before - 11
+    assert dev_balance() == before - 11
 
 
 def test_unknown_route_answers_like_api_gateway(client: httpx.Client) -> None:

@@ -15,10 +15,9 @@ import httpx
 import pytest
 
 from tests.conftest import EVAL_DIR, PROJECT_ROOT, tiff_with_broken_page
-from tests.e2e.stack_process import StackProcess, free_port, start
+from tests.e2e.stack_process import CLI, StackProcess, dev_balance, free_port, start
 
 pytestmark = pytest.mark.e2e
-CLI = str(PROJECT_ROOT / ".venv" / "bin" / "snapscribe")
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +32,6 @@ def stack() -> Iterator[StackProcess]:
 def client(stack: StackProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.url, headers={"X-API-Key": stack.api_key}, timeout=180) as http:
         yield http
-
-
-def _balance() -> int:
-    listing = subprocess.run([CLI, "keys", "list", "--local"], capture_output=True, text=True, check=True).stdout
-    return int(next(line for line in listing.splitlines() if "\tdev\t" in line).split("balance=")[1].split("\t")[0])
 
 
 def _upload(client: httpx.Client, name: str, content_type: str, data: bytes) -> str:
@@ -80,7 +74,7 @@ def test_png_and_three_page_tiff_then_the_stored_copy(client: httpx.Client) -> N
     tiff = _upload(
         client, "pages.tiff", "image/tiff", (EVAL_DIR / "formats" / "tiff" / "multipage_text_derived.tiff").read_bytes()
     )
-    before = _balance()
+    before = dev_balance()
     response = client.post(
         "/v1/image-extraction", json={"engine": {"name": "local"}, "files": [{"uuid": png}, {"uuid": tiff}]}
     )
@@ -91,7 +85,7 @@ def test_png_and_three_page_tiff_then_the_stored_copy(client: httpx.Client) -> N
         (tiff, [1, 2, 3]),
     ]
     assert all(page["status"] == "processed" and page["text"] for file in data["files"] for page in file["pages"])
-    assert _balance() == before - data["initial_cost"] + data["returned_credits"] == before - 800
+    assert dev_balance() == before - data["initial_cost"] + data["returned_credits"] == before - 800
     kept = client.get(f"/v1/image-extraction/{data['uuid']}")
     assert kept.json() == {"data": data}
 
@@ -107,18 +101,18 @@ def test_get_with_a_json_body(client: httpx.Client) -> None:
 
 def test_a_broken_later_page_is_failed_and_refunded(client: httpx.Client) -> None:
     broken = _upload(client, "report.tiff", "image/tiff", tiff_with_broken_page(pages=3, broken=2))
-    before = _balance()
+    before = dev_balance()
     data = client.post("/v1/image-extraction", json={"engine": {"name": "local"}, "files": [{"uuid": broken}]}).json()[
         "data"
     ]
     assert [page["status"] for page in data["files"][0]["pages"]] == ["processed", "failed", "processed"]
     assert (data["initial_cost"], data["failed_pages"], data["returned_credits"]) == (600, 1, 200)
-    assert _balance() == before - 600 + 200
+    assert dev_balance() == before - 600 + 200
 
 
 def test_400_and_404_cases(client: httpx.Client, stack: StackProcess) -> None:
     png = _upload(client, "invoice.png", "image/png", (PROJECT_ROOT / "samples" / "invoice.png").read_bytes())
-    before = _balance()
+    before = dev_balance()
     too_many = client.post("/v1/image-extraction", json={"engine": {"name": "local"}, "files": [{"uuid": png}] * 6})
     assert too_many.status_code == 400
     assert client.post("/v1/image-extraction", json={"files": [{"uuid": png}]}).status_code == 400
@@ -140,4 +134,4 @@ def test_400_and_404_cases(client: httpx.Client, stack: StackProcess) -> None:
         json={"engine": {"name": "local"}, "files": [{"uuid": png}]},
     )
     assert (theirs.status_code, theirs.json()) == (404, {})
-    assert _balance() == before
+    assert dev_balance() == before

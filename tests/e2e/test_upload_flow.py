@@ -16,10 +16,9 @@ import httpx
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.e2e.stack_process import StackProcess, free_port, start
+from tests.e2e.stack_process import CLI, StackProcess, dev_balance, free_port, start
 
 pytestmark = pytest.mark.e2e
-CLI = str(PROJECT_ROOT / ".venv" / "bin" / "snapscribe")
 SAMPLE = (PROJECT_ROOT / "samples" / "invoice.png").read_bytes()
 UPLOAD_LIMIT = 1024 * 1024  # small, so the oversized case stays cheap
 
@@ -77,11 +76,6 @@ def _process(client: httpx.Client, key: str, headers: dict[str, str] | None = No
         time.sleep(0.3)
 
 
-def _balance() -> int:
-    listing = subprocess.run([CLI, "keys", "list", "--local"], capture_output=True, text=True, check=True).stdout
-    return int(next(line for line in listing.splitlines() if "\tdev\t" in line).split("balance=")[1].split("\t")[0])
-
-
 def test_readme_walkthrough_works_as_printed(stack: StackProcess, tmp_path: Path) -> None:
     readme = (PROJECT_ROOT / "README.md").read_text()
     block = re.search(r"<!-- walkthrough: upload-then-process -->\n```sh\n(.*?)```", readme, re.DOTALL)
@@ -101,12 +95,12 @@ def test_readme_walkthrough_works_as_printed(stack: StackProcess, tmp_path: Path
 def test_upload_process_result_delete(client: httpx.Client) -> None:
     upload = _upload(client, "scan 2026-11 (copy).png", "image/png", SAMPLE)
     assert upload["key"].endswith("-scan 2026-11 (copy).png")  # spaces and parentheses: URL-encoded in the event
-    before = _balance()
+    before = dev_balance()
     processed = _process(client, upload["key"])
     assert processed.status_code == 200, processed.text
     body = processed.json()
     assert "Total: 22.30" in body["text"]
-    assert _balance() == before - body["tokensUsed"]
+    assert dev_balance() == before - body["tokensUsed"]
     kept = client.get(f"/api/ocr/results/{body['id']}")
     assert kept.status_code == 200
     assert {k: v for k, v in kept.json().items() if k != "fileUrl"} == {k: v for k, v in body.items() if k != "fileUrl"}
@@ -164,10 +158,10 @@ def test_another_users_key_is_refused(client: httpx.Client, stack: StackProcess)
 def test_retry_with_the_same_idempotency_key_is_charged_once(client: httpx.Client) -> None:
     upload = _upload(client, "retry.png", "image/png", SAMPLE)
     assert _process(client, upload["key"]).status_code == 200  # ready now
-    before = _balance()
+    before = dev_balance()
     headers = {"Idempotency-Key": f"retry-{upload['uuid']}"}
     first = client.post("/api/ocr/process", json={"key": upload["key"]}, headers=headers)
     second = client.post("/api/ocr/process", json={"key": upload["key"]}, headers=headers)
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json()
-    assert _balance() == before - first.json()["tokensUsed"]
+    assert dev_balance() == before - first.json()["tokensUsed"]

@@ -254,10 +254,8 @@ def test_url_input_on_loopback_is_refused_by_default(events_key: str, file_serve
 
 # --- the gemini engine, through the SDK, against the HTTP stub ---------------------------------------
 @pytest.fixture
-def gemini(gemini_stub: GeminiStub, monkeypatch: pytest.MonkeyPatch, events_key: str) -> GeminiStub:
-    monkeypatch.setenv("SNAPSCRIBE_ENGINE", "gemini")
-    services.reset()
-    return gemini_stub
+def gemini(gemini_default: GeminiStub, events_key: str) -> GeminiStub:
+    return gemini_default
 
 
 def test_gemini_engine_answer(gemini: GeminiStub) -> None:

@@ -138,10 +138,8 @@ def test_short_balance_is_402(accounts: Any) -> None:
 
 
 @pytest.fixture
-def gemini(gemini_stub: GeminiStub, monkeypatch: pytest.MonkeyPatch, funded: str) -> GeminiStub:
-    monkeypatch.setenv("SNAPSCRIBE_ENGINE", "gemini")
-    services.reset()
-    return gemini_stub
+def gemini(gemini_default: GeminiStub, funded: str) -> GeminiStub:
+    return gemini_default
 
 
 def test_gemini_gets_the_schema_and_the_scene(gemini: GeminiStub) -> None:
