@@ -206,8 +206,9 @@ def gemini_stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[GeminiStub]:
 
 
 @pytest.fixture
-def gemini_default(gemini_stub: GeminiStub, monkeypatch: pytest.MonkeyPatch) -> GeminiStub:
-    """Gemini (against the stub) as the deployment's default engine of the extract routes."""
+def gemini_default(aws: boto3.session.Session, gemini_stub: GeminiStub, monkeypatch: pytest.MonkeyPatch) -> GeminiStub:
+    """Gemini (against the stub) as the deployment's default engine of the extract routes. After `aws`,
+    whose template environment sets the local engine."""
     monkeypatch.setenv("SNAPSCRIBE_ENGINE", "gemini")
     services.reset()
     return gemini_stub
