@@ -9,11 +9,11 @@ import json
 import pytest
 
 from snapscribe.engines.base import ExtractionRequest
+from snapscribe.engines.filler import fill_template
 from snapscribe.engines.gemini import GeminiEngine, response_schema
 from snapscribe.engines.layout import OcrLine, reading_order_text
 from snapscribe.engines.local import LocalEngine
 from snapscribe.engines.registry import get_engine
-from snapscribe.engines.schema import fill_template
 from snapscribe.engines.template import estimate_tokens, find_json_template
 from snapscribe.errors import EngineError, EngineTimeout, EngineUnavailable, UnknownEngine
 from snapscribe.images.prepare import prepare_image

@@ -8,8 +8,8 @@ from functools import cache
 from typing import Any
 
 from snapscribe.engines.base import ExtractionRequest, ExtractionResult
+from snapscribe.engines.filler import fill_template
 from snapscribe.engines.layout import OcrLine, reading_order_text
-from snapscribe.engines.schema import fill_template
 from snapscribe.engines.template import estimate_tokens
 from snapscribe.errors import EngineError, EngineUnavailable
 from snapscribe.images.prepare import PreparedImage

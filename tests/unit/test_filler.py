@@ -1,12 +1,14 @@
-"""The schema-guided filler on layouts made here (no dataset): label synonyms, value beside or below
+"""The template filler on layouts made here (no dataset): label synonyms, value beside or below
 its label, value types, the head of a receipt, table rows, scene vocabulary."""
 
 from __future__ import annotations
 
 import pytest
 
+from snapscribe.engines.filler import fill_template
+from snapscribe.engines.filler.fields import field_kind
+from snapscribe.engines.filler.values import coerce
 from snapscribe.engines.layout import OcrLine
-from snapscribe.engines.schema import coerce, field_kind, fill_template
 
 
 def page(*rows: list[tuple[str, float]] | str, height: float = 20) -> list[OcrLine]:

@@ -1,0 +1,107 @@
+"""Finding a field by its label on the page: the value right of the label, in the next cell, or below.
+
+A free-text value may run on over the lines under it; a typed value is the part of the text of its type.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from difflib import SequenceMatcher
+
+from snapscribe.engines.filler.fields import normalise
+from snapscribe.engines.filler.page import Candidate, Page
+from snapscribe.engines.filler.values import coerce
+
+# Where the next "Label:" starts on a line: a free-text value ends there.
+NEXT_LABEL = re.compile(r"\s+(?=[A-Z][A-Za-z.'/() -]{1,40}:(?:\s|$))")
+
+
+def _raw_end(text: str, position: int, label: str) -> int:
+    """The index in `text` where a label found at `position` of its normalised form ends."""
+    wanted = len(normalise(text)[:position].replace(" ", "")) + len(label.replace(" ", ""))
+    consumed = index = 0
+    while index < len(text) and consumed < wanted:
+        if text[index].isalnum() or text[index] == "#":
+            consumed += 1
+        index += 1
+    return index
+
+
+def _match_label(text: str, label: str) -> tuple[int, float] | None:
+    """Where the label ends in `text` and how well it matched: at the start of the line, inside it when
+    a separator follows ("Total: 5" yes, "SIN THYE & COMPANY" no), or fuzzily at its start."""
+    plain = normalise(text)
+    position = plain.find(label)
+    if position == 0:
+        return _raw_end(text, 0, label), 1.0
+    if position > 0 and plain[position - 1] == " " and len(label) >= 4:
+        end = _raw_end(text, position, label)
+        if re.match(r"\s*[:#=]", text[end:]):
+            return end, 0.9
+    head = plain[: len(label)]
+    if len(label) >= 5 and SequenceMatcher(None, head, label).ratio() >= 0.84:
+        return min(len(text), len(label)), 0.8
+    return None
+
+
+def _continuation(page: Page, row_index: int, x_start: float, labels: set[str]) -> list[str]:
+    """Lines under a free-text value that carry it on: aligned with its start, no new label of their own."""
+    parts: list[str] = []
+    previous = page.rows[row_index]
+    for row in page.rows[row_index + 1 : row_index + 12]:
+        aligned = [line for line in row if abs(line.x0 - x_start) < line.height or line.x0 > x_start]
+        if not aligned or row[0].x0 < x_start - row[0].height:
+            break
+        gap = aligned[0].y0 - max(line.y1 for line in previous)
+        if gap > 1.2 * aligned[0].height:
+            break
+        text = " ".join(line.text for line in aligned)
+        if re.match(r"^[^:]{1,40}:", text) or normalise(text) in labels:
+            break
+        parts.append(text)
+        previous = row
+    return parts
+
+
+def labelled_candidates(
+    page: Page, labels: Sequence[str], kind: str, known_labels: set[str] | None = None
+) -> list[Candidate]:
+    """Every value of `kind` that one of `labels` names on the page; `known_labels` end a free text."""
+    found: list[Candidate] = []
+    for row_index, row in enumerate(page.rows):
+        for line_index, line in enumerate(row):
+            for rank, label in enumerate(labels):
+                matched = _match_label(line.text, label)
+                if matched is None:
+                    continue
+                end, quality = matched
+                rest = line.text[end:]
+                if kind == "text" and rest.strip() and not re.match(r"\s*[:#=.\-]", rest):
+                    # A free-text label is a whole cell or is followed by a separator: "To:" or "To",
+                    # never the first word of a sentence ("to have 100% ...").
+                    continue
+                quality -= 0.01 * rank  # earlier variants are the more specific ones
+                value_at = end + len(rest) - len(rest.lstrip(" :#=.-|"))  # where the value itself begins
+                options: list[tuple[str, float, float, int]] = [
+                    (rest, 1.0, line.x0 + (line.x1 - line.x0) * value_at / max(1, len(line.text)), row_index),
+                ]
+                if line_index + 1 < len(row):
+                    right = row[line_index + 1 :]
+                    options.append((" ".join(item.text for item in right), 0.95, right[0].x0, row_index))
+                if row_index + 1 < len(page.rows):
+                    below = page.rows[row_index + 1]
+                    near = [item for item in below if item.x0 < line.x1 + 3 * line.height] or below
+                    options.append((" ".join(item.text for item in near), 0.8, near[0].x0, row_index + 1))
+                for text, place, x_start, value_row in options:
+                    if kind == "text":  # a value ends where the next "Label:" begins
+                        text = NEXT_LABEL.split(text, maxsplit=1)[0]
+                    value = coerce(kind, text)
+                    if value and not (kind == "text" and normalise(value) in labels):
+                        if kind == "text":
+                            more = _continuation(page, value_row, x_start, known_labels or set())
+                            value = " ".join([value, *more])
+                        found.append(Candidate(value, quality * place, row_index))
+                        break
+                break  # one label per line: the first (most specific) that matched
+    return found
