@@ -161,7 +161,7 @@ def write_events(encoded: str) -> None:
         {"Content-Type": "application/json", "Authorization": f"Bearer {UNKNOWN_KEY}"},
         "extract_image_wrong_key",
     )
-    api_event("GET", path, None, {"Authorization": f"Bearer {EVENTS_KEY}"}, "extract_image_formats")
+    api_event("GET", path, None, {"Authorization": f"Bearer {EVENTS_KEY}"}, "list_image_formats")
     write_file_events()
     write_ocr_extract_events()
     write_image_extraction_events()
@@ -177,29 +177,29 @@ def write_image_extraction_events() -> None:
         "engine": {"name": "local", "options": {"language": "en"}},
         "files": [{"uuid": EVENTS_UPLOAD_ID}, {"key": f"ocr/events/{EVENTS_TIFF_ID}-pages.tiff"}],
     }
-    api_event("POST", path, two_files, headers, "image_extraction")
-    api_event("GET", path, two_files, headers, "image_extraction_get_with_body")
+    api_event("POST", path, two_files, headers, "extract_batch")
+    api_event("GET", path, two_files, headers, "extract_batch_by_get")
     api_event(
         "POST",
         path,
         {"engine": {"name": "local"}, "files": [{"uuid": EVENTS_UPLOAD_ID}] * 6},
         headers,
-        "image_extraction_too_many_files",
+        "extract_batch_too_many_files",
     )
-    api_event("POST", path, {"files": [{"uuid": EVENTS_UPLOAD_ID}]}, headers, "image_extraction_missing_engine")
+    api_event("POST", path, {"files": [{"uuid": EVENTS_UPLOAD_ID}]}, headers, "extract_batch_missing_engine")
     api_event(
         "POST",
         path,
         {"engine": {"name": "tesseract-9"}, "files": [{"uuid": EVENTS_UPLOAD_ID}]},
         headers,
-        "image_extraction_unknown_engine",
+        "extract_batch_unknown_engine",
     )
     api_event(
         "POST",
         path,
         {"engine": {"name": "local"}, "files": [{"uuid": "11111111-2222-4333-8444-555555555555"}]},
         headers,
-        "image_extraction_unknown_file",
+        "extract_batch_unknown_file",
     )
     extraction_id = "d2f1c3b4-5a69-4e7f-8a9b-0c1d2e3f4a5b"
     api_event(
@@ -207,7 +207,7 @@ def write_image_extraction_events() -> None:
         f"{path}/{extraction_id}",
         None,
         headers,
-        "image_extraction_result",
+        "get_batch_extraction",
         f"{path}/{{uuid}}",
         {"uuid": extraction_id},
     )
@@ -267,13 +267,15 @@ def write_ocr_extract_events() -> None:
     gif = io.BytesIO()
     Image.open(io.BytesIO(png)).convert("P").save(gif, format="GIF")
     fields = {"model": "u1-ocr-extract", "scene": "general", "prompt": SEED_002_PROMPT}
-    multipart_event("ocr_extract_invoice", fields, ("invoice.png", png, "image/png"))
-    multipart_event("ocr_extract_missing_prompt", {"model": "u1-ocr-extract"}, ("invoice.png", png, "image/png"))
-    multipart_event("ocr_extract_missing_image", fields, None)
+    multipart_event("extract_structured", fields, ("invoice.png", png, "image/png"))
+    multipart_event("extract_structured_missing_prompt", {"model": "u1-ocr-extract"}, ("invoice.png", png, "image/png"))
+    multipart_event("extract_structured_missing_image", fields, None)
     # A GIF named .png and sent as image/png: the format comes from the bytes.
-    multipart_event("ocr_extract_gif", fields, ("invoice.png", gif.getvalue(), "image/png"))
-    multipart_event("ocr_extract_corrupt", fields, ("invoice.png", png[: len(png) // 2], "image/png"))
-    multipart_event("ocr_extract_unknown_model", {**fields, "model": "gpt-4o"}, ("invoice.png", png, "image/png"))
+    multipart_event("extract_structured_gif", fields, ("invoice.png", gif.getvalue(), "image/png"))
+    multipart_event("extract_structured_corrupt", fields, ("invoice.png", png[: len(png) // 2], "image/png"))
+    multipart_event(
+        "extract_structured_unknown_model", {**fields, "model": "gpt-4o"}, ("invoice.png", png, "image/png")
+    )
 
 
 # The events user's upload, with a fixed id so that the events agree with each other.
@@ -291,39 +293,39 @@ def write_file_events() -> None:
         "/api/files/upload-url",
         {"filename": "scan 2026-11 (copy).png", "contentType": "image/png"},
         headers,
-        "upload_url",
+        "create_upload_url",
     )
     api_event(
         "POST",
         "/api/files/upload-url",
         {"filename": "notes.txt", "contentType": "text/plain"},
         headers,
-        "upload_url_unsupported_type",
+        "create_upload_url_unsupported_type",
     )
     api_event(
         "POST",
         "/api/files/upload-url",
         {"filename": "../../etc/passwd", "contentType": "image/png"},
         headers,
-        "upload_url_unsafe_filename",
+        "create_upload_url_unsafe_filename",
     )
-    api_event("POST", "/api/ocr/process", {"key": EVENTS_UPLOAD_KEY}, headers, "ocr_process")
+    api_event("POST", "/api/ocr/process", {"key": EVENTS_UPLOAD_KEY}, headers, "ocr_by_key")
     api_event(
-        "POST", "/api/ocr/process", {"key": "uploads/events/../../secret.png"}, headers, "ocr_process_malformed_key"
+        "POST", "/api/ocr/process", {"key": "uploads/events/../../secret.png"}, headers, "ocr_by_key_malformed_key"
     )
     api_event(
         "POST",
         "/api/ocr/process",
         {"key": f"ocr/someone-else/{EVENTS_UPLOAD_ID}-scan.png"},
         headers,
-        "ocr_process_other_user",
+        "ocr_by_key_other_user",
     )
     api_event(
         "DELETE",
         f"/api/files/{EVENTS_UPLOAD_ID}",
         None,
         headers,
-        "delete_file",
+        "delete_upload",
         "/api/files/{uuid}",
         {"uuid": EVENTS_UPLOAD_ID},
     )

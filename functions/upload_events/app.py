@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from snapscribe.web import routes
+from snapscribe import services
+from snapscribe.config import get_settings
+from snapscribe.operations.upload_events import check_upload, sweep_temporary_objects
 
 logger = Logger()
 tracer = Tracer()
@@ -18,4 +22,19 @@ metrics = Metrics()
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return routes.upload_event(event)
+    settings = get_settings()
+    if "Records" not in event:  # the schedule
+        return {"sweptTemporaryObjects": sweep_temporary_objects(objects=services.object_store(), settings=settings)}
+    results = [
+        check_upload(
+            record.s3.get_object.key,
+            uploads=services.upload_store(),
+            objects=services.object_store(),
+            settings=settings,
+        )
+        for record in S3Event(event).records
+        if record.event_name.startswith("ObjectCreated")
+    ]
+    for result in results:
+        metrics.add_metric(name=f"Uploads{result.outcome.title().replace('-', '')}", unit=MetricUnit.Count, value=1)
+    return {"checked": [{"key": result.key, "outcome": result.outcome, "reason": result.reason} for result in results]}

@@ -85,7 +85,7 @@ def test_credit_usage_is_ten_plus_one_per_image(events_key: str) -> None:
 
 
 def test_formats_listing(events_key: str) -> None:
-    result = invoke(FUNCTION, load_event("extract_image_formats"))
+    result = invoke(FUNCTION, load_event("list_image_formats"))
     assert result["statusCode"] == 200
     formats = {item["format"] for item in body_of(result)["supportedFormats"]}
     assert {"PNG", "JPEG", "WebP", "HEIC", "HEIF", "BMP", "GIF", "TIFF"} <= formats
@@ -146,13 +146,13 @@ def test_revoked_key_is_401(events_key: str) -> None:
     store = services.account_service()._store
     (record,) = store.list_keys()
     store.revoke_key(record.key_id)
-    assert invoke(FUNCTION, load_event("extract_image_formats"))["statusCode"] == 401
+    assert invoke(FUNCTION, load_event("list_image_formats"))["statusCode"] == 401
 
 
 def test_rate_limit_429_with_reset_and_retry_after(accounts: Any) -> None:
     accounts.create_key(user_id="events", credits=1000, rate_limit=2, raw_key=EVENTS_KEY)
-    assert [invoke(FUNCTION, load_event("extract_image_formats"))["statusCode"] for _ in range(2)] == [200, 200]
-    result = invoke(FUNCTION, load_event("extract_image_formats"))
+    assert [invoke(FUNCTION, load_event("list_image_formats"))["statusCode"] for _ in range(2)] == [200, 200]
+    result = invoke(FUNCTION, load_event("list_image_formats"))
     assert result["statusCode"] == 429
     headers = {name: values[0] for name, values in result["multiValueHeaders"].items()}
     assert headers["X-RateLimit-Limit"] == "2"
@@ -367,10 +367,10 @@ def test_handler_serves_when_the_shared_logger_has_no_parent(tmp_path: Path) -> 
 
     script = (
         "import json\n"
-        "import snapscribe.web.endpoint  # imported while POWERTOOLS_SERVICE_NAME is unset\n"
+        "import snapscribe.web.middleware  # imported while POWERTOOLS_SERVICE_NAME is unset\n"
         "from moto import mock_aws\n"
         "from snapscribe_tools.invoke import invoke_with_fresh_aws\n"
-        "event = json.load(open('events/extract_image_formats.json'))\n"
+        "event = json.load(open('events/list_image_formats.json'))\n"
         "with mock_aws():\n"
         "    print(invoke_with_fresh_aws('ExtractImageFunction', event)['statusCode'])\n"
     )

@@ -70,7 +70,7 @@ def _balance(user_id: str = "events") -> int:
 
 # --- upload URLs ------------------------------------------------------------------------------------
 def test_upload_url_pins_key_type_and_size(aws: boto3.session.Session, events_key: str) -> None:
-    result = invoke("UploadUrlFunction", load_event("upload_url"))
+    result = invoke("FileUploadFunction", load_event("create_upload_url"))
     assert result["statusCode"] == 200, result["body"]
     body = body_of(result)
     assert set(body) == {"uuid", "key", "uploadUrl", "fields", "expiresAt", "maxBytes"}
@@ -88,18 +88,21 @@ def test_upload_url_pins_key_type_and_size(aws: boto3.session.Session, events_ke
 
 @pytest.mark.parametrize(
     ("event_name", "message_part"),
-    [("upload_url_unsupported_type", "Unsupported contentType"), ("upload_url_unsafe_filename", "plain file name")],
+    [
+        ("create_upload_url_unsupported_type", "Unsupported contentType"),
+        ("create_upload_url_unsafe_filename", "plain file name"),
+    ],
 )
 def test_upload_url_refusals(aws: boto3.session.Session, events_key: str, event_name: str, message_part: str) -> None:
-    result = invoke("UploadUrlFunction", load_event(event_name))
+    result = invoke("FileUploadFunction", load_event(event_name))
     assert result["statusCode"] == 400
     assert message_part in body_of(result)["error"]
 
 
 def test_upload_url_refuses_a_declared_size_over_the_limit(aws: boto3.session.Session, events_key: str) -> None:
-    event = load_event("upload_url")
+    event = load_event("create_upload_url")
     event["body"] = json.dumps({"filename": "big.tiff", "contentType": "image/tiff", "size": 60 * 1024 * 1024})
-    result = invoke("UploadUrlFunction", event)
+    result = invoke("FileUploadFunction", event)
     assert result["statusCode"] == 400
     assert "50 MB" in body_of(result)["error"]
 
@@ -174,7 +177,7 @@ def test_schedule_sweeps_old_temporary_objects(aws: boto3.session.Session, monke
 def test_process_answers_with_the_seed_fields_and_charges_tokens(uploaded: boto3.session.Session) -> None:
     _trigger()
     before = _balance()
-    result = invoke("OcrProcessFunction", load_event("ocr_process"))
+    result = invoke("OcrByKeyFunction", load_event("ocr_by_key"))
     assert result["statusCode"] == 200, result["body"]
     body = body_of(result)
     assert set(body) == {"id", "text", "key", "fileUrl", "createdAt", "wordCount", "tokensUsed", "language"}
@@ -184,7 +187,7 @@ def test_process_answers_with_the_seed_fields_and_charges_tokens(uploaded: boto3
     assert body["language"] == "en"
     assert body["createdAt"].endswith("Z")
     text_bytes = len(body["text"].encode())
-    prompt_tokens = 258 + (len(__import__("snapscribe.operations.ocr_process", fromlist=["x"]).OCR_PROMPT) + 3) // 4
+    prompt_tokens = 258 + (len(__import__("snapscribe.operations.ocr_by_key", fromlist=["x"]).OCR_PROMPT) + 3) // 4
     assert body["tokensUsed"] == prompt_tokens + (text_bytes + 3) // 4
     assert _balance() == before - body["tokensUsed"]
     assert "X-Amz-Signature=" in body["fileUrl"]
@@ -195,7 +198,7 @@ def test_file_url_fetches_the_private_object(uploaded: boto3.session.Session) ->
     import urllib.parse
 
     _trigger()
-    body = body_of(invoke("OcrProcessFunction", load_event("ocr_process")))
+    body = body_of(invoke("OcrByKeyFunction", load_event("ocr_by_key")))
     parts = urllib.parse.urlsplit(body["fileUrl"])
     assert urllib.parse.unquote(parts.path).endswith(UPLOAD_KEY)
     assert "X-Amz-Expires=900" in parts.query
@@ -203,8 +206,8 @@ def test_file_url_fetches_the_private_object(uploaded: boto3.session.Session) ->
 
 def test_result_is_kept_for_its_owner_only(uploaded: boto3.session.Session, accounts: Any) -> None:
     _trigger()
-    processed = body_of(invoke("OcrProcessFunction", load_event("ocr_process")))
-    event = load_event("ocr_process")
+    processed = body_of(invoke("OcrByKeyFunction", load_event("ocr_by_key")))
+    event = load_event("ocr_by_key")
     event.update(
         {
             "httpMethod": "GET",
@@ -214,42 +217,42 @@ def test_result_is_kept_for_its_owner_only(uploaded: boto3.session.Session, acco
             "pathParameters": {"id": processed["id"]},
         }
     )
-    again = invoke("OcrProcessFunction", event)
+    again = invoke("OcrByKeyFunction", event)
     assert again["statusCode"] == 200
     kept = body_of(again)
     assert {k: v for k, v in kept.items() if k != "fileUrl"} == {k: v for k, v in processed.items() if k != "fileUrl"}
     other_key, _ = accounts.create_key(user_id="mallory", credits=10, rate_limit=10)
     event["headers"] = {"X-API-Key": other_key}
     event["multiValueHeaders"] = {"X-API-Key": [other_key]}
-    refused = invoke("OcrProcessFunction", event)
+    refused = invoke("OcrByKeyFunction", event)
     assert (refused["statusCode"], body_of(refused)) == (404, {"error": "Result not found"})
 
 
 def test_another_users_key_is_answered_like_a_missing_one(uploaded: boto3.session.Session, accounts: Any) -> None:
     _trigger()
-    missing = invoke("OcrProcessFunction", load_event("ocr_process_other_user"))
+    missing = invoke("OcrByKeyFunction", load_event("ocr_by_key_other_user"))
     other_key, _ = accounts.create_key(user_id="mallory", credits=100_000, rate_limit=10)
-    event = load_event("ocr_process")
+    event = load_event("ocr_by_key")
     event["headers"] = {"X-API-Key": other_key, "Content-Type": "application/json"}
     event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
-    theirs = invoke("OcrProcessFunction", event)
+    theirs = invoke("OcrByKeyFunction", event)
     assert missing["statusCode"] == theirs["statusCode"] == 404
     assert body_of(missing) == body_of(theirs) == {"error": "File not found"}
     assert _balance("mallory") == 100_000
 
 
 def test_malformed_key_is_400(uploaded: boto3.session.Session) -> None:
-    result = invoke("OcrProcessFunction", load_event("ocr_process_malformed_key"))
+    result = invoke("OcrByKeyFunction", load_event("ocr_by_key_malformed_key"))
     assert (result["statusCode"], body_of(result)) == (400, {"error": "Invalid file key format"})
 
 
 def test_pending_upload_is_409_and_rejected_is_400(uploaded: boto3.session.Session) -> None:
     before = _balance()
-    pending = invoke("OcrProcessFunction", load_event("ocr_process"))
+    pending = invoke("OcrByKeyFunction", load_event("ocr_by_key"))
     assert pending["statusCode"] == 409
     _s3(uploaded).put_object(Bucket=_bucket(), Key=UPLOAD_KEY, Body=b"GIF89a broken")
     _trigger()
-    rejected = invoke("OcrProcessFunction", load_event("ocr_process"))
+    rejected = invoke("OcrByKeyFunction", load_event("ocr_by_key"))
     assert rejected["statusCode"] == 400
     assert body_of(rejected)["error"].startswith("The upload was rejected: ")
     assert _balance() == before
@@ -263,7 +266,7 @@ def test_engine_failure_is_500_and_the_hold_comes_back(
     services.reset()
     gemini_stub.reply_error(503)
     before = _balance()
-    result = invoke("OcrProcessFunction", load_event("ocr_process"))
+    result = invoke("OcrByKeyFunction", load_event("ocr_by_key"))
     assert result["statusCode"] == 500
     assert body_of(result)["error"].startswith("OCR failed: the model returned HTTP 503")
     assert _balance() == before
@@ -277,7 +280,7 @@ def test_gemini_tokens_are_the_models_own_count(
     services.reset()
     gemini_stub.reply_text("Invoice INV-1042", prompt_tokens=1290, completion_tokens=6)
     before = _balance()
-    body = body_of(invoke("OcrProcessFunction", load_event("ocr_process")))
+    body = body_of(invoke("OcrByKeyFunction", load_event("ocr_by_key")))
     assert (body["text"], body["tokensUsed"]) == ("Invoice INV-1042", 1296)
     assert _balance() == before - 1296
 
@@ -285,11 +288,11 @@ def test_gemini_tokens_are_the_models_own_count(
 def test_idempotent_retry_is_charged_once(uploaded: boto3.session.Session) -> None:
     _trigger()
     before = _balance()
-    first_event, second_event = load_event("ocr_process"), load_event("ocr_process")
+    first_event, second_event = load_event("ocr_by_key"), load_event("ocr_by_key")
     for event in (first_event, second_event):
         event["headers"]["Idempotency-Key"] = "process-once"
     second_event["requestContext"]["requestId"] = "evt-retry"
-    first, second = invoke("OcrProcessFunction", first_event), invoke("OcrProcessFunction", second_event)
+    first, second = invoke("OcrByKeyFunction", first_event), invoke("OcrByKeyFunction", second_event)
     assert body_of(first) == body_of(second)
     assert _balance() == before - body_of(first)["tokensUsed"]
 
@@ -298,25 +301,25 @@ def test_idempotent_retry_is_charged_once(uploaded: boto3.session.Session) -> No
 def test_delete_removes_object_and_record(uploaded: boto3.session.Session, accounts: Any) -> None:
     _trigger()
     other_key, _ = accounts.create_key(user_id="mallory", credits=10, rate_limit=10)
-    theirs = load_event("delete_file")
+    theirs = load_event("delete_upload")
     theirs["headers"] = {"X-API-Key": other_key}
     theirs["multiValueHeaders"] = {"X-API-Key": [other_key]}
-    assert invoke("UploadUrlFunction", theirs)["statusCode"] == 404
+    assert invoke("FileUploadFunction", theirs)["statusCode"] == 404
     assert _exists(uploaded, UPLOAD_KEY)
-    result = invoke("UploadUrlFunction", load_event("delete_file"))
+    result = invoke("FileUploadFunction", load_event("delete_upload"))
     assert (result["statusCode"], body_of(result)) == (200, {"uuid": UPLOAD_ID, "key": UPLOAD_KEY, "deleted": True})
     assert not _exists(uploaded, UPLOAD_KEY)
     assert _status() is None
-    assert invoke("OcrProcessFunction", load_event("ocr_process"))["statusCode"] == 404
-    assert invoke("UploadUrlFunction", load_event("delete_file"))["statusCode"] == 404
+    assert invoke("OcrByKeyFunction", load_event("ocr_by_key"))["statusCode"] == 404
+    assert invoke("FileUploadFunction", load_event("delete_upload"))["statusCode"] == 404
 
 
 def test_a_pdf_upload_is_accepted_checked_and_read(aws: boto3.session.Session, events_key: str) -> None:
     from tests.conftest import pdf_with_pages
 
-    event = load_event("upload_url")
+    event = load_event("create_upload_url")
     event["body"] = json.dumps({"filename": "report.pdf", "contentType": "application/pdf"})
-    upload = body_of(invoke("UploadUrlFunction", event))
+    upload = body_of(invoke("FileUploadFunction", event))
     assert {"Content-Type": "application/pdf"} in json.loads(base64.b64decode(upload["fields"]["policy"]))["conditions"]
     _s3(aws).put_object(Bucket=_bucket(), Key=upload["key"], Body=pdf_with_pages(2))
     created = load_event("s3_upload_created")
@@ -326,9 +329,9 @@ def test_a_pdf_upload_is_accepted_checked_and_read(aws: boto3.session.Session, e
     assert record is not None
     assert (record.image_format, record.pages) == ("PDF", 2)
     services.account_service()._store.add_credits("events", 99_000)
-    process = load_event("ocr_process")
+    process = load_event("ocr_by_key")
     process["body"] = json.dumps({"key": upload["key"]})
-    body = body_of(invoke("OcrProcessFunction", process))
+    body = body_of(invoke("OcrByKeyFunction", process))
     assert body["text"] == "Quarterly report page 1\n\nQuarterly report page 2"
 
 

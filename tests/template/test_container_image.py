@@ -1,5 +1,5 @@
-"""OcrProcessFunction is a container image, and Docker is not available here. This test does what its
-Dockerfile does, step by step, in a folder (COPY, then the RUN's pip install for this machine's
+"""OcrByKeyFunction and BatchExtractionFunction are one container image, and Docker is not available here.
+This test does what the Dockerfile does, step by step, in a folder (COPY, then the RUN's pip install for this machine's
 platform), and runs the handler from that folder alone (no site-packages: only the image's files and
 the boto3 the Lambda base image provides), against moto over HTTP."""
 
@@ -23,7 +23,8 @@ from snapscribe.storage.uploads import UploadRecord
 from snapscribe_tools.template import load_template
 from tests.conftest import EVENTS_KEY, PROJECT_ROOT, load_event
 
-DOCKERFILE = PROJECT_ROOT / "functions" / "ocr_process" / "Dockerfile"
+DOCKERFILE = PROJECT_ROOT / "functions" / "Dockerfile"
+IMAGE_FUNCTIONS = ("OcrByKeyFunction", "BatchExtractionFunction")
 UPLOAD_ID = "0f8e2c55-6d1b-4d0a-9a53-3c1f4b2a7e10"
 UPLOAD_KEY = f"ocr/events/{UPLOAD_ID}-scan 2026-11 (copy).png"
 
@@ -35,11 +36,20 @@ def _instructions() -> list[tuple[str, str]]:
 
 
 def test_dockerfile_matches_the_template() -> None:
-    instructions = dict(_instructions())
-    assert instructions["FROM"] == "public.ecr.aws/lambda/python:3.13-arm64"
-    function = load_template()["Resources"]["OcrProcessFunction"]
-    assert json.loads(instructions["CMD"]) == function["Properties"]["ImageConfig"]["Command"]
-    assert function["Metadata"]["Dockerfile"] == str(DOCKERFILE.relative_to(PROJECT_ROOT))
+    instructions = _instructions()
+    assert dict(instructions)["FROM"] == "public.ecr.aws/lambda/python:3.13-arm64"
+    copied = {shlex.split(argument)[1] for instruction, argument in instructions if instruction == "COPY"}
+    resources = load_template()["Resources"]
+    image_functions = sorted(
+        logical_id for logical_id, resource in resources.items() if resource["Properties"].get("PackageType") == "Image"
+    )
+    assert image_functions == sorted(IMAGE_FUNCTIONS)
+    for logical_id in image_functions:
+        function = resources[logical_id]
+        assert function["Metadata"]["Dockerfile"] == str(DOCKERFILE.relative_to(PROJECT_ROOT))
+        (command,) = function["Properties"]["ImageConfig"]["Command"]
+        module = command.rsplit(".", 1)[0]  # the runtime imports "ocr_by_key.app" from the task root
+        assert "${LAMBDA_TASK_ROOT}/" + module.replace(".", "/") + ".py" in copied, (logical_id, command)
 
 
 def _build(task_root: Path) -> None:
@@ -91,7 +101,8 @@ def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_image_contents(image_root: Path) -> None:
     task_root = image_root / "var-task"
-    assert (task_root / "app.py").exists()
+    assert (task_root / "ocr_by_key" / "app.py").exists()
+    assert (task_root / "batch_extraction" / "app.py").exists()
     assert (task_root / "snapscribe" / "engines" / "local.py").exists()
     assert any(task_root.glob("rapidocr/models/*.onnx"))  # the models come with the wheel
     assert not (task_root / "requirements").exists()  # the RUN step cleaned up after itself
@@ -101,11 +112,12 @@ RUN_HANDLER = r"""
 import json, sys, types
 task_root, runtime = sys.argv[1], sys.argv[2]
 sys.path[:0] = [task_root, runtime]
-import app, snapscribe, rapidocr
+import importlib, snapscribe, rapidocr
+app = importlib.import_module(sys.argv[3])  # as the runtime imports the module ImageConfig.Command names
 assert snapscribe.__file__.startswith(task_root), snapscribe.__file__
 assert rapidocr.__file__.startswith(task_root), rapidocr.__file__
-context = types.SimpleNamespace(function_name="OcrProcessFunction", memory_limit_in_mb=3008,
-    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:OcrProcessFunction",
+context = types.SimpleNamespace(function_name="OcrByKeyFunction", memory_limit_in_mb=3008,
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:OcrByKeyFunction",
     aws_request_id="image-test", get_remaining_time_in_millis=lambda: 29000)
 result = app.lambda_handler(json.loads(sys.stdin.read()), context)
 print("RESULT " + json.dumps(result))
@@ -135,8 +147,16 @@ def test_handler_runs_from_the_image_alone(image_root: Path, moto_http: boto3.se
     services.upload_store().mark_ready("events", UPLOAD_ID, image_format="PNG", size=26437, pages=1)
     environment = {**os.environ, "POWERTOOLS_SERVICE_NAME": "snapscribe", "PYTHONNOUSERSITE": "1"}
     completed = subprocess.run(
-        [sys.executable, "-S", "-c", RUN_HANDLER, str(image_root / "var-task"), str(image_root / "base-image-runtime")],
-        input=json.dumps(load_event("ocr_process")),
+        [
+            sys.executable,
+            "-S",
+            "-c",
+            RUN_HANDLER,
+            str(image_root / "var-task"),
+            str(image_root / "base-image-runtime"),
+            "ocr_by_key.app",
+        ],
+        input=json.dumps(load_event("ocr_by_key")),
         capture_output=True,
         text=True,
         env=environment,

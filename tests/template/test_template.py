@@ -153,7 +153,8 @@ def test_sam_build_succeeds_without_docker(tmp_path: Path, logical_id: str) -> N
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     layer = tmp_path / "build" / "CoreLayer" / "python"
-    assert (layer / "snapscribe" / "web" / "endpoint.py").exists()
+    assert (layer / "snapscribe" / "web" / "middleware.py").exists()
+    assert (layer / "snapscribe" / "routes" / "extract_image.py").exists()
     assert any(layer.glob("pydantic_core/_pydantic_core.cpython-313-aarch64-linux-gnu.so"))
     assert not (layer / "rapidocr").exists()  # the OCR engine never goes into the zip layer
     assert (tmp_path / "build" / logical_id / "app.py").exists()

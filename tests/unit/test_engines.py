@@ -13,8 +13,9 @@ from snapscribe.engines.filler import fill_template
 from snapscribe.engines.gemini import GeminiEngine, response_schema
 from snapscribe.engines.layout import OcrLine, reading_order_text
 from snapscribe.engines.local import LocalEngine
+from snapscribe.engines.prompt_template import find_json_template
 from snapscribe.engines.registry import get_engine
-from snapscribe.engines.template import estimate_tokens, find_json_template
+from snapscribe.engines.tokens import estimate_tokens
 from snapscribe.errors import EngineError, EngineTimeout, EngineUnavailable, UnknownEngine
 from snapscribe.images.prepare import prepare_image
 from tests.conftest import EVAL_DIR, PROJECT_ROOT, GeminiStub

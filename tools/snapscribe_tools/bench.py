@@ -65,7 +65,7 @@ def request_overhead() -> list[Row]:
 
     from snapscribe import services
     from snapscribe.engines.base import ExtractionRequest, ExtractionResult
-    from snapscribe.web import routes
+    from snapscribe.routes import extract_image as extract_image_routes
     from snapscribe_tools.invoke import prepare_fresh_aws
     from snapscribe_tools.lambdas import LocalFunction, apply_environment
 
@@ -83,10 +83,10 @@ def request_overhead() -> list[Row]:
     with mock_aws():
         apply_environment(prepare_fresh_aws(boto3.session.Session(region_name="us-east-1")))
         services.reset()
-        with mock.patch.object(routes, "get_engine", return_value=NoopEngine()):
+        with mock.patch.object(extract_image_routes, "get_engine", return_value=NoopEngine()):
             definition = next(item for item in functions(load_template()) if item.logical_id == "ExtractImageFunction")
             function = LocalFunction(definition)
-            for event_name in ("extract_image_formats", "extract_image_base64"):
+            for event_name in ("list_image_formats", "extract_image_base64"):
                 event = json.loads((PROJECT_ROOT / "events" / f"{event_name}.json").read_text())
                 services.account_service().create_key(
                     user_id=f"bench-{event_name}",

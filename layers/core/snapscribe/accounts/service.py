@@ -1,10 +1,12 @@
-"""Authentication, the per-key rate window, and reserve/settle of credits."""
+"""Authentication, the per-key rate window, and the credit hold every charging operation uses."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Protocol
 
 from snapscribe.accounts.keys import (
     generate_api_key,
@@ -19,6 +21,34 @@ from snapscribe.accounts.store import AccountStore
 from snapscribe.errors import InsufficientBalance, InvalidRequest, RateLimited, Unauthorized
 
 WINDOW_SECONDS = 60
+
+
+class ChargedRequest(Protocol):
+    """What a hold is taken for: whose balance, and the request the ledger row names."""
+
+    @property
+    def principal(self) -> Principal: ...
+
+    @property
+    def request_id(self) -> str: ...
+
+    @property
+    def route(self) -> str: ...
+
+
+class Hold:
+    """Credits taken before the work. `use(n)` says how many the work cost; the rest comes back."""
+
+    def __init__(self, reservation: Reservation) -> None:
+        self.reservation = reservation
+        self.used = reservation.cost  # unless told otherwise, the work cost what was held
+
+    @property
+    def amount(self) -> int:
+        return self.reservation.cost
+
+    def use(self, amount: int) -> None:
+        self.used = max(0, min(amount, self.reservation.cost))
 
 
 def utc_now_iso() -> str:
@@ -84,6 +114,18 @@ class AccountService:
         return RateStatus(limit=principal.rate_limit, remaining=max(0, principal.rate_limit - count), reset_at=reset_at)
 
     # --- credits --------------------------------------------------------------------------------
+    @contextmanager
+    def hold(self, request: ChargedRequest, amount: int) -> Iterator[Hold]:
+        """Reserve `amount` (402 if the balance is short); when the block ends, settle with what it used and
+        give back the rest, or give back everything if it raised. The one way anything is charged."""
+        hold = Hold(self.reserve(request.principal, amount, request_id=request.request_id, route=request.route))
+        try:
+            yield hold
+        except BaseException:
+            self.settle(hold.reservation, refund=hold.amount)
+            raise
+        self.settle(hold.reservation, refund=hold.amount - hold.used)
+
     def reserve(self, principal: Principal, cost: int, *, request_id: str, route: str) -> Reservation:
         reservation = self._store.reserve(principal.user_id, cost, request_id, route, principal.key_id, utc_now_iso())
         if reservation is None:

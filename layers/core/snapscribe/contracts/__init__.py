@@ -1,1 +1,1 @@
-"""Pydantic models of each seed's request and response, field names to the letter."""
+"""Pydantic models of each API contract's requests and responses, field names to the letter."""

@@ -1,4 +1,4 @@
-"""Seed 001: POST/GET /api/v1/extract-image."""
+"""The extract-image API: POST /api/v1/extract-image (images by URL or base64, and a prompt)."""
 
 from __future__ import annotations
 

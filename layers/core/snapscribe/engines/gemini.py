@@ -87,7 +87,7 @@ class GeminiEngine:
         )
 
     def token_hold(self, pages: int, prompt: str) -> int:
-        from snapscribe.engines.template import estimate_tokens
+        from snapscribe.engines.tokens import estimate_tokens
 
         system = max(estimate_tokens(text) for text in SYSTEM_INSTRUCTIONS.values())
         return system + estimate_tokens(prompt) + MAX_IMAGE_TOKENS * pages + self.max_output_tokens

@@ -10,7 +10,7 @@ from typing import Any
 from snapscribe.engines.base import ExtractionRequest, ExtractionResult
 from snapscribe.engines.filler import fill_template
 from snapscribe.engines.layout import OcrLine, reading_order_text
-from snapscribe.engines.template import estimate_tokens
+from snapscribe.engines.tokens import estimate_tokens
 from snapscribe.errors import EngineError, EngineUnavailable
 from snapscribe.images.prepare import PreparedImage
 

@@ -1,1 +1,2 @@
-"""What each route does, independent of HTTP and of AWS: parse, check, charge, extract, settle."""
+"""What each API does, independent of HTTP and of AWS: typed inputs in, typed results out, typed errors
+raised. The web layer (snapscribe.web, snapscribe.routes) owns status codes and wire shapes."""

@@ -1,4 +1,4 @@
-"""Seed 001: read the images (base64 or URL), charge 10 + 1 per image, extract, settle."""
+"""The extract-image API: read the images (base64 or URL), hold 10 + 1 per image, extract; formats."""
 
 from __future__ import annotations
 
@@ -9,16 +9,15 @@ from pathlib import Path
 from snapscribe.accounts.service import AccountService
 from snapscribe.config import Settings
 from snapscribe.contracts.extract_image import ExtractImageRequest, ExtractImageResponse, credit_usage
-from snapscribe.contracts.parsing import parse_json_body
 from snapscribe.engines.base import Engine, ExtractionRequest
-from snapscribe.engines.template import canonical_json, find_json_template
+from snapscribe.engines.prompt_template import canonical_json, find_json_template
 from snapscribe.errors import EngineError, ImageTooLarge, InvalidRequest, LimitExceeded, SnapscribeError
 from snapscribe.images.fetch import FetchPolicy, Resolver, fetch_to, system_resolver
+from snapscribe.images.formats import supported_formats
 from snapscribe.images.prepare import PreparedImage, prepare_image
+from snapscribe.operations.caller import Caller
 from snapscribe.storage.tempfiles import request_workspace
-from snapscribe.web.calls import Call, Outcome
 
-ROUTE = "POST /api/v1/extract-image"
 MB = 1024 * 1024
 
 
@@ -100,21 +99,19 @@ def _as_json_text(text: str) -> str:
 
 
 def extract_image(
-    call: Call,
+    request: ExtractImageRequest,
+    caller: Caller,
     *,
     accounts: AccountService,
     engine: Engine,
     settings: Settings,
     resolver: Resolver = system_resolver,
-) -> Outcome:
-    request = parse_json_body(call.body, ExtractImageRequest)
+) -> ExtractImageResponse:
     if len(request.images) > settings.max_images:
         raise LimitExceeded(f"At most {settings.max_images} images can be processed in one request")
     cost = credit_usage(len(request.images))
-    reservation = accounts.reserve(call.principal, cost, request_id=call.request_id, route=ROUTE)
-    charged = False
-    try:
-        with request_workspace(settings.tmp_dir, call.request_id) as workspace:
+    with accounts.hold(caller, cost):
+        with request_workspace(settings.tmp_dir, caller.request_id) as workspace:
             paths = _read_inputs(request, workspace, settings, resolver)
             images = _prepare(paths, engine, settings)
         try:
@@ -130,10 +127,9 @@ def extract_image(
         except EngineError as error:
             raise ExtractionFailed(error.message) from error
         text = _as_json_text(result.text) if request.jsonMode else result.text
-        response = ExtractImageResponse(results=text, prompt=request.prompt, imageCount=len(images), creditUsage=cost)
-        accounts.settle(reservation, refund=0)
-        charged = True
-        return Outcome(200, response.model_dump())
-    finally:
-        if not charged:
-            accounts.settle(reservation, refund=cost)
+        return ExtractImageResponse(results=text, prompt=request.prompt, imageCount=len(images), creditUsage=cost)
+
+
+def list_image_formats() -> dict[str, object]:
+    """What GET /api/v1/extract-image answers: free of charge."""
+    return supported_formats()

@@ -1,4 +1,4 @@
-"""One table per contract turns typed domain errors into that contract's status codes and bodies."""
+"""One table per API turns typed domain errors into that API's status codes and bodies."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from snapscribe import errors as e
-from snapscribe.contracts import ocr_extract as c002
+from snapscribe.contracts import structured_extraction as structured
 
 BodyBuilder = Callable[[e.SnapscribeError], dict[str, Any]]
 
@@ -56,7 +56,7 @@ def _extraction_failed(error: e.SnapscribeError) -> dict[str, Any]:
 
 Rows = tuple[tuple[type[e.SnapscribeError], int, BodyBuilder], ...]
 
-# What every {"error": ...} contract answers for the account checks that run before any route.
+# What every {"error": ...} API answers for the account checks that run before any route.
 ACCOUNT_ROWS: Rows = (
     (e.Unauthorized, 401, _message),
     (e.InsufficientBalance, 402, _message),
@@ -64,7 +64,7 @@ ACCOUNT_ROWS: Rows = (
     (e.RequestInProgress, 409, _message),
 )
 
-# Seed 001.
+# The extract-image API.
 EXTRACT_IMAGE_ERRORS = ErrorTable(
     name="extract-image",
     rows=(
@@ -80,7 +80,7 @@ def _ocr_failed(error: e.SnapscribeError) -> dict[str, Any]:
     return {"error": f"OCR failed: {error.message}"}
 
 
-# Seed 003 (upload URLs, OCR by key, results): the same {"error": ...} shape, with file statuses.
+# The file-upload and OCR-by-key APIs (one contract: upload, then OCR by key): {"error": ...}, with file statuses.
 FILES_ERRORS = ErrorTable(
     name="files",
     rows=(
@@ -96,29 +96,29 @@ FILES_ERRORS = ErrorTable(
 
 def _base_resp(code: int) -> BodyBuilder:
     def build(error: e.SnapscribeError) -> dict[str, Any]:
-        return c002.error_body(code, error.message)
+        return structured.error_body(code, error.message)
 
     return build
 
 
-# Seed 002: every answer carries base_resp; the HTTP status follows the code's class.
-OCR_EXTRACT_ERRORS = ErrorTable(
-    name="ocr-image-extract",
+# The structured-extraction API: every answer carries base_resp; the HTTP status follows the code's class.
+STRUCTURED_EXTRACTION_ERRORS = ErrorTable(
+    name="structured-extraction",
     rows=(
-        (e.Unauthorized, 401, _base_resp(c002.AUTHENTICATION_FAILED)),
-        (e.InsufficientBalance, 402, _base_resp(c002.INSUFFICIENT_BALANCE)),
-        (e.RateLimited, 429, _base_resp(c002.RATE_LIMITED)),
-        (e.RequestInProgress, 409, _base_resp(c002.CONFLICT)),
-        (e.MissingField, 400, _base_resp(c002.MISSING_REQUIRED)),
-        (e.UnsupportedImageFormat, 400, _base_resp(c002.INVALID_IMAGE_FORMAT)),
-        (e.ImageTooLarge, 400, _base_resp(c002.IMAGE_TOO_LARGE)),
-        (e.CorruptImage, 400, _base_resp(c002.IMAGE_CORRUPT)),
-        (e.DecompressionBomb, 400, _base_resp(c002.IMAGE_CORRUPT)),
-        (e.InvalidRequest, 400, _base_resp(c002.MISSING_REQUIRED)),
-        (e.EngineTimeout, 504, _base_resp(c002.UPSTREAM_TIMEOUT)),
-        (e.EngineError, 500, _base_resp(c002.INTERNAL_ERROR)),
+        (e.Unauthorized, 401, _base_resp(structured.AUTHENTICATION_FAILED)),
+        (e.InsufficientBalance, 402, _base_resp(structured.INSUFFICIENT_BALANCE)),
+        (e.RateLimited, 429, _base_resp(structured.RATE_LIMITED)),
+        (e.RequestInProgress, 409, _base_resp(structured.CONFLICT)),
+        (e.MissingField, 400, _base_resp(structured.MISSING_REQUIRED)),
+        (e.UnsupportedImageFormat, 400, _base_resp(structured.INVALID_IMAGE_FORMAT)),
+        (e.ImageTooLarge, 400, _base_resp(structured.IMAGE_TOO_LARGE)),
+        (e.CorruptImage, 400, _base_resp(structured.IMAGE_CORRUPT)),
+        (e.DecompressionBomb, 400, _base_resp(structured.IMAGE_CORRUPT)),
+        (e.InvalidRequest, 400, _base_resp(structured.MISSING_REQUIRED)),
+        (e.EngineTimeout, 504, _base_resp(structured.UPSTREAM_TIMEOUT)),
+        (e.EngineError, 500, _base_resp(structured.INTERNAL_ERROR)),
     ),
-    internal=lambda: ErrorResponse(500, c002.error_body(c002.INTERNAL_ERROR, "Internal system error"), {}),
+    internal=lambda: ErrorResponse(500, structured.error_body(structured.INTERNAL_ERROR, "Internal system error"), {}),
 )
 
 
@@ -126,9 +126,9 @@ def _empty(_error: e.SnapscribeError) -> dict[str, Any]:
     return {}
 
 
-# Seed 004: 404 is an empty object, as the seed shows; the rest speak {"error": ...}.
-IMAGE_EXTRACTION_ERRORS = ErrorTable(
-    name="image-extraction",
+# The batch-extraction API: 404 is an empty object, as its contract shows; the rest speak {"error": ...}.
+BATCH_EXTRACTION_ERRORS = ErrorTable(
+    name="batch-extraction",
     rows=(
         *ACCOUNT_ROWS,
         (e.NotFound, 404, _empty),

@@ -14,7 +14,7 @@ from PIL import Image
 from snapscribe import services
 from tests.conftest import EVENTS_KEY, PROJECT_ROOT, GeminiStub, body_of, invoke, load_event
 
-FUNCTION = "ExtractImageFunction"
+FUNCTION = "StructuredExtractionFunction"
 BOUNDARY = "----snapscribe-events-boundary"
 SAMPLE = (PROJECT_ROOT / "samples" / "invoice.png").read_bytes()
 
@@ -30,7 +30,7 @@ def funded(events_key: str) -> str:
 
 
 def _with_body(fields: dict[str, str], image: bytes | None, filename: str = "x.png") -> dict[str, Any]:
-    event = load_event("ocr_extract_invoice")
+    event = load_event("extract_structured")
     parts = [
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
     ]
@@ -53,7 +53,7 @@ def _code(result: dict[str, Any]) -> tuple[int, int, str]:
 
 def test_seed_example_fills_the_invoice_schema(funded: str) -> None:
     before = _balance()
-    result = invoke(FUNCTION, load_event("ocr_extract_invoice"))
+    result = invoke(FUNCTION, load_event("extract_structured"))
     assert result["statusCode"] == 200, result["body"]
     body = body_of(result)
     assert body["base_resp"] == {"status_code": 0, "status_msg": "success"}
@@ -77,11 +77,11 @@ def test_seed_example_fills_the_invoice_schema(funded: str) -> None:
 @pytest.mark.parametrize(
     ("event_name", "status", "code", "message_part"),
     [
-        ("ocr_extract_missing_prompt", 400, 100001, "prompt"),
-        ("ocr_extract_missing_image", 400, 100001, "image"),
-        ("ocr_extract_unknown_model", 400, 100001, "gpt-4o"),
-        ("ocr_extract_gif", 400, 261001, "Only JPG, JPEG, PNG, BMP are supported"),
-        ("ocr_extract_corrupt", 400, 261003, "corrupt"),
+        ("extract_structured_missing_prompt", 400, 100001, "prompt"),
+        ("extract_structured_missing_image", 400, 100001, "image"),
+        ("extract_structured_unknown_model", 400, 100001, "gpt-4o"),
+        ("extract_structured_gif", 400, 261001, "Only JPG, JPEG, PNG, BMP are supported"),
+        ("extract_structured_corrupt", 400, 261003, "corrupt"),
     ],
 )
 def test_input_errors(funded: str, event_name: str, status: int, code: int, message_part: str) -> None:
@@ -126,14 +126,14 @@ def test_over_10_mb_is_261002(funded: str) -> None:
 
 
 def test_auth_errors_carry_base_resp(aws: Any) -> None:
-    event = load_event("ocr_extract_invoice")
+    event = load_event("extract_structured")
     event["headers"]["Authorization"] = "Bearer ssk_not_a_key"
     assert _code(invoke(FUNCTION, event)) == (401, 1004, "Invalid or missing Authorization header")
 
 
 def test_short_balance_is_402(accounts: Any) -> None:
     accounts.create_key(user_id="events", credits=10, rate_limit=10, raw_key=EVENTS_KEY)
-    status, code, _message = _code(invoke(FUNCTION, load_event("ocr_extract_invoice")))
+    status, code, _message = _code(invoke(FUNCTION, load_event("extract_structured")))
     assert (status, code) == (402, 1008)
 
 
@@ -168,14 +168,14 @@ def test_upstream_timeout_is_261101_and_504(gemini: GeminiStub, monkeypatch: pyt
     services.reset()
     gemini.delay_seconds = 3
     before = _balance()
-    assert _code(invoke(FUNCTION, load_event("ocr_extract_invoice")))[:2] == (504, 261101)
+    assert _code(invoke(FUNCTION, load_event("extract_structured")))[:2] == (504, 261101)
     assert _balance() == before
 
 
 def test_upstream_failure_is_261999_and_500(gemini: GeminiStub) -> None:
     gemini.reply_error(500)
     before = _balance()
-    status, code, message = _code(invoke(FUNCTION, load_event("ocr_extract_invoice")))
+    status, code, message = _code(invoke(FUNCTION, load_event("extract_structured")))
     assert (status, code) == (500, 261999)
     assert "500" in message
     assert _balance() == before

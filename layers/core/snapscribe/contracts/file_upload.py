@@ -1,4 +1,4 @@
-"""Seed 003: upload URLs (POST /api/files/upload-url) and OCR by key (POST /api/ocr/process)."""
+"""The file-upload API: POST /api/files/upload-url (a presigned POST), DELETE /api/files/{uuid}."""
 
 from __future__ import annotations
 
@@ -36,18 +36,7 @@ class UploadUrlResponse(BaseModel):
     maxBytes: int
 
 
-class OcrProcessRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    key: StrictStr
-
-
-class OcrProcessResponse(BaseModel):
-    id: str
-    text: str
+class DeletedUpload(BaseModel):
+    uuid: str
     key: str
-    fileUrl: str
-    createdAt: str
-    wordCount: int
-    tokensUsed: int
-    language: str
+    deleted: bool

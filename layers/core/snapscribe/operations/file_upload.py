@@ -1,4 +1,4 @@
-"""Seed 003, step one: a presigned POST into the private bucket, and deleting one's own upload."""
+"""The file-upload API: a presigned POST into the private bucket, and deleting one's own upload."""
 
 from __future__ import annotations
 
@@ -8,15 +8,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from snapscribe.config import Settings
-from snapscribe.contracts.files import UPLOAD_CONTENT_TYPES, UploadUrlRequest, UploadUrlResponse
-from snapscribe.contracts.parsing import parse_json_body
+from snapscribe.contracts.file_upload import UPLOAD_CONTENT_TYPES, DeletedUpload, UploadUrlRequest, UploadUrlResponse
 from snapscribe.errors import InvalidRequest, LimitExceeded, NotFound, UnsupportedImageFormat
+from snapscribe.operations.caller import Caller
 from snapscribe.storage.keys import sanitise_filename, upload_key
 from snapscribe.storage.uploads import ObjectStore, UploadRecord, UploadStore
-from snapscribe.web.calls import Call, Outcome
 
-UPLOAD_URL_ROUTE = "POST /api/files/upload-url"
-DELETE_ROUTE = "DELETE /api/files/{uuid}"
 MB = 1024 * 1024
 
 
@@ -25,14 +22,14 @@ def _iso(epoch: float) -> str:
 
 
 def create_upload_url(
-    call: Call,
+    request: UploadUrlRequest,
+    caller: Caller,
     *,
     uploads: UploadStore,
     objects: ObjectStore,
     settings: Settings,
     clock: Callable[[], float] = time.time,
-) -> Outcome:
-    request = parse_json_body(call.body, UploadUrlRequest)
+) -> UploadUrlResponse:
     content_type = request.contentType.split(";", 1)[0].strip().lower()
     if content_type not in UPLOAD_CONTENT_TYPES:
         supported = ", ".join(sorted(UPLOAD_CONTENT_TYPES))
@@ -43,7 +40,7 @@ def create_upload_url(
         raise LimitExceeded(f"The file is larger than the {settings.max_upload_bytes // MB} MB upload limit")
     filename = sanitise_filename(request.filename)
     upload_id = str(uuid.uuid4())
-    key = upload_key(call.principal.user_id, upload_id, filename)
+    key = upload_key(caller.user_id, upload_id, filename)
     now = clock()
     url, fields = objects.presigned_post(
         key,
@@ -54,7 +51,7 @@ def create_upload_url(
     uploads.create(
         UploadRecord(
             upload_id=upload_id,
-            user_id=call.principal.user_id,
+            user_id=caller.user_id,
             key=key,
             filename=filename,
             content_type=content_type,
@@ -63,7 +60,7 @@ def create_upload_url(
             expires_at=int(now + settings.upload_retention_days * 86400),
         )
     )
-    response = UploadUrlResponse(
+    return UploadUrlResponse(
         uuid=upload_id,
         key=key,
         uploadUrl=url,
@@ -71,18 +68,17 @@ def create_upload_url(
         expiresAt=_iso(now + settings.upload_url_expiry_seconds),
         maxBytes=settings.max_upload_bytes,
     )
-    return Outcome(200, response.model_dump())
 
 
-def delete_upload(call: Call, upload_id: str, *, uploads: UploadStore, objects: ObjectStore) -> Outcome:
+def delete_upload(caller: Caller, upload_id: str, *, uploads: UploadStore, objects: ObjectStore) -> DeletedUpload:
     """Delete one's own upload now: the object and its record. Anyone else's is 'not found'."""
     try:
         upload_id = str(uuid.UUID(upload_id))
     except ValueError as error:
         raise NotFound() from error
-    record = uploads.get(call.principal.user_id, upload_id)
+    record = uploads.get(caller.user_id, upload_id)
     if record is None:
         raise NotFound()
     objects.delete(record.key)
-    uploads.delete(call.principal.user_id, upload_id)
-    return Outcome(200, {"uuid": upload_id, "key": record.key, "deleted": True})
+    uploads.delete(caller.user_id, upload_id)
+    return DeletedUpload(uuid=upload_id, key=record.key, deleted=True)

@@ -1,4 +1,4 @@
-"""Find the JSON template a prompt carries ("... using the following schema: {...}")."""
+"""The JSON template a prompt carries ("... using the following schema: {...}"), and a model's JSON answer."""
 
 from __future__ import annotations
 
@@ -22,13 +22,6 @@ def find_json_template(prompt: str) -> dict[str, Any] | list[Any] | None:
         if isinstance(value, list) and value and isinstance(value[0], dict):
             return value
     return None
-
-
-def estimate_tokens(text: str) -> int:
-    """The documented, deterministic token count for engines that have no tokenizer: 4 characters
-    (UTF-8 bytes for non-Latin scripts count more) make one token, rounded up, at least 1 for text."""
-    size = len(text.encode("utf-8"))
-    return (size + 3) // 4
 
 
 def canonical_json(text: str) -> str | None:

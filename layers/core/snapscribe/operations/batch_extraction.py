@@ -1,4 +1,4 @@
-"""Seed 004: up to 5 stored files, every page, charged per page up front; failed pages refunded."""
+"""The batch-extraction API: up to 5 stored files, every page, charged per page up front; failed pages refunded."""
 
 from __future__ import annotations
 
@@ -9,24 +9,21 @@ from dataclasses import dataclass
 
 from snapscribe.accounts.service import AccountService
 from snapscribe.config import Settings
-from snapscribe.contracts.image_extraction import (
+from snapscribe.contracts.batch_extraction import (
     MAX_FILES,
+    BatchExtractionRequest,
     FileResult,
-    ImageExtractionRequest,
     PageResult,
     ProcessedExtraction,
 )
-from snapscribe.contracts.parsing import parse_json_body
 from snapscribe.engines.base import Engine, ExtractionRequest
 from snapscribe.errors import InvalidFileKey, LimitExceeded, NotFound, SnapscribeError
 from snapscribe.images.prepare import PreparedImage, prepare_pages
 from snapscribe.language import UNDETERMINED, detect_language
-from snapscribe.operations.ocr_process import OCR_PROMPT, checked_upload, owned_upload, result_key
+from snapscribe.operations.caller import Caller
+from snapscribe.operations.ocr_by_key import OCR_PROMPT, checked_upload, owned_upload, result_key
 from snapscribe.storage.uploads import ObjectStore, UploadRecord, UploadStore
-from snapscribe.web.calls import Call, Outcome
 
-ROUTE = "POST /v1/image-extraction"
-GET_ROUTE = "GET /v1/image-extraction/{uuid}"
 # The network engine waits on the model: a few pages at a time. The local engine already uses every core
 # for each page (onnxruntime), so its pages go one at a time (see engines/local.py for the measurement).
 NETWORK_WORKERS = 4
@@ -40,17 +37,17 @@ class PageJob:
     error: str | None
 
 
-def _owned(call: Call, identifier_uuid: str | None, key: str | None, uploads: UploadStore) -> UploadRecord:
+def _owned(user_id: str, identifier_uuid: str | None, key: str | None, uploads: UploadStore) -> UploadRecord:
     if key is not None:
         try:
-            return owned_upload(call, key, uploads)
+            return owned_upload(user_id, key, uploads)
         except InvalidFileKey as error:
             raise NotFound() from error
     try:
         upload_id = str(uuid.UUID(str(identifier_uuid)))
     except ValueError as error:
         raise NotFound() from error
-    record = uploads.get(call.principal.user_id, upload_id)  # records live under their owner
+    record = uploads.get(user_id, upload_id)  # records live under their owner
     if record is None:
         raise NotFound()
     return checked_upload(record)  # the same pending/rejected answers as OCR by key
@@ -99,26 +96,24 @@ def _main_language(texts: list[str]) -> str:
     return max(weights, key=lambda code: weights[code]) if weights else UNDETERMINED
 
 
-def extract(
-    call: Call,
+def extract_batch(
+    request: BatchExtractionRequest,
+    caller: Caller,
     *,
     accounts: AccountService,
     uploads: UploadStore,
     objects: ObjectStore,
     engine_for: Callable[[str | None], Engine],
     settings: Settings,
-) -> Outcome:
-    request = parse_json_body(call.body, ImageExtractionRequest)
+) -> ProcessedExtraction:
     if len(request.files) > MAX_FILES:
         raise LimitExceeded(f"At most {MAX_FILES} files can be extracted in one request")
-    records = [_owned(call, item.uuid, item.key, uploads) for item in request.files]
+    records = [_owned(caller.user_id, item.uuid, item.key, uploads) for item in request.files]
     engine = engine_for(request.engine.name.strip())
     processing_pages = sum(min(max(1, record.pages), settings.max_pages_per_file) for record in records)
     per_page = settings.extraction_credits_per_page
     initial_cost = per_page * processing_pages
-    reservation = accounts.reserve(call.principal, initial_cost, request_id=call.request_id, route=ROUTE)
-    settled = False
-    try:
+    with accounts.hold(caller, initial_cost) as hold:
         jobs = [
             job for index, record in enumerate(records) for job in _page_jobs(index, record, objects, engine, settings)
         ]
@@ -151,22 +146,18 @@ def extract(
                 for index, record in enumerate(records)
             ],
         )
-        body: dict[str, object] = {"data": extraction.model_dump(exclude_none=True)}
-        objects.put_json(result_key(call.principal.user_id, f"extraction-{extraction.uuid}"), body)
-        accounts.settle(reservation, refund=returned)
-        settled = True
-        return Outcome(201, body)
-    finally:
-        if not settled:
-            accounts.settle(reservation, refund=initial_cost)
+        objects.put_json(result_key(caller.user_id, f"extraction-{extraction.uuid}"), extraction.model_dump())
+        hold.use(initial_cost - returned)
+        return extraction
 
 
-def get(call: Call, extraction_id: str, *, objects: ObjectStore) -> Outcome:
+def get_batch_extraction(caller: Caller, extraction_id: str, *, objects: ObjectStore) -> ProcessedExtraction:
+    """A kept extraction, to its owner only."""
     try:
         extraction_id = str(uuid.UUID(extraction_id))
     except ValueError as error:
         raise NotFound() from error
-    stored = objects.get_json(result_key(call.principal.user_id, f"extraction-{extraction_id}"))
+    stored = objects.get_json(result_key(caller.user_id, f"extraction-{extraction_id}"))
     if stored is None:
         raise NotFound()
-    return Outcome(200, stored)
+    return ProcessedExtraction.model_validate(stored)

@@ -18,7 +18,7 @@ PNG_ID = "0f8e2c55-6d1b-4d0a-9a53-3c1f4b2a7e10"
 PNG_KEY = f"ocr/events/{PNG_ID}-scan 2026-11 (copy).png"
 TIFF_ID = "7c4b9e21-3a5f-4e8d-b1c2-9d0e6f7a8b90"
 TIFF_KEY = f"ocr/events/{TIFF_ID}-pages.tiff"
-FUNCTION = "OcrProcessFunction"
+FUNCTION = "BatchExtractionFunction"
 
 
 def _store(aws: boto3.session.Session, upload_id: str, key: str, data: bytes, user_id: str = "events") -> None:
@@ -59,7 +59,7 @@ def _pages(data: dict[str, Any]) -> list[tuple[str, int, str, str]]:
     ]
 
 
-@pytest.mark.parametrize("event_name", ["image_extraction", "image_extraction_get_with_body"])
+@pytest.mark.parametrize("event_name", ["extract_batch", "extract_batch_by_get"])
 def test_two_files_four_pages_in_order(stored: boto3.session.Session, event_name: str) -> None:
     before = _balance()
     result = invoke(FUNCTION, load_event(event_name))
@@ -106,7 +106,7 @@ def test_a_broken_later_page_fails_alone_and_is_refunded(aws: boto3.session.Sess
     _store(aws, broken_id, f"ocr/events/{broken_id}-report.tiff", tiff_with_broken_page(pages=3, broken=3))
     services.account_service()._store.add_credits("events", 9_000)
     before = _balance()
-    event = load_event("image_extraction")
+    event = load_event("extract_batch")
     event["body"] = json.dumps({"engine": {"name": "local"}, "files": [{"uuid": broken_id}]})
     data = body_of(invoke(FUNCTION, event))["data"]
     assert (data["status"], data["initial_cost"], data["failed_pages"], data["returned_credits"]) == (
@@ -130,9 +130,9 @@ def test_a_broken_later_page_fails_alone_and_is_refunded(aws: boto3.session.Sess
 @pytest.mark.parametrize(
     ("event_name", "message_part"),
     [
-        ("image_extraction_too_many_files", "At most 5 files"),
-        ("image_extraction_missing_engine", "engine"),
-        ("image_extraction_unknown_engine", "Unknown engine"),
+        ("extract_batch_too_many_files", "At most 5 files"),
+        ("extract_batch_missing_engine", "engine"),
+        ("extract_batch_unknown_engine", "Unknown engine"),
     ],
 )
 def test_bad_requests_are_400(stored: boto3.session.Session, event_name: str, message_part: str) -> None:
@@ -145,12 +145,12 @@ def test_bad_requests_are_400(stored: boto3.session.Session, event_name: str, me
 
 def test_unknown_and_other_users_files_are_404_empty(stored: boto3.session.Session, accounts: Any) -> None:
     before = _balance()
-    assert (lambda r: (r["statusCode"], body_of(r)))(invoke(FUNCTION, load_event("image_extraction_unknown_file"))) == (
+    assert (lambda r: (r["statusCode"], body_of(r)))(invoke(FUNCTION, load_event("extract_batch_unknown_file"))) == (
         404,
         {},
     )
     other_key, _ = accounts.create_key(user_id="mallory", credits=10_000, rate_limit=10)
-    event = load_event("image_extraction")
+    event = load_event("extract_batch")
     event["headers"] = {"X-API-Key": other_key, "Content-Type": "application/json"}
     event["multiValueHeaders"] = {name: [value] for name, value in event["headers"].items()}
     result = invoke(FUNCTION, event)
@@ -173,14 +173,14 @@ def test_a_pending_upload_is_409(stored: boto3.session.Session) -> None:
             expires_at=0,
         )
     )
-    event = load_event("image_extraction")
+    event = load_event("extract_batch")
     event["body"] = json.dumps({"engine": {"name": "local"}, "files": [{"uuid": pending_id}]})
     assert invoke(FUNCTION, event)["statusCode"] == 409
 
 
 def test_the_extraction_is_kept_for_its_owner(stored: boto3.session.Session, accounts: Any) -> None:
-    data = body_of(invoke(FUNCTION, load_event("image_extraction")))["data"]
-    event = load_event("image_extraction_result")
+    data = body_of(invoke(FUNCTION, load_event("extract_batch")))["data"]
+    event = load_event("get_batch_extraction")
     event["path"] = f"/v1/image-extraction/{data['uuid']}"
     event["pathParameters"] = {"uuid": data["uuid"]}
     kept = invoke(FUNCTION, event)
@@ -198,7 +198,7 @@ def test_gemini_pages_run_concurrently_within_the_bound(
     _store(aws, six_pages, f"ocr/events/{six_pages}-six.tiff", tiff_with_broken_page(pages=6, broken=6))
     services.account_service()._store.add_credits("events", 9_000)
     gemini_stub.delay_seconds = 0.3  # long enough for the pool to overlap requests
-    event = load_event("image_extraction")
+    event = load_event("extract_batch")
     event["body"] = json.dumps({"engine": {"name": "gemini"}, "files": [{"uuid": six_pages}]})
     data = body_of(invoke(FUNCTION, event))["data"]
     assert [page["status"] for page in data["files"][0]["pages"]] == ["processed"] * 5 + ["failed"]
@@ -212,7 +212,7 @@ def test_pdf_pages_are_extracted(aws: boto3.session.Session, events_key: str) ->
     pdf_id = "6f5e4d3c-2b1a-4098-8a7b-6c5d4e3f2a10"
     _store(aws, pdf_id, f"ocr/events/{pdf_id}-report.pdf", pdf_with_pages(3))
     services.account_service()._store.add_credits("events", 9_000)
-    event = load_event("image_extraction")
+    event = load_event("extract_batch")
     event["body"] = json.dumps({"engine": {"name": "local"}, "files": [{"uuid": pdf_id}]})
     data = body_of(invoke(FUNCTION, event))["data"]
     assert (data["total_file_pages"], data["initial_cost"], data["failed_pages"]) == (3, 600, 0)

@@ -1,4 +1,4 @@
-"""Seed 004: POST (or GET with a body) /v1/image-extraction, and GET /v1/image-extraction/{uuid}."""
+"""The batch-extraction API: POST (or GET with a body) /v1/image-extraction, GET /v1/image-extraction/{uuid}."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class FileIdentifier(BaseModel):
         return self
 
 
-class ImageExtractionRequest(BaseModel):
+class BatchExtractionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     engine: EngineSpec
@@ -40,7 +40,7 @@ class PageResult(BaseModel):
     number: int
     status: str  # processed | failed
     text: str
-    error: str | None = None  # why a failed page failed (the seed's fields, plus this one)
+    error: str | None = None  # why a failed page failed (the contract's fields, plus this one)
 
 
 class FileResult(BaseModel):

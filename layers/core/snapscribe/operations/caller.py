@@ -1,0 +1,18 @@
+"""Who asks for an operation, whatever carried the request (API Gateway today, a queue tomorrow)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from snapscribe.accounts.models import Principal
+
+
+@dataclass(frozen=True)
+class Caller:
+    principal: Principal
+    request_id: str
+    route: str  # what the usage ledger calls the request, e.g. "POST /api/v1/extract-image"
+
+    @property
+    def user_id(self) -> str:
+        return self.principal.user_id

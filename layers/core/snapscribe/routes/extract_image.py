@@ -1,0 +1,35 @@
+"""The extract-image API: images by URL or base64 and a prompt -> the engine's answer; and its formats."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
+from snapscribe import services
+from snapscribe.config import get_settings
+from snapscribe.contracts.extract_image import ExtractImageRequest
+from snapscribe.engines.registry import get_engine
+from snapscribe.operations import extract_image as operations
+from snapscribe.web.errors import EXTRACT_IMAGE_ERRORS
+from snapscribe.web.middleware import account_checks
+from snapscribe.web.requests import caller, json_body
+from snapscribe.web.responses import json_response
+
+router = APIGatewayRouter()
+
+
+@router.post("/api/v1/extract-image", middlewares=account_checks(EXTRACT_IMAGE_ERRORS, idempotent=True))
+def extract_image() -> Response[str]:
+    result = operations.extract_image(
+        json_body(router, ExtractImageRequest),
+        caller(router),
+        accounts=services.account_service(),
+        engine=get_engine(),
+        settings=get_settings(),
+    )
+    return json_response(200, result)
+
+
+@router.get("/api/v1/extract-image", middlewares=account_checks(EXTRACT_IMAGE_ERRORS))
+def list_image_formats() -> Response[str]:
+    return json_response(200, operations.list_image_formats())

@@ -1,0 +1,149 @@
+"""What runs around every API route, declared at the route: `middlewares=account_checks(ERRORS)`.
+
+In order: answer errors in the API's own shape (outermost, so it also answers the checks below) ->
+authenticate the key (401) -> count the request in the key's rate window (429) -> for a POST with an
+`Idempotency-Key`, run the route through Powertools idempotency -> the route. Typed errors become the
+API's error shape through its table; anything else is logged with its stack and answered with the API's
+internal error, never with details of the failure. Every answer after authentication carries the rate
+headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.metrics import MetricUnit
+
+from snapscribe import services
+from snapscribe.accounts.keys import key_from_headers
+from snapscribe.accounts.models import Principal
+from snapscribe.config import get_settings
+from snapscribe.errors import InvalidRequest, RequestInProgress, SnapscribeError
+from snapscribe.web.errors import ErrorTable
+from snapscribe.web.requests import route_label
+from snapscribe.web.responses import json_response, rate_headers
+
+logger = Logger(child=True)
+metrics = Metrics()  # shares its metric set with the handler's Metrics, which flushes it
+
+Middleware = Callable[[APIGatewayRestResolver, NextMiddleware], Response[Any]]
+IDEMPOTENCY_HEADER = "idempotency-key"
+
+
+def account_checks(errors: ErrorTable, *, idempotent: bool = False) -> list[Middleware]:
+    """The middleware of an authenticated route answering in `errors`' shape; `idempotent` for POST routes
+    whose retries must not charge twice."""
+    chain: list[Middleware] = [answer_errors_in(errors), authenticate, count_in_rate_window]
+    if idempotent:
+        chain.append(run_idempotently)
+    return chain
+
+
+def _who(app: APIGatewayRestResolver) -> dict[str, str]:
+    # Passed with each record, not appended to the logger: a child logger whose parent has another
+    # service name cannot append keys, and logging must never fail a request.
+    principal: Principal | None = app.context.get("principal")
+    return {"user_id": principal.user_id, "key_id": principal.key_id} if principal else {}
+
+
+def answer_errors_in(errors: ErrorTable) -> Middleware:
+    def answer_errors(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        route = route_label(app)
+        try:
+            response = next_middleware(app)
+        except SnapscribeError as error:
+            answer = errors.respond(error)
+            logger.info(
+                "request refused",
+                extra={
+                    **_who(app),
+                    "route": route,
+                    "status": answer.status,
+                    "error_type": type(error).__name__,
+                    "reason": error.message,
+                },
+            )
+            response = json_response(answer.status, answer.body, answer.headers)
+        except Exception:
+            logger.exception("request failed", extra={**_who(app), "route": route})
+            answer = errors.respond(RuntimeError())
+            response = json_response(answer.status, answer.body)
+        else:
+            logger.info("request served", extra={**_who(app), "route": route, "status": response.status_code})
+        # The error's own headers (a 429's) win over the window's.
+        response.headers = {**rate_headers(app.context.get("rate")), **response.headers}
+        metrics.add_metric(name=f"Responses{response.status_code // 100}xx", unit=MetricUnit.Count, value=1)
+        return response
+
+    return answer_errors
+
+
+def authenticate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    principal = services.account_service().authenticate(key_from_headers(dict(app.current_event.headers)))
+    app.context["principal"] = principal
+    return next_middleware(app)
+
+
+def count_in_rate_window(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    app.context["rate"] = services.account_service().check_rate(app.context["principal"])
+    return next_middleware(app)
+
+
+def _idempotency_key(headers: Mapping[str, str]) -> str | None:
+    value = headers.get(IDEMPOTENCY_HEADER)
+    if value is None:
+        return None
+    value = value.strip()
+    if not value or len(value) > 255 or not value.isprintable():
+        raise InvalidRequest("Idempotency-Key must be 1-255 printable characters")
+    return value
+
+
+def run_idempotently(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """A retry with the same Idempotency-Key (and body) gets the first answer, and is not charged again.
+    Failures are not remembered: their record is deleted, so a retry runs again."""
+    key = _idempotency_key(app.current_event.headers)
+    if key is None:
+        return next_middleware(app)
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    config = IdempotencyConfig(
+        # Scoped to the caller and the route: another user's identical key is another request.
+        event_key_jmespath="[user, route, key]",
+        payload_validation_jmespath="body",
+        expires_after_seconds=get_settings().idempotency_expiry_seconds,
+        raise_on_no_idempotency_key=True,
+    )
+    if app.lambda_context is not None:
+        config.register_lambda_context(app.lambda_context)
+
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="request", config=config, persistence_store=services.idempotency_store()
+    )
+    def run(request: dict[str, str]) -> dict[str, Any]:
+        response = next_middleware(app)
+        return {"status": response.status_code, "body": response.body, "headers": dict(response.headers)}
+
+    principal: Principal = app.context["principal"]
+    body_hash = hashlib.sha256((app.current_event.body or "").encode("utf-8")).hexdigest()
+    try:
+        stored = run(request={"user": principal.user_id, "route": route_label(app), "key": key, "body": body_hash})
+    except IdempotencyValidationError as error:
+        raise InvalidRequest("This Idempotency-Key was already used with a different request body") from error
+    except IdempotencyAlreadyInProgressError as error:
+        raise RequestInProgress("A request with this Idempotency-Key is still in progress") from error
+    return Response(
+        status_code=int(stored["status"]),
+        content_type="application/json",
+        body=stored["body"],
+        headers=dict(stored["headers"]),
+    )

@@ -1,0 +1,62 @@
+"""What a route reads from the request: who calls (set by the middleware), and its body as a typed model."""
+
+from __future__ import annotations
+
+import base64
+from typing import TypeVar
+
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from pydantic import BaseModel
+
+from snapscribe.contracts.parsing import parse_json_body
+from snapscribe.operations.caller import Caller
+from snapscribe.web.multipart import FormParts, read_form
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _event(router: BaseRouter) -> APIGatewayProxyEvent:
+    event = router.current_event
+    assert isinstance(event, APIGatewayProxyEvent)
+    return event
+
+
+def route_label(router: BaseRouter) -> str:
+    """The route as the usage ledger and the logs name it: "POST /api/ocr/process", "GET /api/files/{uuid}"."""
+    event = _event(router)
+    return f"{event.http_method} {event.resource or event.path}"
+
+
+def request_id(router: BaseRouter) -> str:
+    request_id = _event(router).request_context.request_id
+    if request_id:
+        return request_id
+    context = router.lambda_context
+    return context.aws_request_id if context is not None else "local"
+
+
+def caller(router: BaseRouter) -> Caller:
+    """The authenticated caller: the `authenticate` middleware put its principal in the context."""
+    return Caller(principal=router.context["principal"], request_id=request_id(router), route=route_label(router))
+
+
+def text_body(router: BaseRouter) -> str | None:
+    """The body as text. A JSON route whose body arrived base64-encoded gets it decoded; bytes that are not
+    UTF-8 become U+FFFD and fail JSON parsing with a 400, never a 500."""
+    event = _event(router)
+    if event.is_base64_encoded and event.body:
+        return base64.b64decode(event.body).decode("utf-8", errors="replace")
+    return event.body
+
+
+def json_body(router: BaseRouter, model: type[ModelT]) -> ModelT:
+    """The JSON body as `model`, or InvalidRequest/MissingField naming the field."""
+    return parse_json_body(text_body(router), model)
+
+
+def form_body(router: BaseRouter, *, max_file_bytes: int) -> FormParts:
+    """A multipart body (a binary media type of the API, so it arrives base64-encoded), parsed as sent."""
+    event = _event(router)
+    raw = base64.b64decode(event.body or "") if event.is_base64_encoded else (event.body or "").encode("utf-8")
+    return read_form(raw, event.headers.get("content-type") or "", max_file_bytes=max_file_bytes)
