@@ -2,91 +2,20 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from snapscribe.accounts.keys import KEY_PREFIX, generate_api_key, hash_api_key, hashes_match, key_from_headers
-from snapscribe.accounts.models import ApiKeyRecord, LedgerEntry, Reservation
 from snapscribe.accounts.service import AccountService
 from snapscribe.errors import InsufficientBalance, InvalidRequest, RateLimited, Unauthorized
-
-
-class FakeStore:
-    def __init__(self) -> None:
-        self.keys: dict[str, ApiKeyRecord] = {}
-        self.balances: dict[str, int] = {}
-        self.windows: dict[tuple[str, int], int] = {}
-        self.rows: dict[str, LedgerEntry] = {}
-        self.lock = threading.Lock()
-
-    def get_key(self, key_hash: str) -> ApiKeyRecord | None:
-        return self.keys.get(key_hash)
-
-    def put_key(self, record: ApiKeyRecord, initial_credits: int) -> None:
-        self.keys[record.key_hash] = record
-        self.balances[record.user_id] = self.balances.get(record.user_id, 0) + initial_credits
-
-    def list_keys(self) -> list[ApiKeyRecord]:
-        return list(self.keys.values())
-
-    def revoke_key(self, key_id: str) -> bool:
-        for key_hash, record in self.keys.items():
-            if record.key_id == key_id:
-                self.keys[key_hash] = ApiKeyRecord(**{**record.__dict__, "revoked": True})
-                return True
-        return False
-
-    def add_credits(self, user_id: str, credits: int) -> int:
-        self.balances[user_id] = self.balances.get(user_id, 0) + credits
-        return self.balances[user_id]
-
-    def get_balance(self, user_id: str) -> int:
-        return self.balances.get(user_id, 0)
-
-    def hit_rate_window(self, key_id: str, window_start: int, limit: int, expires_at: int) -> int | None:
-        with self.lock:
-            count = self.windows.get((key_id, window_start), 0)
-            if count >= limit:
-                return None
-            self.windows[(key_id, window_start)] = count + 1
-            return count + 1
-
-    def reserve(
-        self, user_id: str, cost: int, request_id: str, route: str, key_id: str, created_at: str
-    ) -> Reservation | None:
-        with self.lock:
-            if self.balances.get(user_id, 0) < cost:
-                return None
-            self.balances[user_id] -= cost
-            self.rows[request_id] = LedgerEntry(user_id, request_id, route, key_id, cost, 0, "reserved", created_at)
-            return Reservation(user_id, f"LEDGER#{request_id}", cost, request_id)
-
-    def settle(self, reservation: Reservation, refund: int, status: str) -> None:
-        row = self.rows[reservation.request_id]
-        if row.status != "reserved":
-            return
-        self.rows[reservation.request_id] = LedgerEntry(**{**row.__dict__, "refund": refund, "status": status})
-        self.balances[reservation.user_id] += refund
-
-    def ledger(self, user_id: str) -> list[LedgerEntry]:
-        return [row for row in self.rows.values() if row.user_id == user_id]
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes import Clock, FakeAccountStore
 
 
 @pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
+def store() -> FakeAccountStore:
+    return FakeAccountStore()
 
 
-def test_generated_keys_are_random_and_stored_only_as_hash(store: FakeStore) -> None:
+def test_generated_keys_are_random_and_stored_only_as_hash(store: FakeAccountStore) -> None:
     service = AccountService(store)
     first, record = service.create_key(user_id="alice", credits=5, rate_limit=10)
     second, _ = service.create_key(user_id="alice", credits=0, rate_limit=10)
@@ -100,7 +29,7 @@ def test_generated_keys_are_random_and_stored_only_as_hash(store: FakeStore) -> 
     assert store.get_balance("alice") == 5
 
 
-def test_authenticate_accepts_the_key_and_refuses_others(store: FakeStore) -> None:
+def test_authenticate_accepts_the_key_and_refuses_others(store: FakeAccountStore) -> None:
     service = AccountService(store)
     key, record = service.create_key(user_id="bob", credits=0, rate_limit=3)
     principal = service.authenticate(key)
@@ -111,7 +40,7 @@ def test_authenticate_accepts_the_key_and_refuses_others(store: FakeStore) -> No
         assert caught.value.message == "Invalid or missing Authorization header"
 
 
-def test_revoked_key_is_refused(store: FakeStore) -> None:
+def test_revoked_key_is_refused(store: FakeAccountStore) -> None:
     service = AccountService(store)
     key, record = service.create_key(user_id="carol", credits=0, rate_limit=3)
     assert store.revoke_key(record.key_id)
@@ -141,14 +70,14 @@ def test_key_from_headers(headers: dict[str, str], expected: str | None) -> None
     assert key_from_headers(headers) == expected
 
 
-def test_invalid_user_ids_are_refused(store: FakeStore) -> None:
+def test_invalid_user_ids_are_refused(store: FakeAccountStore) -> None:
     service = AccountService(store)
     for user_id in ("../etc", "a/b", "x" * 65, "spaces here"):
         with pytest.raises(InvalidRequest):
             service.create_key(user_id=user_id, credits=0, rate_limit=1)
 
 
-def test_rate_window_counts_down_and_resets_next_minute(store: FakeStore) -> None:
+def test_rate_window_counts_down_and_resets_next_minute(store: FakeAccountStore) -> None:
     clock = Clock(1_000_000_000.0 + 10)  # 10 s into a minute window
     service = AccountService(store, clock=clock)
     key, _ = service.create_key(user_id="dave", credits=0, rate_limit=2)
@@ -165,7 +94,7 @@ def test_rate_window_counts_down_and_resets_next_minute(store: FakeStore) -> Non
     assert service.check_rate(principal).remaining == 1
 
 
-def test_reserve_then_settle_with_refund(store: FakeStore) -> None:
+def test_reserve_then_settle_with_refund(store: FakeAccountStore) -> None:
     service = AccountService(store)
     key, _ = service.create_key(user_id="erin", credits=20, rate_limit=5)
     principal = service.authenticate(key)
@@ -178,7 +107,7 @@ def test_reserve_then_settle_with_refund(store: FakeStore) -> None:
     assert store.ledger("erin")[0].status == "refunded"
 
 
-def test_short_balance_is_refused_with_figures(store: FakeStore) -> None:
+def test_short_balance_is_refused_with_figures(store: FakeAccountStore) -> None:
     service = AccountService(store)
     key, _ = service.create_key(user_id="frank", credits=5, rate_limit=5)
     with pytest.raises(InsufficientBalance) as caught:
