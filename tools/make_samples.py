@@ -281,7 +281,7 @@ def write_ocr_extract_events() -> None:
 # The events user's upload, with a fixed id so that the events agree with each other.
 EVENTS_UPLOAD_ID = "0f8e2c55-6d1b-4d0a-9a53-3c1f4b2a7e10"
 EVENTS_UPLOAD_KEY = f"ocr/events/{EVENTS_UPLOAD_ID}-scan 2026-11 (copy).png"
-BUCKET = "snapscribe-files-123456789012-us-east-1-10ca1000"
+BUCKET = "snapscribe-local-filesbucket"
 
 
 def write_file_events() -> None:

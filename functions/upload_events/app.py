@@ -1,4 +1,4 @@
-"""UploadEventsFunction: checks each new upload (S3 ObjectCreated) and sweeps tmp/ (a schedule)."""
+"""UploadEventsFunction: checks each new upload (S3 ObjectCreated) and deletes what is bad."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from snapscribe import services
 from snapscribe.config import get_settings
-from snapscribe.operations.upload_events import check_upload, sweep_temporary_objects
+from snapscribe.operations.upload_events import check_upload
 
 logger = Logger()
 tracer = Tracer()
@@ -23,13 +23,11 @@ metrics = Metrics()
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()
-    if "Records" not in event:  # the schedule
-        return {"sweptTemporaryObjects": sweep_temporary_objects(objects=services.object_store(), settings=settings)}
     results = [
         check_upload(
             record.s3.get_object.key,
             uploads=services.upload_store(),
-            objects=services.object_store(),
+            objects=services.object_store_in(record.s3.bucket.name),
             settings=settings,
         )
         for record in S3Event(event).records

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +17,34 @@ from snapscribe_tools.template import PROJECT_ROOT
 SAMPLE_REQUEST = "samples/extract-image.json"
 
 
-# --- keys ----------------------------------------------------------------------------------------
-def _account_service(args: argparse.Namespace) -> Any:
+# --- keys ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class KeyTarget:
+    """Where keys live, and what a new key gets unless told: the deployment's own parameters."""
+
+    accounts: Any  # AccountService
+    starting_credits: int
+    default_rate_limit: int
+
+
+def _template_parameters(overrides: dict[str, str] | None = None) -> dict[str, str]:
+    from snapscribe_tools.template import load_template, parameter_defaults
+
+    return {**parameter_defaults(load_template()), **(overrides or {})}
+
+
+def _key_target(args: argparse.Namespace) -> KeyTarget:
+    """--local (the running `make run` stack), --stack NAME (a deployed stack: its table and parameters), or
+    --table NAME (a table alone: the template's default parameters)."""
     import boto3
 
     from snapscribe.accounts.dynamodb import DynamoAccountStore
     from snapscribe.accounts.service import AccountService
-    from snapscribe_tools.stack import base_environment, read_state
+    from snapscribe_tools.stack import LOCAL_PARAMETERS, base_environment, read_state
 
     table = args.table
     endpoint = None
+    parameters = _template_parameters()
     if args.local or (table is None and args.stack is None):
         state = read_state()
         if state is None:
@@ -33,21 +52,27 @@ def _account_service(args: argparse.Namespace) -> Any:
         os.environ.update({k: v for k, v in base_environment(state["awsEndpoint"]).items() if k.startswith("AWS_")})
         endpoint = state["awsEndpoint"]
         table = state["names"]["AccountsTable"]
+        parameters = _template_parameters(LOCAL_PARAMETERS)
     elif args.stack:
-        outputs = boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0].get("Outputs", [])
-        table = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "AccountsTableName")
+        stack = boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
+        table = next(o["OutputValue"] for o in stack.get("Outputs", []) if o["OutputKey"] == "AccountsTableName")
+        deployed = {item["ParameterKey"]: item.get("ParameterValue", "") for item in stack.get("Parameters", [])}
+        parameters = _template_parameters(deployed)
     client = boto3.client("dynamodb", endpoint_url=endpoint)
-    return AccountService(DynamoAccountStore(client, table))
+    return KeyTarget(
+        accounts=AccountService(DynamoAccountStore(client, table)),
+        starting_credits=int(parameters["StartingCredits"]),
+        default_rate_limit=int(parameters["DefaultRateLimit"]),
+    )
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from snapscribe.config import get_settings
-
-    service = _account_service(args)
+    target = _key_target(args)
+    service = target.accounts
     store = service._store
     if args.keys_command == "create":
-        credits = args.credits if args.credits is not None else get_settings().starting_credits
-        rate_limit = args.rate_limit or get_settings().default_rate_limit
+        credits = args.credits if args.credits is not None else target.starting_credits
+        rate_limit = args.rate_limit or target.default_rate_limit
         raw_key, record = service.create_key(
             user_id=args.user, credits=credits, rate_limit=rate_limit, raw_key=args.key, label=args.label or ""
         )
@@ -173,8 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_commands.add_parser("create", parents=[target], help="create a key (printed once)")
     create.add_argument("--user", help="user id (new one if omitted)")
-    create.add_argument("--credits", type=int)
-    create.add_argument("--rate-limit", type=int)
+    create.add_argument("--credits", type=int, help="default: the deployment's StartingCredits parameter")
+    create.add_argument("--rate-limit", type=int, help="default: the deployment's DefaultRateLimit parameter")
     create.add_argument("--label")
     create.add_argument("--key", help="use this key instead of a random one (development only)")
     keys_commands.add_parser("list", parents=[target], help="list keys (never the keys themselves)")

@@ -31,9 +31,7 @@ class Settings(BaseSettings):
     gemini_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_max_image_side: int = Field(default=2048, ge=256)
 
-    # Accounts
-    default_rate_limit: int = Field(default=60, ge=1)  # requests per minute per key
-    starting_credits: int = Field(default=1000, ge=0)
+    # Accounts (a new key's credits and rate limit are the admin CLI's, read from the deployed stack)
     idempotency_expiry_seconds: int = Field(default=3600, ge=60)
 
     # Image limits (seed 001)

@@ -43,6 +43,13 @@ def object_store() -> S3ObjectStore:
 
 
 @cache
+def object_store_in(bucket: str) -> S3ObjectStore:
+    """The bucket an S3 event names: the upload trigger cannot be told the name (the bucket's notification
+    refers to the function, so the function cannot refer to the bucket without a cycle)."""
+    return S3ObjectStore(s3_client(), bucket)
+
+
+@cache
 def account_service() -> AccountService:
     return AccountService(DynamoAccountStore(dynamodb_client(), get_settings().accounts_table))
 
@@ -63,6 +70,7 @@ def reset() -> None:
     s3_client.cache_clear()
     upload_store.cache_clear()
     object_store.cache_clear()
+    object_store_in.cache_clear()
     account_service.cache_clear()
     idempotency_store.cache_clear()
     reset_engines()

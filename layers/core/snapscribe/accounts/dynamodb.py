@@ -4,6 +4,10 @@
     pk=USER#<user_id>    sk=ACCOUNT             the credit balance
     pk=USER#<user_id>    sk=LEDGER#<ts>#<req>   one row per charged request
     pk=RATE#<key_id>     sk=<window start>      a fixed one-minute rate window (expires by TTL)
+    pk=UPLOADS#<user_id> sk=<uuid>              an upload record (snapscribe.storage.dynamodb)
+
+Each kind has its own partition prefix, so IAM can confine a function to the kinds it uses
+(`dynamodb:LeadingKeys` in template.yaml).
 
 Every change to a balance or a rate window is a conditional write, so parallel requests can never
 over-admit or overspend.

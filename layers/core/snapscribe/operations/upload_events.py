@@ -1,4 +1,4 @@
-"""The S3 trigger: check each new upload (delete what is bad), and sweep temporary objects."""
+"""The S3 trigger: check each new upload, and delete what is bad or was never asked for."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 from snapscribe.config import Settings
 from snapscribe.errors import InvalidFileKey, SnapscribeError
 from snapscribe.images.prepare import page_count
-from snapscribe.storage.keys import TMP_PREFIX, UPLOAD_PREFIX, parse_upload_key
+from snapscribe.storage.keys import UPLOAD_PREFIX, parse_upload_key
 from snapscribe.storage.uploads import REJECTED, ObjectStore, UploadStore
 
 logger = Logger(child=True)
@@ -67,11 +67,3 @@ def check_upload(raw_key: str, *, uploads: UploadStore, objects: ObjectStore, se
     uploads.mark_ready(record.user_id, record.upload_id, image_format=image_format, size=size, pages=pages)
     logger.info("upload ready", extra={"upload_id": record.upload_id, "format": image_format, "pages": pages})
     return CheckResult(key, "ready")
-
-
-def sweep_temporary_objects(*, objects: ObjectStore, settings: Settings) -> int:
-    """Delete tmp/ objects older than any request can run (the lifecycle rule is the backstop)."""
-    stale = objects.keys_older_than(TMP_PREFIX, settings.tmp_max_age_seconds)
-    for key in stale:
-        objects.delete(key)
-    return len(stale)

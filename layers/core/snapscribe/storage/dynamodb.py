@@ -1,4 +1,7 @@
-"""Upload records in the accounts table: pk=USER#<user_id>, sk=UPLOAD#<uuid>, expiring by TTL."""
+"""Upload records in the accounts table: pk=UPLOADS#<user_id>, sk=<uuid>, expiring by TTL.
+
+Their own partition prefix lets IAM confine a function to upload records (`dynamodb:LeadingKeys`
+UPLOADS#*): the S3 trigger, which parses untrusted files, can never touch keys or balances."""
 
 from __future__ import annotations
 
@@ -8,12 +11,14 @@ from botocore.exceptions import ClientError
 
 from snapscribe.storage.uploads import PENDING, READY, REJECTED, UploadRecord
 
+UPLOADS_PREFIX = "UPLOADS#"
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
 def _key(user_id: str, upload_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"USER#{user_id}"}, "sk": {"S": f"UPLOAD#{upload_id}"}}
+    return {"pk": {"S": f"{UPLOADS_PREFIX}{user_id}"}, "sk": {"S": upload_id}}
 
 
 class DynamoUploadStore:
