@@ -158,3 +158,22 @@ def test_the_fake_upload_store_keeps_the_protocols_transitions() -> None:
     assert status_of(Uploads(uploads=uploads), record) == (REJECTED, "corrupt", "TIFF", 5, 2)
     assert not uploads.mark_ready("bob", record.upload_id, image_format="PNG", size=3, pages=1)
     assert not uploads.mark_rejected("alice", "no-such-upload", reason="x")
+
+
+def test_a_check_that_loses_the_race_to_a_rejection_reports_it_and_deletes_the_object(
+    store: Uploads, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two deliveries race (a replaced object): the other one rejects the upload between this one's read and
+    its mark_ready. Rejected is final, so this check answers "rejected" and its object goes too."""
+    record = pending(store, image_bytes(40, 20))
+    read = store.objects.read
+
+    def read_while_another_delivery_rejects(key: str, *, max_bytes: int) -> bytes | None:
+        store.uploads.mark_rejected(record.user_id, record.upload_id, reason="The file is larger than allowed")
+        return read(key, max_bytes=max_bytes)
+
+    monkeypatch.setattr(store.objects, "read", read_while_another_delivery_rejects)
+    result = check(record.key, store, settings)
+    assert result == CheckResult(record.key, "rejected", "The file is larger than allowed")
+    assert status_of(store, record)[:2] == (REJECTED, "The file is larger than allowed")
+    assert record.key not in store.objects.objects

@@ -64,6 +64,10 @@ def check_upload(raw_key: str, *, uploads: UploadStore, objects: ObjectStore, se
         return reject(error.message)
     if pages > settings.max_pages_per_file:
         return reject(f"The file has {pages} pages; at most {settings.max_pages_per_file} are processed")
-    uploads.mark_ready(record.user_id, record.upload_id, image_format=image_format, size=size, pages=pages)
+    if not uploads.mark_ready(record.user_id, record.upload_id, image_format=image_format, size=size, pages=pages):
+        # A concurrent delivery rejected it meanwhile (a replaced object): rejected is final.
+        objects.delete(key)
+        latest = uploads.get(record.user_id, record.upload_id)
+        return CheckResult(key, "rejected", latest.reason if latest else "")
     logger.info("upload ready", extra={"upload_id": record.upload_id, "format": image_format, "pages": pages})
     return CheckResult(key, "ready")
