@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -12,16 +12,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from snapscribe import services
 from snapscribe.config import get_settings
 from snapscribe.operations.upload_events import check_upload
+from snapscribe.web.handler import instrumented
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+metrics = Metrics()  # shares its metric set with the one `instrumented` flushes
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def check_uploads(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()
     results = [
         check_upload(
@@ -36,3 +32,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     for result in results:
         metrics.add_metric(name=f"Uploads{result.outcome.title().replace('-', '')}", unit=MetricUnit.Count, value=1)
     return {"checked": [{"key": result.key, "outcome": result.outcome, "reason": result.reason} for result in results]}
+
+
+lambda_handler = instrumented(check_uploads)
