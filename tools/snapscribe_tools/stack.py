@@ -1,4 +1,4 @@
-"""The local stack: the whole service on one laptop, offline, in one process (DESIGN.md).
+"""The local stack: the whole service on one laptop, offline, in one process (docs/architecture.md).
 
 moto server (S3, DynamoDB, SQS) with the template's own tables and bucket -> a gateway on loopback that
 sends API Gateway proxy events to the handlers template.yaml names -> a pump that turns S3 notifications

@@ -34,21 +34,21 @@ class Settings(BaseSettings):
     # Accounts (a new key's credits and rate limit are the admin CLI's, read from the deployed stack)
     idempotency_expiry_seconds: int = Field(default=3600, ge=60)
 
-    # Image limits (seed 001)
+    # Image limits (the extract-image API)
     max_image_bytes: int = 20 * MB
     max_total_bytes: int = 100 * MB
     max_images: int = 3000
     max_output_tokens: int = 8192
     max_image_pixels: int = Field(default=80_000_000, ge=1_000_000)  # decompression-bomb guard
 
-    # Uploads (seed 003): presigned POST into the private bucket, then process by key
+    # Uploads (the file-upload API): presigned POST into the private bucket, then OCR by key
     max_upload_bytes: int = 50 * MB
     upload_url_expiry_seconds: int = Field(default=300, ge=60, le=3600)
     file_url_expiry_seconds: int = Field(default=900, ge=60, le=43200)
     upload_retention_days: int = Field(default=7, ge=1)
     tmp_max_age_seconds: int = Field(default=900, ge=0)  # no request outlives this
     max_pages_per_file: int = Field(default=100, ge=1)
-    extraction_credits_per_page: int = Field(default=200, ge=0)  # seed 004's example: 200 for one page
+    extraction_credits_per_page: int = Field(default=200, ge=0)  # the batch-extraction contract's example: 200 for one page
 
     # URL inputs
     allow_loopback_urls: bool = False  # tests only; never on in a deployment or under `make run`

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-# Pillow format name -> MIME type, for the formats a language model takes as they are (seed 001).
+# Pillow format name -> MIME type, for the formats a language model takes as they are (the extract-image API).
 AS_IS_FORMATS: dict[str, str] = {
     "PNG": "image/png",
     "JPEG": "image/jpeg",

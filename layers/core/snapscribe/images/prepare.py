@@ -107,7 +107,7 @@ def _decode_current_frame(opened: Image.Image, fmt: str) -> tuple[Image.Image, b
 def _encode(image: Image.Image, fmt: str, max_side: int | None) -> PreparedImage:
     if max_side is not None and max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    # Lossy sources stay lossy (smaller); everything else becomes PNG, as the seed says.
+    # Lossy sources stay lossy (smaller); everything else becomes PNG, as the extract-image contract says.
     if fmt in ("JPEG", "HEIF", "WEBP") and image.mode in ("RGB", "L", "CMYK"):
         out_format, mime = "JPEG", "image/jpeg"
         image = image.convert("RGB")

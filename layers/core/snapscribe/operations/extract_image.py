@@ -22,7 +22,7 @@ MB = 1024 * 1024
 
 
 class ExtractionFailed(EngineError):
-    """The engine failed after the request was accepted; the seed's 500 shape carries the reason."""
+    """The engine failed after the request was accepted; the API's 500 shape carries the reason."""
 
 
 def _decode_base64(value: str, index: int, limit: int) -> bytes:
