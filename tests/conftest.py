@@ -25,7 +25,19 @@ from snapscribe_tools.template import PROJECT_ROOT, functions, load_template
 
 EVENTS_DIR = PROJECT_ROOT / "events"
 EVAL_DIR = PROJECT_ROOT.parent / "shared" / "eval"
+EVAL_DATA_MISSING = f"needs the evaluation data in ../shared/eval ({EVAL_DIR}), which is not beside this clone"
 EVENTS_KEY = "ssk_events_example_key_not_a_secret"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A clone without ../shared/eval still collects and passes: the tests marked `eval_data` skip, saying why.
+    Those tests read EVAL_DIR only when they run, never at import or collection."""
+    if EVAL_DIR.is_dir():
+        return
+    skip = pytest.mark.skip(reason=EVAL_DATA_MISSING)
+    for item in items:
+        if item.get_closest_marker("eval_data"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

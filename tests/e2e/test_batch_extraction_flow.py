@@ -51,6 +51,7 @@ def _upload(client: httpx.Client, name: str, content_type: str, data: bytes) -> 
     return str(upload["uuid"])
 
 
+@pytest.mark.eval_data
 def test_readme_walkthrough_works_as_printed(stack: StackProcess, tmp_path: Path) -> None:
     readme = (PROJECT_ROOT / "README.md").read_text()
     block = re.search(r"<!-- walkthrough: image-extraction -->\n```sh\n(.*?)```", readme, re.DOTALL)
@@ -69,6 +70,7 @@ def test_readme_walkthrough_works_as_printed(stack: StackProcess, tmp_path: Path
     assert "whisky" in texts[3]
 
 
+@pytest.mark.eval_data
 def test_png_and_three_page_tiff_then_the_stored_copy(client: httpx.Client) -> None:
     png = _upload(client, "invoice.png", "image/png", (PROJECT_ROOT / "samples" / "invoice.png").read_bytes())
     tiff = _upload(

@@ -74,6 +74,7 @@ def test_seed_example_with_base64(client: httpx.Client) -> None:
     assert dev_balance() == before - 11
 
 
+@pytest.mark.eval_data
 def test_multi_format_request(client: httpx.Client) -> None:
     folder = EVAL_DIR / "formats" / "same_text_many_formats"
     images = [

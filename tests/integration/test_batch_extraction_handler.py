@@ -43,6 +43,8 @@ def _store(aws: boto3.session.Session, upload_id: str, key: str, data: bytes, us
 
 @pytest.fixture
 def stored(aws: boto3.session.Session, events_key: str) -> boto3.session.Session:
+    """The events user's PNG and three-page TIFF, checked; the TIFF is from ../shared/eval, so every test
+    that uses this fixture is marked eval_data."""
     services.account_service()._store.add_credits("events", 9_000)
     _store(aws, PNG_ID, PNG_KEY, (PROJECT_ROOT / "samples" / "invoice.png").read_bytes())
     _store(aws, TIFF_ID, TIFF_KEY, (EVAL_DIR / "formats" / "tiff" / "multipage_text_derived.tiff").read_bytes())
@@ -59,6 +61,7 @@ def _pages(data: dict[str, Any]) -> list[tuple[str, int, str, str]]:
     ]
 
 
+@pytest.mark.eval_data
 @pytest.mark.parametrize("event_name", ["extract_batch", "extract_batch_by_get"])
 def test_two_files_four_pages_in_order(stored: boto3.session.Session, event_name: str) -> None:
     before = _balance()
@@ -127,6 +130,7 @@ def test_a_broken_later_page_fails_alone_and_is_refunded(aws: boto3.session.Sess
     assert (row.cost, row.refund, row.status) == (600, 200, "partial")
 
 
+@pytest.mark.eval_data
 @pytest.mark.parametrize(
     ("event_name", "message_part"),
     [
@@ -143,6 +147,7 @@ def test_bad_requests_are_400(stored: boto3.session.Session, event_name: str, me
     assert _balance() == before
 
 
+@pytest.mark.eval_data
 def test_unknown_and_other_users_files_are_404_empty(stored: boto3.session.Session, accounts: Any) -> None:
     before = _balance()
     assert (lambda r: (r["statusCode"], body_of(r)))(invoke(FUNCTION, load_event("extract_batch_unknown_file"))) == (
@@ -159,6 +164,7 @@ def test_unknown_and_other_users_files_are_404_empty(stored: boto3.session.Sessi
     assert _balance("mallory") == 10_000
 
 
+@pytest.mark.eval_data
 def test_a_pending_upload_is_409(stored: boto3.session.Session) -> None:
     pending_id = "4d3c2b1a-0f9e-4d8c-b7a6-958473625140"
     services.upload_store().create(
@@ -178,6 +184,7 @@ def test_a_pending_upload_is_409(stored: boto3.session.Session) -> None:
     assert invoke(FUNCTION, event)["statusCode"] == 409
 
 
+@pytest.mark.eval_data
 def test_the_extraction_is_kept_for_its_owner(stored: boto3.session.Session, accounts: Any) -> None:
     data = body_of(invoke(FUNCTION, load_event("extract_batch")))["data"]
     event = load_event("get_batch_extraction")

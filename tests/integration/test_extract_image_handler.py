@@ -171,6 +171,7 @@ def test_short_balance_is_402_and_charges_nothing(accounts: Any) -> None:
     assert _ledger() == []
 
 
+@pytest.mark.eval_data
 def test_corrupt_image_is_400_and_refunded(events_key: str) -> None:
     data = (EVAL_DIR / "formats" / "bmp" / "bmpsuite_b_shortfile.bmp").read_bytes()
     result = invoke(FUNCTION, _post(images=[base64.b64encode(data).decode()]))
@@ -181,6 +182,7 @@ def test_corrupt_image_is_400_and_refunded(events_key: str) -> None:
     assert (row.cost, row.refund, row.status) == (11, 11, "refunded")
 
 
+@pytest.mark.eval_data
 def test_heic_and_webp_and_bmp_inputs(events_key: str) -> None:
     folder = EVAL_DIR / "formats" / "same_text_many_formats"
     images = [

@@ -8,7 +8,7 @@ import pytest
 from snapscribe.engines.local import LocalEngine
 from snapscribe_tools import evaluate
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.eval_data]
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -122,15 +123,20 @@ def test_trigger_marks_a_good_upload_ready_from_a_url_encoded_key(uploaded: boto
     [
         (b"just some text, not an image", "not an image in a supported format"),
         (b"%PDF-1.7 a PDF header with nothing behind it", "PDF file is corrupt"),
-        ((EVAL_DIR / "formats" / "bmp" / "bmpsuite_b_shortfile.bmp").read_bytes(), "corrupt"),
+        pytest.param(
+            EVAL_DIR / "formats" / "bmp" / "bmpsuite_b_shortfile.bmp",
+            "corrupt",
+            marks=pytest.mark.eval_data,
+            id="truncated-bmp-corrupt",
+        ),
         (b"", "empty"),
     ],
 )
 def test_trigger_deletes_bad_uploads_and_says_why(
-    aws: boto3.session.Session, events_key: str, body: bytes, reason_part: str
+    aws: boto3.session.Session, events_key: str, body: bytes | Path, reason_part: str
 ) -> None:
     services.upload_store().create(_record())
-    _s3(aws).put_object(Bucket=_bucket(), Key=UPLOAD_KEY, Body=body)
+    _s3(aws).put_object(Bucket=_bucket(), Key=UPLOAD_KEY, Body=body.read_bytes() if isinstance(body, Path) else body)
     assert _trigger()["checked"][0]["outcome"] == "rejected"
     assert not _exists(aws, UPLOAD_KEY)
     record = services.upload_store().get("events", UPLOAD_ID)

@@ -154,6 +154,7 @@ def test_local_engine_json_mode_without_template() -> None:
     assert document["text"].startswith("ACME Office Supplies Ltd")
 
 
+@pytest.mark.eval_data
 def test_local_engine_on_a_real_scan() -> None:
     path = EVAL_DIR / "formats" / "same_text_many_formats" / "pytesseract_test.png"
     image = prepare_image(path.read_bytes(), max_side=None, max_pixels=80_000_000)

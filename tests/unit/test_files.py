@@ -69,6 +69,7 @@ def test_malformed_keys_are_refused(key: object) -> None:
     assert caught.value.message == "Invalid file key format"
 
 
+@pytest.mark.eval_data
 def test_multipage_tiff_pages_in_order() -> None:
     data = (EVAL_DIR / "formats" / "tiff" / "multipage_text_derived.tiff").read_bytes()
     assert page_count(data, max_pixels=80_000_000) == ("TIFF", 3)
@@ -77,6 +78,7 @@ def test_multipage_tiff_pages_in_order() -> None:
     assert prepare_pages(data, max_side=None, max_pixels=80_000_000, max_pages=2).__len__() == 2
 
 
+@pytest.mark.eval_data
 def test_single_page_formats_have_one_page() -> None:
     data = (EVAL_DIR / "formats" / "same_text_many_formats" / "pytesseract_test.gif").read_bytes()
     assert page_count(data, max_pixels=80_000_000) == ("GIF", 1)
@@ -87,6 +89,7 @@ def test_corrupt_file_raises() -> None:
         prepare_pages(b"II*\x00" + b"\x00" * 50, max_side=None, max_pixels=80_000_000, max_pages=10)
 
 
+@pytest.mark.eval_data
 def test_language_detection_on_eval_ground_truth() -> None:
     items = [json.loads(line) for line in (EVAL_DIR / "textlines" / "labels.jsonl").read_text().splitlines()]
     wanted = {"en", "de", "fr", "zh", "ru", "ar", "es", "nl"}
@@ -101,6 +104,7 @@ def test_language_detection_on_eval_ground_truth() -> None:
     )
 
 
+@pytest.mark.eval_data
 def test_every_image_of_a_multi_image_heic_is_a_page() -> None:
     data = (EVAL_DIR / "formats" / "heif" / "zPug_3.heic").read_bytes()
     assert page_count(data, max_pixels=80_000_000) == ("HEIF", 3)
