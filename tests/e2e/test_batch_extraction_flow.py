@@ -1,4 +1,4 @@
-"""Seed 004 on the local stack over real HTTP: real uploads, the pump and the trigger, then batch
+"""The batch-extraction API on the local stack over real HTTP: real uploads, the pump and the trigger, then batch
 extraction; the README walkthrough as printed; the balance moves by the charge minus the refunds."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The local stack over real HTTP, with the test setting that lets URL inputs reach loopback."""
+"""The extract-image API on the local stack over real HTTP, with the test setting that lets URL inputs reach
+loopback."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def client(stack: StackProcess) -> Iterator[httpx.Client]:
         yield http
 
 
-def test_seed_example_with_a_url_on_loopback(client: httpx.Client, file_server: FileServer) -> None:
+def test_contract_example_with_a_url_on_loopback(client: httpx.Client, file_server: FileServer) -> None:
     url = file_server.serve_bytes("/sample-image.jpg", SAMPLE, "image/jpeg")  # a PNG behind a .jpg name
     response = client.post(
         "/api/v1/extract-image",
@@ -58,7 +59,7 @@ def test_seed_example_with_a_url_on_loopback(client: httpx.Client, file_server: 
     assert file_server.hits == ["/sample-image.jpg"]
 
 
-def test_seed_example_with_base64(client: httpx.Client) -> None:
+def test_contract_example_with_base64(client: httpx.Client) -> None:
     before = dev_balance()
     response = client.post(
         "/api/v1/extract-image",

@@ -37,13 +37,13 @@ def test_printed_curl_works_as_printed(make_run: StackProcess) -> None:
     assert body["creditUsage"] == 11
 
 
-SEED_002_PROMPT = (
+STRUCTURED_EXTRACTION_PROMPT = (
     "Please extract the information from the image using the following schema: "
     '{"invoice_no":"Invoice Number","date":"Invoice Date","items":[{"name":"Item Name","total":"Amount"}]}'
 )
 
 
-def test_seed_002_example_with_curl_form(make_run: StackProcess) -> None:
+def test_structured_extraction_example_with_curl_form(make_run: StackProcess) -> None:
     completed = subprocess.run(
         [
             "curl",
@@ -60,7 +60,7 @@ def test_seed_002_example_with_curl_form(make_run: StackProcess) -> None:
             "-F",
             "image=@samples/invoice.png",
             "-F",
-            f"prompt={SEED_002_PROMPT}",
+            f"prompt={STRUCTURED_EXTRACTION_PROMPT}",
         ],
         cwd=PROJECT_ROOT,
         capture_output=True,

@@ -1,5 +1,6 @@
-"""Seed 003 on the local stack over real HTTP: presigned POST uploads (curl -F and httpx multipart),
-the S3 event pump, the trigger, OCR by key, results, delete; and the README walkthrough as printed."""
+"""The file-upload and OCR-by-key APIs on the local stack over real HTTP: presigned POST uploads (curl -F and
+httpx multipart), the S3 event pump, the trigger, OCR by key, results, delete; and the README walkthrough as
+printed."""
 
 from __future__ import annotations
 

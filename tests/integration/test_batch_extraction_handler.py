@@ -1,5 +1,5 @@
-"""Seed 004 through OcrProcessFunction with events/*.json under moto: pages in order, per-page cost,
-failed pages refunded, 400 and 404 {} cases, stored extractions."""
+"""The batch-extraction API through BatchExtractionFunction with events/*.json under moto: pages in order,
+per-page cost, failed pages refunded, 400 and 404 {} cases, stored extractions."""
 
 from __future__ import annotations
 

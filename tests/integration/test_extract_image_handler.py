@@ -1,4 +1,5 @@
-"""ExtractImageFunction, invoked as Lambda would, with events/*.json, under moto (tables from template.yaml)."""
+"""The extract-image API: ExtractImageFunction, invoked as Lambda would, with events/*.json, under moto (tables
+from template.yaml)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def _png(text_colour: str = "black") -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def test_base64_request_answers_with_the_seed_fields(events_key: str) -> None:
+def test_base64_request_answers_with_the_contract_fields(events_key: str) -> None:
     result = invoke(FUNCTION, load_event("extract_image_base64"))
     assert result["statusCode"] == 200, result["body"]
     body = body_of(result)
@@ -103,7 +104,7 @@ def test_formats_listing(events_key: str) -> None:
         ("extract_image_url_metadata", "not allowed"),
     ],
 )
-def test_bad_requests_are_400_in_the_seed_shape(events_key: str, event_name: str, message_part: str) -> None:
+def test_bad_requests_are_400_in_the_contract_shape(events_key: str, event_name: str, message_part: str) -> None:
     result = invoke(FUNCTION, load_event(event_name))
     assert result["statusCode"] == 400
     body = body_of(result)

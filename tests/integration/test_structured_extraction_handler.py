@@ -1,5 +1,5 @@
-"""POST /v1/ocr/image/extract (seed 002) through ExtractImageFunction with events/*.json under moto:
-every base_resp code is reached, with its HTTP status."""
+"""The structured-extraction API (POST /v1/ocr/image/extract) through StructuredExtractionFunction with
+events/*.json under moto: every base_resp code is reached, with its HTTP status."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def _code(result: dict[str, Any]) -> tuple[int, int, str]:
     return result["statusCode"], body["base_resp"]["status_code"], body["base_resp"]["status_msg"]
 
 
-def test_seed_example_fills_the_invoice_schema(funded: str) -> None:
+def test_contract_example_fills_the_invoice_schema(funded: str) -> None:
     before = _balance()
     result = invoke(FUNCTION, load_event("extract_structured"))
     assert result["statusCode"] == 200, result["body"]

@@ -43,7 +43,7 @@ def test_upload_key_round_trip() -> None:
     key = upload_key("usr_1", UPLOAD_ID, "scan (1).png")
     parsed = parse_upload_key(key)
     assert (parsed.user_id, parsed.upload_id, parsed.key) == ("usr_1", UPLOAD_ID, key)
-    assert parse_upload_key("ocr/usr_1/filename.jpg").upload_id is None  # the seed's shape, not one we issued
+    assert parse_upload_key("ocr/usr_1/filename.jpg").upload_id is None  # the contract's shape, not one we issued
 
 
 @pytest.mark.parametrize(
@@ -146,5 +146,5 @@ def test_a_broken_pdf_is_corrupt_and_pdf_is_no_single_image() -> None:
         page_count(b"%PDF-1.7\n% not really a pdf", max_pixels=80_000_000)
     with pytest.raises(CorruptImage):
         prepare_pages(pdf_with_pages(2)[:200], max_side=None, max_pixels=80_000_000, max_pages=10)
-    with pytest.raises(UnsupportedImageFormat):  # the single-image routes take images, as their seeds say
+    with pytest.raises(UnsupportedImageFormat):  # the single-image routes take images, as their contracts say
         prepare_image(pdf_with_pages(1), max_side=None, max_pixels=80_000_000)
