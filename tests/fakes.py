@@ -9,7 +9,7 @@ import io
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +21,9 @@ from snapscribe.accounts.models import ApiKeyRecord, LedgerEntry, Principal, Res
 from snapscribe.accounts.service import AccountService
 from snapscribe.config import Settings
 from snapscribe.engines.base import ExtractionRequest, ExtractionResult
+from snapscribe.engines.layout import OcrLine
 from snapscribe.errors import UnknownEngine
+from snapscribe.images.prepare import PreparedImage
 from snapscribe.operations.caller import Caller
 from snapscribe.storage.keys import upload_key
 from snapscribe.storage.uploads import PENDING, READY, REJECTED, UploadRecord
@@ -316,9 +318,13 @@ class FakeEngine:
         name: str = "fake",
         max_image_side: int | None = None,
         hold_per_page: int = 1000,
+        reads_pages_apart: bool = False,
     ) -> None:
         self.name = name
         self.max_image_side = max_image_side
+        # False: like a model, one call sees every image. True: like the local engine, pages are read apart
+        # (read_page takes the script's next answer as the page's one line) and compose joins them.
+        self.reads_pages_apart = reads_pages_apart
         self.hold_per_page = hold_per_page
         self.script: list[Scripted] = list(script) or ["scripted text"]
         self.requests: list[ExtractionRequest] = []
@@ -326,6 +332,13 @@ class FakeEngine:
         self.in_flight = 0
         self.max_in_flight = 0
         self.lock = threading.Lock()
+
+    def read_page(self, image: PreparedImage, page: int = 0) -> list[OcrLine]:
+        text = self.extract(ExtractionRequest(images=[image], prompt="")).text
+        return [OcrLine(text, 0.0, 10.0 * page, 100.0, 10.0 * page + 8, 1.0, page)]
+
+    def compose(self, request: ExtractionRequest, lines: Sequence[OcrLine], pages: int) -> ExtractionResult:
+        return answer("\n\n".join(line.text for line in lines))
 
     def extract(self, request: ExtractionRequest) -> ExtractionResult:
         with self.lock:

@@ -110,14 +110,11 @@ def test_data_urls_and_wrapped_base64_are_read(account: Account, settings: Setti
     ],
     ids=["data-url-not-base64", "not-base64", "blank", "empty-data-url"],
 )
-def test_bad_base64_is_refused_and_the_hold_refunded(
-    bad: str, message: str, account: Account, settings: Settings
-) -> None:
+def test_bad_base64_is_refused_before_any_hold(bad: str, message: str, account: Account, settings: Settings) -> None:
+    """base64 is checked when the request is planned, before anything is held: no ledger row at all."""
     engine = FakeEngine()
-    error = raised(InvalidRequest, lambda: run([b64(PNG), bad], account, engine, settings))
+    error = refused_free(InvalidRequest, lambda: run([b64(PNG), bad], account, engine, settings), account, engine)
     assert error.message == message
-    assert account.summary() == (START, [(12, 12, "refunded")])
-    assert engine.requests == []
     assert work_files(settings) == []
 
 
@@ -147,15 +144,16 @@ def test_an_image_of_exactly_the_byte_limit_passes_and_one_byte_less_of_limit_re
     below = make_settings(tmp_path / "work", max_image_bytes=len(PNG) - 1)
     error = raised(ImageTooLarge, lambda: run([b64(PNG)], account, FakeEngine(), below))
     assert error.message.startswith("images[0]: the image is larger than")
-    assert account.summary() == (START - 11, [(11, 0, "charged"), (11, 11, "refunded")])
+    assert account.summary() == (START - 11, [(11, 0, "charged")])  # refused before any hold
 
 
 def test_images_together_over_the_total_limit_are_refused(account: Account, tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "work", max_total_bytes=2 * len(PNG) - 1)
-    error = raised(LimitExceeded, lambda: run([b64(PNG), b64(PNG)], account, FakeEngine(), settings))
+    engine = FakeEngine()
+    call = lambda: run([b64(PNG), b64(PNG)], account, engine, settings)  # noqa: E731
+    error = refused_free(LimitExceeded, call, account, engine)
     assert type(error) is LimitExceeded  # the sum, not one image, is over
     assert error.message.startswith("The images together are larger than")
-    assert account.summary() == (START, [(12, 12, "refunded")])
 
 
 def test_too_many_images_are_refused_before_any_hold(account: Account, settings: Settings) -> None:

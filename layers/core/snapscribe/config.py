@@ -48,7 +48,9 @@ class Settings(BaseSettings):
     upload_retention_days: int = Field(default=7, ge=1)
     tmp_max_age_seconds: int = Field(default=900, ge=0)  # no request outlives this
     max_pages_per_file: int = Field(default=100, ge=1)
-    extraction_credits_per_page: int = Field(default=200, ge=0)  # the batch-extraction contract's example: 200 for one page
+    extraction_credits_per_page: int = Field(
+        default=200, ge=0
+    )  # the batch-extraction contract's example: 200 for one page
 
     # URL inputs
     allow_loopback_urls: bool = False  # tests only; never on in a deployment or under `make run`
@@ -56,6 +58,15 @@ class Settings(BaseSettings):
     url_read_timeout: float = 10.0
     url_total_timeout: float = 30.0
     url_max_redirects: int = 3
+
+    # Synchronous requests refuse work they cannot finish in time (the estimate is measured per item).
+    sync_margin_seconds: float = Field(default=3.0, ge=0)  # kept free for settling and answering
+    # RapidOCR, one dense A4 page rendered at 200 dpi (40 such pages took 100 s); receipts take about 0.6 s.
+    local_seconds_per_page: float = Field(default=2.5, gt=0)
+    model_seconds_per_call: float = Field(default=8.0, gt=0)  # a Gemini call: images up, answer back
+    model_seconds_per_image: float = Field(default=0.5, ge=0)  # uploading one more image to the model
+    url_fetches_in_parallel: int = Field(default=8, ge=1)
+    url_seconds_per_fetch: float = Field(default=1.0, gt=0)  # a typical image download
 
     tmp_dir: Path | None = None  # None: the platform's temporary directory
 

@@ -56,6 +56,10 @@ class UrlFetchFailed(InvalidRequest):
     """A URL input could not be fetched (status, timeout, too many redirects)."""
 
 
+class TooLongForSync(SnapscribeError):
+    """The work cannot finish within a synchronous request's time: it must be sent as a job."""
+
+
 class IdempotencyKeyReused(InvalidRequest):
     """The same Idempotency-Key was sent with a different request body."""
 

@@ -11,6 +11,7 @@ from botocore.config import Config
 from snapscribe.accounts.dynamodb import DynamoAccountStore
 from snapscribe.accounts.service import AccountService
 from snapscribe.config import get_settings
+from snapscribe.jobs.plan import BlobCache, Deps
 from snapscribe.storage.dynamodb import DynamoUploadStore
 from snapscribe.storage.s3 import S3ObjectStore
 
@@ -52,6 +53,22 @@ def object_store_in(bucket: str) -> S3ObjectStore:
 @cache
 def account_service() -> AccountService:
     return AccountService(DynamoAccountStore(dynamodb_client(), get_settings().accounts_table))
+
+
+def deps(*, files: bool = False) -> Deps:
+    """What a charging operation uses: accounts, settings and engines; with `files`, upload records and the
+    bucket too (their clients are made only for the functions that use them)."""
+    from snapscribe.engines.registry import get_engine
+
+    return Deps(
+        accounts=account_service(),
+        settings=get_settings(),
+        engine_for=get_engine,
+        uploads=upload_store() if files else None,
+        objects=object_store() if files else None,
+        # Per invocation: a replaced object must never be served from an earlier request's copy.
+        cache=BlobCache(),
+    )
 
 
 @cache

@@ -28,6 +28,7 @@ AUTHENTICATION_FAILED = 1004
 RATE_LIMITED = 1002
 INSUFFICIENT_BALANCE = 1008
 CONFLICT = 1000
+REQUEST_TIMEOUT = 1001  # too much work for a synchronous request: send it as a job
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
+from snapscribe.engines.layout import OcrLine
 from snapscribe.images.prepare import PreparedImage
 
 
@@ -34,9 +35,25 @@ class Engine(Protocol):
     name: str
     # Longest image side the engine wants; larger images are downscaled before it sees them.
     max_image_side: int | None
+    # True when pages can be read one by one (by different workers) and the answer composed from them
+    # (PageEngine); False when one call must see every image together (a language model).
+    reads_pages_apart: bool
 
     def extract(self, request: ExtractionRequest) -> ExtractionResult: ...
 
     def token_hold(self, pages: int, prompt: str) -> int:
         """The most tokens a request of `pages` pages can be charged: reserved before the work."""
         ...
+
+
+class PageEngine(Engine, Protocol):
+    """An engine that reads pages apart: `read_page` per page, anywhere; `compose` once, from all lines."""
+
+    def read_page(self, image: PreparedImage, page: int = 0) -> list[OcrLine]: ...
+
+    def compose(self, request: ExtractionRequest, lines: Sequence[OcrLine], pages: int) -> ExtractionResult: ...
+
+
+def page_engine(engine: Engine) -> PageEngine | None:
+    """The engine as a PageEngine, if it reads pages apart."""
+    return cast(PageEngine, engine) if engine.reads_pages_apart else None

@@ -44,6 +44,7 @@ MAX_IMAGE_TOKENS = 9 * 258
 
 class GeminiEngine:
     name = "gemini"
+    reads_pages_apart = False  # one call sees every image of a request together
 
     def __init__(
         self,

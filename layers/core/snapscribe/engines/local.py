@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -61,13 +62,18 @@ def recognise(image: PreparedImage, page: int = 0) -> list[OcrLine]:
 
 
 class LocalEngine:
+    """Reads each page apart (so the pages of a job can be read by different workers), then composes the
+    answer from all pages' lines: the text in reading order, or the filled template."""
+
     name = "local"
     max_image_side: int | None = 2560
+    reads_pages_apart = True
 
-    def extract(self, request: ExtractionRequest) -> ExtractionResult:
-        lines: list[OcrLine] = []
-        for page, image in enumerate(request.images):
-            lines.extend(recognise(image, page))
+    def read_page(self, image: PreparedImage, page: int = 0) -> list[OcrLine]:
+        return recognise(image, page)
+
+    def compose(self, request: ExtractionRequest, lines: Sequence[OcrLine], pages: int) -> ExtractionResult:
+        """The answer to `request` from the lines of its `pages` pages (each line knows its page)."""
         text = reading_order_text(lines)
         if request.json_mode:
             if request.template is not None:
@@ -75,9 +81,13 @@ class LocalEngine:
             else:
                 document = {"text": text, "lines": [row for row in text.splitlines() if row]}
             text = json.dumps(document, ensure_ascii=False)
-        prompt_tokens = estimate_tokens(request.prompt) + TOKENS_PER_IMAGE * len(request.images)
-        completion_tokens = min(estimate_tokens(text), MAX_TEXT_TOKENS_PER_PAGE * max(1, len(request.images)))
+        prompt_tokens = estimate_tokens(request.prompt) + TOKENS_PER_IMAGE * pages
+        completion_tokens = min(estimate_tokens(text), MAX_TEXT_TOKENS_PER_PAGE * max(1, pages))
         return ExtractionResult(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
+    def extract(self, request: ExtractionRequest) -> ExtractionResult:
+        lines = [line for page, image in enumerate(request.images) for line in self.read_page(image, page)]
+        return self.compose(request, lines, len(request.images))
 
     def token_hold(self, pages: int, prompt: str) -> int:
         return estimate_tokens(prompt) + (TOKENS_PER_IMAGE + MAX_TEXT_TOKENS_PER_PAGE) * pages

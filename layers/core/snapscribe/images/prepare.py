@@ -156,9 +156,11 @@ def is_pdf(data: bytes) -> bool:
     return data[:1024].lstrip().startswith(PDF_SIGNATURE)
 
 
-def _pdf_pages(data: bytes, *, max_side: int | None, max_pixels: int, max_pages: int) -> tuple[list[PageResult], int]:
-    """Up to `max_pages` PDF pages rendered to pixels (PNG, lossless for text), each or the error that page
-    alone raised; and how many pages the document has."""
+def _pdf_pages(
+    data: bytes, *, max_side: int | None, max_pixels: int, max_pages: int, only: int | None = None
+) -> tuple[list[PageResult], int]:
+    """Up to `max_pages` PDF pages (or page `only`, 1-based) rendered to pixels (PNG, lossless for text), each
+    or the error that page alone raised; and how many pages the document has."""
     import pypdfium2
 
     results: list[PageResult] = []
@@ -169,7 +171,7 @@ def _pdf_pages(data: bytes, *, max_side: int | None, max_pixels: int, max_pages:
             raise CorruptImage("The PDF file is corrupt, encrypted or cannot be parsed") from error
         try:
             total = len(document)
-            for index in range(min(total, max_pages)):
+            for index in _page_indexes(min(total, max_pages), only):
                 try:
                     page = document[index]
                     width, height = page.get_size()  # points
@@ -207,14 +209,24 @@ def page_count(data: bytes, *, max_pixels: int) -> tuple[str, int]:
         return first.source_format, int(getattr(opened, "n_frames", 1))
 
 
-def prepare_pages(data: bytes, *, max_side: int | None, max_pixels: int, max_pages: int) -> list[PageResult]:
-    """Every page (PDF pages, TIFF pages, HEIF images; the first frame of anything else), each prepared or
-    the error that page alone raised, in page order. A file that cannot be opened at all raises."""
+def _page_indexes(pages: int, only: int | None) -> range:
+    """0-based indexes of the pages to prepare: all of `pages`, or just page `only` (1-based) if it exists."""
+    if only is None:
+        return range(pages)
+    return range(only - 1, only) if 1 <= only <= pages else range(0)
+
+
+def prepare_pages(
+    data: bytes, *, max_side: int | None, max_pixels: int, max_pages: int, only: int | None = None
+) -> list[PageResult]:
+    """Every page (PDF pages, TIFF pages, HEIF images; the first frame of anything else), or only page `only`
+    (1-based; [] when the file has no such page), each prepared or the error that page alone raised, in page
+    order. A file that cannot be opened at all raises."""
     if is_pdf(data):
-        return _pdf_pages(data, max_side=max_side, max_pixels=max_pixels, max_pages=max_pages)[0]
+        return _pdf_pages(data, max_side=max_side, max_pixels=max_pixels, max_pages=max_pages, only=only)[0]
     fmt = _open_checked(data)
     if fmt not in PAGED_FORMATS:
-        return [prepare_image(data, max_side=max_side, max_pixels=max_pixels)]
+        return [prepare_image(data, max_side=max_side, max_pixels=max_pixels)] if only in (None, 1) else []
     results: list[PageResult] = []
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -224,7 +236,7 @@ def prepare_pages(data: bytes, *, max_side: int | None, max_pixels: int, max_pag
             raise CorruptImage(f"The {fmt} file is corrupt and cannot be parsed") from error
         with opened:
             frames = min(int(getattr(opened, "n_frames", 1)), max_pages)
-            for index in range(frames):
+            for index in _page_indexes(frames, only):
                 try:
                     opened.seek(index)
                     _check_size(opened, max_pixels)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from snapscribe.accounts.service import AccountService
 from snapscribe.config import Settings
@@ -17,8 +17,10 @@ from snapscribe.contracts.batch_extraction import (
     ProcessedExtraction,
 )
 from snapscribe.engines.base import Engine, ExtractionRequest
-from snapscribe.errors import InvalidFileKey, LimitExceeded, NotFound, SnapscribeError
-from snapscribe.images.prepare import PreparedImage, prepare_pages
+from snapscribe.errors import CorruptImage, InvalidFileKey, LimitExceeded, NotFound, SnapscribeError
+from snapscribe.images.prepare import prepare_pages
+from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, WorkPlan
+from snapscribe.jobs.run import run_now
 from snapscribe.language import UNDETERMINED, detect_language
 from snapscribe.operations.caller import Caller
 from snapscribe.operations.ocr_by_key import OCR_PROMPT, checked_upload, owned_upload, result_key
@@ -27,14 +29,7 @@ from snapscribe.storage.uploads import ObjectStore, UploadRecord, UploadStore
 # The network engine waits on the model: a few pages at a time. The local engine already uses every core
 # for each page (onnxruntime), so its pages go one at a time (see engines/local.py for the measurement).
 NETWORK_WORKERS = 4
-
-
-@dataclass(frozen=True)
-class PageJob:
-    file_index: int
-    number: int
-    image: PreparedImage | None
-    error: str | None
+MISSING_FILE = "The file is no longer stored"
 
 
 def _owned(user_id: str, identifier_uuid: str | None, key: str | None, uploads: UploadStore) -> UploadRecord:
@@ -53,39 +48,6 @@ def _owned(user_id: str, identifier_uuid: str | None, key: str | None, uploads: 
     return checked_upload(record)  # the same pending/rejected answers as OCR by key
 
 
-def _page_jobs(
-    index: int, record: UploadRecord, objects: ObjectStore, engine: Engine, settings: Settings
-) -> list[PageJob]:
-    pages = min(max(1, record.pages), settings.max_pages_per_file)
-    data = objects.read(record.key, max_bytes=record.max_bytes)
-    if data is None:
-        return [PageJob(index, number, None, "The file is no longer stored") for number in range(1, pages + 1)]
-    try:
-        prepared = prepare_pages(
-            data, max_side=engine.max_image_side, max_pixels=settings.max_image_pixels, max_pages=pages
-        )
-    except SnapscribeError as error:
-        return [PageJob(index, number, None, error.message) for number in range(1, pages + 1)]
-    jobs = []
-    for number in range(1, pages + 1):
-        page = prepared[number - 1] if number <= len(prepared) else None
-        if isinstance(page, PreparedImage):
-            jobs.append(PageJob(index, number, page, None))
-        else:
-            jobs.append(PageJob(index, number, None, page.message if page is not None else "The page is missing"))
-    return jobs
-
-
-def _run(job: PageJob, engine: Engine) -> PageResult:
-    if job.image is None:
-        return PageResult(number=job.number, status="failed", text="", error=job.error)
-    try:
-        result = engine.extract(ExtractionRequest(images=[job.image], prompt=OCR_PROMPT))
-    except SnapscribeError as error:
-        return PageResult(number=job.number, status="failed", text="", error=error.message)
-    return PageResult(number=job.number, status="processed", text=result.text)
-
-
 def _main_language(texts: list[str]) -> str:
     """The language most of the text is in: each page detected alone, weighed by its length."""
     weights: dict[str, int] = {}
@@ -94,6 +56,116 @@ def _main_language(texts: list[str]) -> str:
         if language != UNDETERMINED:
             weights[language] = weights.get(language, 0) + len(text)
     return max(weights, key=lambda code: weights[code]) if weights else UNDETERMINED
+
+
+class ExtractBatch:
+    name = "extract_batch"
+    all_or_nothing = False  # each page stands alone: a failed page is marked failed and refunded
+
+    def plan(self, request: BatchExtractionRequest, caller: Caller, deps: Deps) -> WorkPlan:
+        settings = deps.settings
+        if len(request.files) > MAX_FILES:
+            raise LimitExceeded(f"At most {MAX_FILES} files can be extracted in one request")
+        records = [_owned(caller.user_id, item.uuid, item.key, deps.upload_store()) for item in request.files]
+        engine_id = request.engine.name.strip()
+        engine = deps.engine_for(engine_id)
+        files: list[dict[str, Any]] = [
+            {
+                "uuid": record.upload_id,
+                "key": record.key,
+                "max_bytes": record.max_bytes,
+                "pages": max(1, record.pages),
+                "processing_pages": min(max(1, record.pages), settings.max_pages_per_file),
+            }
+            for record in records
+        ]
+        items = [
+            {"file": index, "page": number}
+            for index, file in enumerate(files)
+            for number in range(1, file["processing_pages"] + 1)
+        ]
+        per_page = settings.extraction_credits_per_page
+        local = engine.reads_pages_apart
+        seconds_per_page = settings.local_seconds_per_page if local else settings.model_seconds_per_call
+        return WorkPlan(
+            kind=self.name,
+            request=request.model_dump(),
+            hold=per_page * len(items),
+            items=items,
+            seconds=math.ceil(len(items) / (1 if local else NETWORK_WORKERS)) * seconds_per_page,
+            context={"engine": engine_id, "files": files, "credits_per_page": per_page},
+            parallel=1 if local else NETWORK_WORKERS,
+        )
+
+    def run_item(self, plan: WorkPlan, index: int, deps: Deps) -> dict[str, Any]:
+        item = plan.items[index]
+        file = plan.context["files"][int(item["file"])]
+        engine = deps.engine_for(plan.context["engine"])
+        key, max_bytes = str(file["key"]), int(file["max_bytes"])
+        data = deps.cache.get(key, lambda: deps.object_store().read(key, max_bytes=max_bytes))
+        if data is None:
+            raise NotFound(MISSING_FILE)
+        found = prepare_pages(
+            data,
+            max_side=engine.max_image_side,
+            max_pixels=deps.settings.max_image_pixels,
+            max_pages=int(file["processing_pages"]),
+            only=int(item["page"]),
+        )
+        if not found:
+            raise CorruptImage("The page is missing")
+        if isinstance(found[0], SnapscribeError):
+            raise found[0]
+        result = engine.extract(ExtractionRequest(images=[found[0]], prompt=OCR_PROMPT))
+        return {"text": result.text}
+
+    def finish(self, plan: WorkPlan, outcomes: Sequence[ItemOutcome], caller: Caller, deps: Deps) -> Finished:
+        pages = [
+            PageResult(number=int(item["page"]), status="processed", text=str(outcome.output["text"]))
+            if outcome.output is not None
+            else PageResult(
+                number=int(item["page"]),
+                status="failed",
+                text="",
+                error=outcome.error.message if outcome.error else "The page was not processed",
+            )
+            for item, outcome in zip(plan.items, outcomes, strict=True)
+        ]
+        failed = sum(page.status == "failed" for page in pages)
+        returned = failed * int(plan.context["credits_per_page"])
+        request = BatchExtractionRequest.model_validate(plan.request)
+        hint = request.engine.options.get("language")
+        language = _main_language([page.text for page in pages if page.text])
+        if language == UNDETERMINED and isinstance(hint, str) and hint.strip():
+            language = hint.strip().lower()
+        files = plan.context["files"]
+        extraction = ProcessedExtraction(
+            uuid=str(uuid.uuid4()),
+            status="processed" if not failed else ("failed" if failed == len(pages) else "partially_processed"),
+            file_type="images",
+            engine=request.engine.name.strip(),
+            language=language,
+            total_files=len(files),
+            total_file_pages=sum(int(file["pages"]) for file in files),
+            total_processing_pages=len(pages),
+            initial_cost=plan.hold,
+            failed_pages=failed,
+            returned_credits=returned,
+            files=[
+                FileResult(
+                    uuid=str(file["uuid"]),
+                    pages=[page for item, page in zip(plan.items, pages, strict=True) if int(item["file"]) == index],
+                )
+                for index, file in enumerate(files)
+            ],
+        )
+        deps.object_store().put_json(
+            result_key(caller.user_id, f"extraction-{extraction.uuid}"), extraction.model_dump()
+        )
+        return Finished(result=extraction, used=plan.hold - returned)
+
+
+EXTRACT_BATCH = ExtractBatch()
 
 
 def extract_batch(
@@ -106,49 +178,17 @@ def extract_batch(
     engine_for: Callable[[str | None], Engine],
     settings: Settings,
 ) -> ProcessedExtraction:
-    if len(request.files) > MAX_FILES:
-        raise LimitExceeded(f"At most {MAX_FILES} files can be extracted in one request")
-    records = [_owned(caller.user_id, item.uuid, item.key, uploads) for item in request.files]
-    engine = engine_for(request.engine.name.strip())
-    processing_pages = sum(min(max(1, record.pages), settings.max_pages_per_file) for record in records)
-    per_page = settings.extraction_credits_per_page
-    initial_cost = per_page * processing_pages
-    with accounts.hold(caller, initial_cost) as hold:
-        jobs = [
-            job for index, record in enumerate(records) for job in _page_jobs(index, record, objects, engine, settings)
-        ]
-        workers = NETWORK_WORKERS if engine.name != "local" else 1
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="page") as pool:
-            results = list(pool.map(lambda job: _run(job, engine), jobs))  # map keeps file and page order
-        failed = sum(result.status == "failed" for result in results)
-        returned = failed * per_page
-        hint = request.engine.options.get("language")
-        language = _main_language([result.text for result in results if result.text])
-        if language == UNDETERMINED and isinstance(hint, str) and hint.strip():
-            language = hint.strip().lower()
-        extraction = ProcessedExtraction(
-            uuid=str(uuid.uuid4()),
-            status="processed" if not failed else ("failed" if failed == len(results) else "partially_processed"),
-            file_type="images",
-            engine=request.engine.name.strip(),
-            language=language,
-            total_files=len(records),
-            total_file_pages=sum(max(1, record.pages) for record in records),
-            total_processing_pages=processing_pages,
-            initial_cost=initial_cost,
-            failed_pages=failed,
-            returned_credits=returned,
-            files=[
-                FileResult(
-                    uuid=record.upload_id,
-                    pages=[r for j, r in zip(jobs, results, strict=True) if j.file_index == index],
-                )
-                for index, record in enumerate(records)
-            ],
-        )
-        objects.put_json(result_key(caller.user_id, f"extraction-{extraction.uuid}"), extraction.model_dump())
-        hold.use(initial_cost - returned)
-        return extraction
+    """The synchronous call, with engines chosen by `engine_for` (what the route does with the registry)."""
+    deps = Deps(
+        accounts=accounts,
+        settings=settings,
+        engine_for=lambda engine_id=None, **_options: engine_for(engine_id),
+        uploads=uploads,
+        objects=objects,
+    )
+    result = run_now(EXTRACT_BATCH, request, caller, deps)
+    assert isinstance(result, ProcessedExtraction)
+    return result
 
 
 def get_batch_extraction(caller: Caller, extraction_id: str, *, objects: ObjectStore) -> ProcessedExtraction:

@@ -12,6 +12,7 @@ class Caller:
     principal: Principal
     request_id: str
     route: str  # what the usage ledger calls the request, e.g. "POST /api/v1/extract-image"
+    ends_at: float | None = None  # epoch seconds when the invocation serving it is stopped (None: no limit)
 
     @property
     def user_id(self) -> str:

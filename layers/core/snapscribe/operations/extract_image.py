@@ -1,20 +1,33 @@
-"""The extract-image API: read the images (base64 or URL), hold 10 + 1 per image, extract; formats."""
+"""The extract-image API: images by URL or base64 and a prompt; 10 credits + 1 per image; and its formats.
+
+As a plan: an engine that reads pages apart (local) gets one item per image, and the answer is composed
+from every image's lines; a model gets one item, a single call that sees every image together.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import io
+import math
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
+from typing import IO, Any
 
 from snapscribe.accounts.service import AccountService
 from snapscribe.config import Settings
 from snapscribe.contracts.extract_image import ExtractImageRequest, ExtractImageResponse, credit_usage
-from snapscribe.engines.base import Engine, ExtractionRequest
+from snapscribe.engines.base import Engine, ExtractionRequest, page_engine
+from snapscribe.engines.layout import OcrLine
 from snapscribe.engines.prompt_template import canonical_json, find_json_template
 from snapscribe.errors import EngineError, ImageTooLarge, InvalidRequest, LimitExceeded, SnapscribeError
 from snapscribe.images.fetch import FetchPolicy, Resolver, fetch_to, system_resolver
 from snapscribe.images.formats import supported_formats
 from snapscribe.images.prepare import PreparedImage, prepare_image
+from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, WorkPlan, first_failure
+from snapscribe.jobs.run import run_now
 from snapscribe.operations.caller import Caller
 from snapscribe.storage.tempfiles import request_workspace
 
@@ -43,51 +56,56 @@ def _decode_base64(value: str, index: int, limit: int) -> bytes:
     return data
 
 
-def _read_inputs(request: ExtractImageRequest, workspace: Path, settings: Settings, resolver: Resolver) -> list[Path]:
-    """Each image's bytes in a temporary file (never all of them in memory), with the size limits."""
-    paths: list[Path] = []
-    total = 0
-    for index, item in enumerate(request.images):
-        path = workspace / f"image-{index:04d}"
-        if request.inputMethod == "base64":
-            data = _decode_base64(item, index, settings.max_image_bytes)
-            path.write_bytes(data)
-            size = len(data)
-        else:
-            policy = FetchPolicy(
-                max_bytes=settings.max_image_bytes,
-                connect_timeout=settings.url_connect_timeout,
-                read_timeout=settings.url_read_timeout,
-                total_timeout=settings.url_total_timeout,
-                max_redirects=settings.url_max_redirects,
-                allow_loopback=settings.allow_loopback_urls,
-            )
-            try:
-                with path.open("wb") as sink:
-                    size = fetch_to(item.strip(), sink, policy, resolver)
-            except SnapscribeError as error:
-                raise error.prefixed(f"images[{index}]: ") from error
-        if size > settings.max_image_bytes:
-            raise ImageTooLarge(f"images[{index}]: the image is larger than {settings.max_image_bytes // MB} MB")
-        total += size
-        if total > settings.max_total_bytes:
-            raise LimitExceeded(f"The images together are larger than {settings.max_total_bytes // MB} MB")
-        paths.append(path)
-    return paths
+def _fetch_policy(settings: Settings) -> FetchPolicy:
+    return FetchPolicy(
+        max_bytes=settings.max_image_bytes,
+        connect_timeout=settings.url_connect_timeout,
+        read_timeout=settings.url_read_timeout,
+        total_timeout=settings.url_total_timeout,
+        max_redirects=settings.url_max_redirects,
+        allow_loopback=settings.allow_loopback_urls,
+    )
 
 
-def _prepare(paths: list[Path], engine: Engine, settings: Settings) -> list[PreparedImage]:
-    prepared = []
-    for index, path in enumerate(paths):
+def _read_input(plan: WorkPlan, index: int, sink: IO[bytes], settings: Settings, resolver: Resolver) -> int:
+    """Image `index` of the request into `sink` (decoded, or fetched by URL), with the size limit."""
+    item = str(plan.request["images"][index])
+    if plan.request["inputMethod"] == "base64":
+        data = _decode_base64(item, index, settings.max_image_bytes)
+        sink.write(data)
+        size = len(data)
+    else:
         try:
-            prepared.append(
-                prepare_image(path.read_bytes(), max_side=engine.max_image_side, max_pixels=settings.max_image_pixels)
-            )
+            size = fetch_to(item.strip(), sink, _fetch_policy(settings), resolver)
         except SnapscribeError as error:
             raise error.prefixed(f"images[{index}]: ") from error
-        finally:
-            path.unlink(missing_ok=True)  # done with the original as soon as it is prepared
-    return prepared
+    if size > settings.max_image_bytes:
+        raise ImageTooLarge(f"images[{index}]: the image is larger than {settings.max_image_bytes // MB} MB")
+    return size
+
+
+def _check_total(sizes: Sequence[int], settings: Settings) -> None:
+    if sum(sizes) > settings.max_total_bytes:
+        raise LimitExceeded(f"The images together are larger than {settings.max_total_bytes // MB} MB")
+
+
+def _prepared(data: bytes, index: int, engine: Engine, settings: Settings) -> PreparedImage:
+    try:
+        return prepare_image(data, max_side=engine.max_image_side, max_pixels=settings.max_image_pixels)
+    except SnapscribeError as error:
+        raise error.prefixed(f"images[{index}]: ") from error
+
+
+def _extraction_request(plan: WorkPlan, settings: Settings, images: Sequence[PreparedImage] = ()) -> ExtractionRequest:
+    prompt = str(plan.request["prompt"])
+    json_mode = bool(plan.request.get("jsonMode"))
+    return ExtractionRequest(
+        images=images,
+        prompt=prompt,
+        json_mode=json_mode,
+        template=find_json_template(prompt) if json_mode else None,
+        max_output_tokens=settings.max_output_tokens,
+    )
 
 
 def _as_json_text(text: str) -> str:
@@ -96,6 +114,109 @@ def _as_json_text(text: str) -> str:
     if document is None:
         raise ExtractionFailed("the model's answer was not valid JSON")
     return document
+
+
+class ExtractImage:
+    name = "extract_image"
+    all_or_nothing = True  # one answer for all the images: an image that fails fails the request
+
+    def plan(self, request: ExtractImageRequest, caller: Caller, deps: Deps) -> WorkPlan:
+        settings = deps.settings
+        count = len(request.images)
+        if count > settings.max_images:
+            raise LimitExceeded(f"At most {settings.max_images} images can be processed in one request")
+        if request.inputMethod == "base64":  # checked now: a request that is invalid never becomes a job
+            sizes = [
+                len(_decode_base64(item, index, settings.max_image_bytes)) for index, item in enumerate(request.images)
+            ]
+            _check_total(sizes, settings)
+        engine_id = settings.engine
+        engine = deps.engine_for(engine_id)
+        fetches = count if request.inputMethod == "url" else 0
+        fetch_seconds = math.ceil(fetches / settings.url_fetches_in_parallel) * settings.url_seconds_per_fetch
+        if engine.reads_pages_apart:
+            items = [{"image": index} for index in range(count)]
+            seconds = count * settings.local_seconds_per_page + fetch_seconds
+        else:
+            items = [{"images": count}]
+            seconds = settings.model_seconds_per_call + count * settings.model_seconds_per_image + fetch_seconds
+        return WorkPlan(
+            kind=self.name,
+            request=request.model_dump(),
+            hold=credit_usage(count),
+            items=items,
+            seconds=seconds,
+            context={"engine": engine_id},
+        )
+
+    def run_item(self, plan: WorkPlan, index: int, deps: Deps) -> dict[str, Any]:
+        engine = deps.engine_for(plan.context["engine"])
+        reader = page_engine(engine)
+        if reader is not None:
+            image = int(plan.items[index]["image"])
+            buffer = io.BytesIO()
+            size = _read_input(plan, image, buffer, deps.settings, deps.resolver)
+            page = _prepared(buffer.getvalue(), image, engine, deps.settings)
+            try:
+                lines = reader.read_page(page, image)
+            except EngineError as error:
+                raise ExtractionFailed(error.message) from error
+            return {"bytes": size, "lines": [asdict(line) for line in lines]}
+        return self._one_call(plan, engine, deps)
+
+    def _one_call(self, plan: WorkPlan, engine: Engine, deps: Deps) -> dict[str, Any]:
+        """Every image to the model in one call: fetched a few at a time, each on disk until it is prepared."""
+        settings = deps.settings
+        count = len(plan.request["images"])
+        with request_workspace(settings.tmp_dir, f"extract-{count}") as workspace:
+
+            def read(index: int) -> tuple[Path, int]:
+                path = workspace / f"image-{index:04d}"
+                with path.open("wb") as sink:
+                    return path, _read_input(plan, index, sink, settings, deps.resolver)
+
+            with ThreadPoolExecutor(max_workers=settings.url_fetches_in_parallel, thread_name_prefix="fetch") as pool:
+                futures = [pool.submit(read, index) for index in range(count)]
+                read_inputs = []
+                for future in futures:  # the first failure by image order, as a sequential read would find
+                    read_inputs.append(future.result())
+            _check_total([size for _path, size in read_inputs], settings)
+            images = []
+            for index, (path, _size) in enumerate(read_inputs):
+                images.append(_prepared(path.read_bytes(), index, engine, settings))
+                path.unlink(missing_ok=True)  # done with the original as soon as it is prepared
+        try:
+            result = engine.extract(_extraction_request(plan, settings, images))
+        except EngineError as error:
+            raise ExtractionFailed(error.message) from error
+        return {
+            "text": result.text,
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+        }
+
+    def finish(self, plan: WorkPlan, outcomes: Sequence[ItemOutcome], caller: Caller, deps: Deps) -> Finished:
+        failure = first_failure(outcomes)
+        if failure is not None:
+            raise failure
+        outputs = [outcome.output or {} for outcome in outcomes]
+        count = len(plan.request["images"])
+        reader = page_engine(deps.engine_for(plan.context["engine"]))
+        if reader is not None:
+            _check_total([int(output["bytes"]) for output in outputs], deps.settings)
+            lines = [OcrLine(**line) for output in outputs for line in output["lines"]]
+            text = reader.compose(_extraction_request(plan, deps.settings), lines, count).text
+        else:
+            text = str(outputs[0]["text"])
+        if plan.request.get("jsonMode"):
+            text = _as_json_text(text)
+        response = ExtractImageResponse(
+            results=text, prompt=plan.request["prompt"], imageCount=count, creditUsage=plan.hold
+        )
+        return Finished(result=response, used=plan.hold)
+
+
+EXTRACT_IMAGE = ExtractImage()
 
 
 def extract_image(
@@ -107,27 +228,11 @@ def extract_image(
     settings: Settings,
     resolver: Resolver = system_resolver,
 ) -> ExtractImageResponse:
-    if len(request.images) > settings.max_images:
-        raise LimitExceeded(f"At most {settings.max_images} images can be processed in one request")
-    cost = credit_usage(len(request.images))
-    with accounts.hold(caller, cost):
-        with request_workspace(settings.tmp_dir, caller.request_id) as workspace:
-            paths = _read_inputs(request, workspace, settings, resolver)
-            images = _prepare(paths, engine, settings)
-        try:
-            result = engine.extract(
-                ExtractionRequest(
-                    images=images,
-                    prompt=request.prompt,
-                    json_mode=request.jsonMode,
-                    template=find_json_template(request.prompt) if request.jsonMode else None,
-                    max_output_tokens=settings.max_output_tokens,
-                )
-            )
-        except EngineError as error:
-            raise ExtractionFailed(error.message) from error
-        text = _as_json_text(result.text) if request.jsonMode else result.text
-        return ExtractImageResponse(results=text, prompt=request.prompt, imageCount=len(images), creditUsage=cost)
+    """The synchronous call with one given engine (what the route does with the deployment's engine)."""
+    deps = Deps(accounts=accounts, settings=settings, engine_for=lambda *_args, **_options: engine, resolver=resolver)
+    result = run_now(EXTRACT_IMAGE, request, caller, deps)
+    assert isinstance(result, ExtractImageResponse)
+    return result
 
 
 def list_image_formats() -> dict[str, object]:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import Any
 
 from snapscribe.accounts.service import AccountService
 from snapscribe.config import Settings
 from snapscribe.contracts.ocr_by_key import OcrByKeyRequest, OcrByKeyResponse
-from snapscribe.engines.base import Engine, ExtractionRequest
-from snapscribe.errors import EngineError, NotFound, SnapscribeError, UploadPending, UploadRejected
+from snapscribe.engines.base import Engine, ExtractionRequest, page_engine
+from snapscribe.engines.layout import OcrLine
+from snapscribe.errors import CorruptImage, EngineError, NotFound, SnapscribeError, UploadPending, UploadRejected
 from snapscribe.images.prepare import PreparedImage, prepare_pages
+from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, WorkPlan, first_failure
+from snapscribe.jobs.run import run_now
 from snapscribe.language import detect_language
 from snapscribe.operations.caller import Caller
 from snapscribe.storage.keys import RESULTS_PREFIX, parse_upload_key
@@ -50,20 +56,107 @@ def checked_upload(record: UploadRecord) -> UploadRecord:
     return record
 
 
-def read_pages(record: UploadRecord, objects: ObjectStore, engine: Engine, settings: Settings) -> list[PreparedImage]:
-    data = objects.read(record.key, max_bytes=record.max_bytes)
+def _read_upload(plan: WorkPlan, deps: Deps) -> bytes:
+    key, max_bytes = str(plan.context["key"]), int(plan.context["max_bytes"])
+    data = deps.cache.get(key, lambda: deps.object_store().read(key, max_bytes=max_bytes))
     if data is None:
         raise NotFound()
-    pages = prepare_pages(
-        data,
-        max_side=engine.max_image_side,
-        max_pixels=settings.max_image_pixels,
-        max_pages=settings.max_pages_per_file,
-    )
-    for page in pages:
-        if isinstance(page, SnapscribeError):
-            raise page
-    return [page for page in pages if isinstance(page, PreparedImage)]
+    return data
+
+
+class OcrByKey:
+    name = "ocr_by_key"
+    all_or_nothing = True  # one text for the whole file: a page that fails fails the request
+
+    def plan(self, request: OcrByKeyRequest, caller: Caller, deps: Deps) -> WorkPlan:
+        record = owned_upload(caller.user_id, request.key, deps.upload_store())
+        engine_id = deps.settings.ocr_engine
+        engine = deps.engine_for(engine_id)
+        pages = max(1, record.pages)
+        settings = deps.settings
+        if engine.reads_pages_apart:
+            items = [{"page": number} for number in range(1, pages + 1)]
+            seconds = pages * settings.local_seconds_per_page
+        else:
+            items = [{"pages": pages}]
+            seconds = settings.model_seconds_per_call + pages * settings.model_seconds_per_image
+        return WorkPlan(
+            kind=self.name,
+            request=request.model_dump(),
+            hold=engine.token_hold(pages, OCR_PROMPT),
+            items=items,
+            seconds=seconds,
+            context={"engine": engine_id, "key": record.key, "max_bytes": record.max_bytes, "pages": pages},
+        )
+
+    def run_item(self, plan: WorkPlan, index: int, deps: Deps) -> dict[str, Any]:
+        engine = deps.engine_for(plan.context["engine"])
+        reader = page_engine(engine)
+        settings = deps.settings
+        try:
+            if reader is None:  # every page to the model in one call
+                pages = prepare_pages(
+                    _read_upload(plan, deps),
+                    max_side=engine.max_image_side,
+                    max_pixels=settings.max_image_pixels,
+                    max_pages=settings.max_pages_per_file,
+                )
+                result = engine.extract(ExtractionRequest(images=[_page(page) for page in pages], prompt=OCR_PROMPT))
+                return {
+                    "text": result.text,
+                    "prompt_tokens": result.prompt_tokens,
+                    "completion_tokens": result.completion_tokens,
+                }
+            number = int(plan.items[index]["page"])
+            found = prepare_pages(
+                _read_upload(plan, deps),
+                max_side=engine.max_image_side,
+                max_pixels=settings.max_image_pixels,
+                max_pages=settings.max_pages_per_file,
+                only=number,
+            )
+            if not found:
+                raise CorruptImage(f"page {number}: the page is missing")
+            lines = reader.read_page(_page(found[0]), number - 1)
+            return {"lines": [asdict(line) for line in lines]}
+        except EngineError as error:
+            raise OcrFailed(error.message) from error
+
+    def finish(self, plan: WorkPlan, outcomes: Sequence[ItemOutcome], caller: Caller, deps: Deps) -> Finished:
+        failure = first_failure(outcomes)
+        if failure is not None:
+            raise failure
+        outputs = [outcome.output or {} for outcome in outcomes]
+        reader = page_engine(deps.engine_for(plan.context["engine"]))
+        if reader is not None:
+            lines = [OcrLine(**line) for output in outputs for line in output["lines"]]
+            result = reader.compose(ExtractionRequest(images=(), prompt=OCR_PROMPT), lines, int(plan.context["pages"]))
+            text, tokens = result.text, result.total_tokens
+        else:
+            text = str(outputs[0]["text"])
+            tokens = int(outputs[0]["prompt_tokens"]) + int(outputs[0]["completion_tokens"])
+        settings, objects = deps.settings, deps.object_store()
+        response = OcrByKeyResponse(
+            id=str(uuid.uuid4()),
+            text=text,
+            key=str(plan.context["key"]),
+            fileUrl=objects.presigned_get(str(plan.context["key"]), expires_in=settings.file_url_expiry_seconds),
+            createdAt=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            wordCount=len(text.split()),
+            tokensUsed=min(tokens, plan.hold),
+            language=detect_language(text),
+        )
+        objects.put_json(result_key(caller.user_id, response.id), response.model_dump())
+        return Finished(result=response, used=response.tokensUsed)
+
+
+def _page(page: PreparedImage | SnapscribeError) -> PreparedImage:
+    if isinstance(page, SnapscribeError):
+        raise page
+    return page
+
+
+OCR_BY_KEY = OcrByKey()
 
 
 def ocr_by_key(
@@ -76,26 +169,17 @@ def ocr_by_key(
     engine: Engine,
     settings: Settings,
 ) -> OcrByKeyResponse:
-    record = owned_upload(caller.user_id, request.key, uploads)
-    with accounts.hold(caller, engine.token_hold(max(1, record.pages), OCR_PROMPT)) as hold:
-        pages = read_pages(record, objects, engine, settings)
-        try:
-            result = engine.extract(ExtractionRequest(images=pages, prompt=OCR_PROMPT))
-        except EngineError as error:
-            raise OcrFailed(error.message) from error
-        hold.use(result.total_tokens)
-        response = OcrByKeyResponse(
-            id=str(uuid.uuid4()),
-            text=result.text,
-            key=record.key,
-            fileUrl=objects.presigned_get(record.key, expires_in=settings.file_url_expiry_seconds),
-            createdAt=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-            wordCount=len(result.text.split()),
-            tokensUsed=hold.used,
-            language=detect_language(result.text),
-        )
-        objects.put_json(result_key(caller.user_id, response.id), response.model_dump())
-        return response
+    """The synchronous call with one given engine (what the route does with the deployment's engine)."""
+    deps = Deps(
+        accounts=accounts,
+        settings=settings,
+        engine_for=lambda *_args, **_options: engine,
+        uploads=uploads,
+        objects=objects,
+    )
+    result = run_now(OCR_BY_KEY, request, caller, deps)
+    assert isinstance(result, OcrByKeyResponse)
+    return result
 
 
 def get_ocr_result(caller: Caller, result_id: str, *, objects: ObjectStore, settings: Settings) -> OcrByKeyResponse:

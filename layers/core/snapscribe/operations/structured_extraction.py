@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from snapscribe.accounts.service import AccountService
 from snapscribe.config import Settings
@@ -20,6 +21,8 @@ from snapscribe.engines.base import Engine, ExtractionRequest
 from snapscribe.engines.prompt_template import canonical_json, find_json_template
 from snapscribe.errors import ImageTooLarge, MissingField, UnsupportedImageFormat
 from snapscribe.images.prepare import prepare_image, sniff_format
+from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, WorkPlan, first_failure
+from snapscribe.jobs.run import run_now
 from snapscribe.operations.caller import Caller
 
 MB = 1024 * 1024
@@ -41,6 +44,77 @@ def wants_json(prompt: str, template: object) -> bool:
     return template is not None or "json" in prompt.lower()
 
 
+class ExtractStructured:
+    name = "extract_structured"
+    all_or_nothing = True
+
+    def plan(self, form: StructuredExtractionForm, caller: Caller, deps: Deps) -> WorkPlan:
+        engine_id = None if form.model == DEFAULT_MODEL else form.model
+        engine = deps.engine_for(engine_id)
+        check_image(form.image)
+        prepare_image(form.image, max_side=engine.max_image_side, max_pixels=deps.settings.max_image_pixels)
+        return WorkPlan(
+            kind=self.name,
+            request={"model": form.model, "scene": form.scene, "prompt": form.prompt, "filename": form.filename},
+            hold=engine.token_hold(1, form.prompt),
+            items=[{"image": 0}],
+            seconds=(
+                deps.settings.local_seconds_per_page
+                if engine.reads_pages_apart
+                else deps.settings.model_seconds_per_call + deps.settings.model_seconds_per_image
+            ),
+            context={"engine": engine_id or deps.settings.engine},
+            inputs={"image": form.image},
+        )
+
+    def run_item(self, plan: WorkPlan, index: int, deps: Deps) -> dict[str, Any]:
+        engine = deps.engine_for(plan.context["engine"])
+        prompt = str(plan.request["prompt"])
+        image = prepare_image(
+            plan.inputs["image"], max_side=engine.max_image_side, max_pixels=deps.settings.max_image_pixels
+        )
+        template = find_json_template(prompt)
+        result = engine.extract(
+            ExtractionRequest(
+                images=[image],
+                prompt=prompt,
+                json_mode=wants_json(prompt, template),
+                template=template,
+                scene=str(plan.request["scene"]),
+                max_output_tokens=deps.settings.max_output_tokens,
+            )
+        )
+        return {
+            "text": result.text,
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+        }
+
+    def finish(self, plan: WorkPlan, outcomes: Sequence[ItemOutcome], caller: Caller, deps: Deps) -> Finished:
+        failure = first_failure(outcomes)
+        if failure is not None:
+            raise failure
+        output = outcomes[0].output or {}
+        prompt = str(plan.request["prompt"])
+        content = str(output["text"])
+        if wants_json(prompt, find_json_template(prompt)):
+            content = canonical_json(content) or content  # a model's non-JSON answer is still its text
+        prompt_tokens, completion_tokens = int(output["prompt_tokens"]), int(output["completion_tokens"])
+        response = StructuredExtractionResponse(
+            content=content,
+            usage=Usage(
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                total_tokens=prompt_tokens + completion_tokens,
+            ),
+            base_resp=BaseResp(status_code=SUCCESS, status_msg="success"),
+        )
+        return Finished(result=response, used=min(prompt_tokens + completion_tokens, plan.hold))
+
+
+EXTRACT_STRUCTURED = ExtractStructured()
+
+
 def extract_structured(
     form: StructuredExtractionForm,
     caller: Caller,
@@ -49,31 +123,10 @@ def extract_structured(
     engine_for: Callable[[str | None], Engine],
     settings: Settings,
 ) -> StructuredExtractionResponse:
-    engine = engine_for(None if form.model == DEFAULT_MODEL else form.model)
-    check_image(form.image)
-    prepared = prepare_image(form.image, max_side=engine.max_image_side, max_pixels=settings.max_image_pixels)
-    template = find_json_template(form.prompt)
-    with accounts.hold(caller, engine.token_hold(1, form.prompt)) as hold:
-        result = engine.extract(
-            ExtractionRequest(
-                images=[prepared],
-                prompt=form.prompt,
-                json_mode=wants_json(form.prompt, template),
-                template=template,
-                scene=form.scene,
-                max_output_tokens=settings.max_output_tokens,
-            )
-        )
-        content = result.text
-        if wants_json(form.prompt, template):
-            content = canonical_json(content) or content  # a model's non-JSON answer is still its text
-        hold.use(result.total_tokens)
-        return StructuredExtractionResponse(
-            content=content,
-            usage=Usage(
-                prompt_tokens=result.prompt_tokens,
-                completion_tokens=result.completion_tokens,
-                total_tokens=result.prompt_tokens + result.completion_tokens,
-            ),
-            base_resp=BaseResp(status_code=SUCCESS, status_msg="success"),
-        )
+    """The synchronous call, with engines chosen by `engine_for` (what the route does with the registry)."""
+    deps = Deps(
+        accounts=accounts, settings=settings, engine_for=lambda engine_id=None, **_options: engine_for(engine_id)
+    )
+    result = run_now(EXTRACT_STRUCTURED, form, caller, deps)
+    assert isinstance(result, StructuredExtractionResponse)
+    return result

@@ -6,28 +6,20 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from snapscribe import services
-from snapscribe.config import get_settings
 from snapscribe.contracts.extract_image import ExtractImageRequest
-from snapscribe.engines.registry import get_engine
 from snapscribe.operations import extract_image as operations
 from snapscribe.web.errors import EXTRACT_IMAGE_ERRORS
 from snapscribe.web.middleware import account_checks
-from snapscribe.web.requests import caller, json_body
+from snapscribe.web.requests import json_body
 from snapscribe.web.responses import json_response
+from snapscribe.web.work import perform
 
 router = APIGatewayRouter()
 
 
 @router.post("/api/v1/extract-image", middlewares=account_checks(EXTRACT_IMAGE_ERRORS, idempotent=True))
 def extract_image() -> Response[str]:
-    result = operations.extract_image(
-        json_body(router, ExtractImageRequest),
-        caller(router),
-        accounts=services.account_service(),
-        engine=get_engine(),
-        settings=get_settings(),
-    )
-    return json_response(200, result)
+    return perform(router, operations.EXTRACT_IMAGE, json_body(router, ExtractImageRequest), services.deps())
 
 
 @router.get("/api/v1/extract-image", middlewares=account_checks(EXTRACT_IMAGE_ERRORS))

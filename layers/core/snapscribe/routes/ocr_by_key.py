@@ -8,29 +8,19 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from snapscribe import services
 from snapscribe.config import get_settings
 from snapscribe.contracts.ocr_by_key import OcrByKeyRequest
-from snapscribe.engines.registry import get_engine
 from snapscribe.operations import ocr_by_key as operations
 from snapscribe.web.errors import FILES_ERRORS
 from snapscribe.web.middleware import account_checks
 from snapscribe.web.requests import caller, json_body
 from snapscribe.web.responses import json_response
+from snapscribe.web.work import perform
 
 router = APIGatewayRouter()
 
 
 @router.post("/api/ocr/process", middlewares=account_checks(FILES_ERRORS, idempotent=True))
 def ocr_by_key() -> Response[str]:
-    settings = get_settings()
-    result = operations.ocr_by_key(
-        json_body(router, OcrByKeyRequest),
-        caller(router),
-        accounts=services.account_service(),
-        uploads=services.upload_store(),
-        objects=services.object_store(),
-        engine=get_engine(default=settings.ocr_engine),
-        settings=settings,
-    )
-    return json_response(200, result)
+    return perform(router, operations.OCR_BY_KEY, json_body(router, OcrByKeyRequest), services.deps(files=True))
 
 
 @router.get("/api/ocr/results/<id>", middlewares=account_checks(FILES_ERRORS))

@@ -62,6 +62,8 @@ ACCOUNT_ROWS: Rows = (
     (e.InsufficientBalance, 402, _message),
     (e.RateLimited, 429, _message),
     (e.RequestInProgress, 409, _message),
+    # Too much work for one synchronous request: nothing was charged; the message says to send it as a job.
+    (e.TooLongForSync, 413, _message),
 )
 
 # The extract-image API.
@@ -109,6 +111,7 @@ STRUCTURED_EXTRACTION_ERRORS = ErrorTable(
         (e.InsufficientBalance, 402, _base_resp(structured.INSUFFICIENT_BALANCE)),
         (e.RateLimited, 429, _base_resp(structured.RATE_LIMITED)),
         (e.RequestInProgress, 409, _base_resp(structured.CONFLICT)),
+        (e.TooLongForSync, 413, _base_resp(structured.REQUEST_TIMEOUT)),
         (e.MissingField, 400, _base_resp(structured.MISSING_REQUIRED)),
         (e.UnsupportedImageFormat, 400, _base_resp(structured.INVALID_IMAGE_FORMAT)),
         (e.ImageTooLarge, 400, _base_resp(structured.IMAGE_TOO_LARGE)),

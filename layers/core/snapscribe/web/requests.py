@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from typing import TypeVar
 
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
@@ -37,8 +38,13 @@ def request_id(router: BaseRouter) -> str:
 
 
 def caller(router: BaseRouter) -> Caller:
-    """The authenticated caller: the `authenticate` middleware put its principal in the context."""
-    return Caller(principal=router.context["principal"], request_id=request_id(router), route=route_label(router))
+    """The authenticated caller (the `authenticate` middleware put its principal in the context), and when
+    this invocation will be stopped."""
+    context = router.lambda_context
+    ends_at = time.time() + context.get_remaining_time_in_millis() / 1000 if context is not None else None
+    return Caller(
+        principal=router.context["principal"], request_id=request_id(router), route=route_label(router), ends_at=ends_at
+    )
 
 
 def text_body(router: BaseRouter) -> str | None:
