@@ -30,6 +30,14 @@ class ExtractionResult:
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    def to_json(self) -> dict[str, Any]:
+        """As a work item's output (a job's items run in other invocations)."""
+        return {"text": self.text, "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+
+    @classmethod
+    def from_json(cls, output: dict[str, Any]) -> ExtractionResult:
+        return cls(str(output["text"]), int(output["prompt_tokens"]), int(output["completion_tokens"]))
+
 
 class Engine(Protocol):
     name: str

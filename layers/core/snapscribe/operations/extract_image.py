@@ -19,7 +19,7 @@ from typing import IO, Any
 from snapscribe.accounts.service import AccountService
 from snapscribe.config import Settings
 from snapscribe.contracts.extract_image import ExtractImageRequest, ExtractImageResponse, credit_usage
-from snapscribe.engines.base import Engine, ExtractionRequest, page_engine
+from snapscribe.engines.base import Engine, ExtractionRequest, ExtractionResult, page_engine
 from snapscribe.engines.layout import OcrLine
 from snapscribe.engines.prompt_template import canonical_json, find_json_template
 from snapscribe.errors import EngineError, ImageTooLarge, InvalidRequest, LimitExceeded, SnapscribeError
@@ -189,11 +189,7 @@ class ExtractImage:
             result = engine.extract(_extraction_request(plan, settings, images))
         except EngineError as error:
             raise ExtractionFailed(error.message) from error
-        return {
-            "text": result.text,
-            "prompt_tokens": result.prompt_tokens,
-            "completion_tokens": result.completion_tokens,
-        }
+        return result.to_json()
 
     def finish(self, plan: WorkPlan, outcomes: Sequence[ItemOutcome], caller: Caller, deps: Deps) -> Finished:
         failure = first_failure(outcomes)
@@ -207,7 +203,7 @@ class ExtractImage:
             lines = [OcrLine(**line) for output in outputs for line in output["lines"]]
             text = reader.compose(_extraction_request(plan, deps.settings), lines, count).text
         else:
-            text = str(outputs[0]["text"])
+            text = ExtractionResult.from_json(outputs[0]).text
         if plan.request.get("jsonMode"):
             text = _as_json_text(text)
         response = ExtractImageResponse(

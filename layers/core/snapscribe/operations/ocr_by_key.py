@@ -11,7 +11,7 @@ from typing import Any
 from snapscribe.accounts.service import AccountService
 from snapscribe.config import Settings
 from snapscribe.contracts.ocr_by_key import OcrByKeyRequest, OcrByKeyResponse
-from snapscribe.engines.base import Engine, ExtractionRequest, page_engine
+from snapscribe.engines.base import Engine, ExtractionRequest, ExtractionResult, page_engine
 from snapscribe.engines.layout import OcrLine
 from snapscribe.errors import CorruptImage, EngineError, NotFound, SnapscribeError, UploadPending, UploadRejected
 from snapscribe.images.prepare import PreparedImage, prepare_pages
@@ -102,11 +102,7 @@ class OcrByKey:
                     max_pages=settings.max_pages_per_file,
                 )
                 result = engine.extract(ExtractionRequest(images=[_page(page) for page in pages], prompt=OCR_PROMPT))
-                return {
-                    "text": result.text,
-                    "prompt_tokens": result.prompt_tokens,
-                    "completion_tokens": result.completion_tokens,
-                }
+                return result.to_json()
             number = int(plan.items[index]["page"])
             found = prepare_pages(
                 _read_upload(plan, deps),
@@ -133,8 +129,8 @@ class OcrByKey:
             result = reader.compose(ExtractionRequest(images=(), prompt=OCR_PROMPT), lines, int(plan.context["pages"]))
             text, tokens = result.text, result.total_tokens
         else:
-            text = str(outputs[0]["text"])
-            tokens = int(outputs[0]["prompt_tokens"]) + int(outputs[0]["completion_tokens"])
+            answered = ExtractionResult.from_json(outputs[0])
+            text, tokens = answered.text, answered.total_tokens
         settings, objects = deps.settings, deps.object_store()
         response = OcrByKeyResponse(
             id=str(uuid.uuid4()),

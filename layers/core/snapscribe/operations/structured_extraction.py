@@ -17,7 +17,7 @@ from snapscribe.contracts.structured_extraction import (
     StructuredExtractionResponse,
     Usage,
 )
-from snapscribe.engines.base import Engine, ExtractionRequest
+from snapscribe.engines.base import Engine, ExtractionRequest, ExtractionResult
 from snapscribe.engines.prompt_template import canonical_json, find_json_template
 from snapscribe.errors import ImageTooLarge, MissingField, UnsupportedImageFormat
 from snapscribe.images.prepare import prepare_image, sniff_format
@@ -84,32 +84,27 @@ class ExtractStructured:
                 max_output_tokens=deps.settings.max_output_tokens,
             )
         )
-        return {
-            "text": result.text,
-            "prompt_tokens": result.prompt_tokens,
-            "completion_tokens": result.completion_tokens,
-        }
+        return result.to_json()
 
     def finish(self, plan: WorkPlan, outcomes: Sequence[ItemOutcome], caller: Caller, deps: Deps) -> Finished:
         failure = first_failure(outcomes)
         if failure is not None:
             raise failure
-        output = outcomes[0].output or {}
+        answered = ExtractionResult.from_json(outcomes[0].output or {})
         prompt = str(plan.request["prompt"])
-        content = str(output["text"])
+        content = answered.text
         if wants_json(prompt, find_json_template(prompt)):
             content = canonical_json(content) or content  # a model's non-JSON answer is still its text
-        prompt_tokens, completion_tokens = int(output["prompt_tokens"]), int(output["completion_tokens"])
         response = StructuredExtractionResponse(
             content=content,
             usage=Usage(
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                total_tokens=prompt_tokens + completion_tokens,
+                prompt_tokens=answered.prompt_tokens,
+                completion_tokens=answered.completion_tokens,
+                total_tokens=answered.total_tokens,
             ),
             base_resp=BaseResp(status_code=SUCCESS, status_msg="success"),
         )
-        return Finished(result=response, used=min(prompt_tokens + completion_tokens, plan.hold))
+        return Finished(result=response, used=min(answered.total_tokens, plan.hold))
 
 
 EXTRACT_STRUCTURED = ExtractStructured()
