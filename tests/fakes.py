@@ -53,6 +53,7 @@ class FakeAccountStore:
         self.balances: dict[str, int] = {}
         self.windows: dict[tuple[str, int], int] = {}
         self.rows: dict[tuple[str, str], LedgerEntry] = {}  # (user_id, ledger sort key) -> row
+        self.open_holds: dict[tuple[str, str], Reservation] = {}  # rows still `reserved` (a sparse index)
         self.lock = threading.Lock()
 
     def get_key(self, key_hash: str) -> ApiKeyRecord | None:
@@ -91,7 +92,7 @@ class FakeAccountStore:
             return count + 1
 
     def reserve(
-        self, user_id: str, cost: int, request_id: str, route: str, key_id: str, created_at: str
+        self, user_id: str, cost: int, request_id: str, route: str, key_id: str, created_at: str, hold_until: int
     ) -> Reservation | None:
         ledger_sk = f"LEDGER#{created_at}#{request_id}"
         with self.lock:
@@ -101,7 +102,14 @@ class FakeAccountStore:
             self.rows[(user_id, ledger_sk)] = LedgerEntry(
                 user_id, request_id, route, key_id, cost, 0, "reserved", created_at
             )
-            return Reservation(user_id, ledger_sk, cost, request_id)
+            reservation = Reservation(user_id, ledger_sk, cost, request_id, hold_until)
+            self.open_holds[(user_id, ledger_sk)] = reservation
+            return reservation
+
+    def overdue_holds(self, now: int, limit: int) -> list[Reservation]:
+        with self.lock:
+            overdue = sorted((hold for hold in self.open_holds.values() if hold.hold_until < now), key=str)
+            return overdue[:limit]
 
     def settle(self, reservation: Reservation, refund: int, status: str) -> None:
         with self.lock:
@@ -109,6 +117,7 @@ class FakeAccountStore:
             if row.status != "reserved":
                 return  # already settled: nothing more to give back
             self.rows[(reservation.user_id, reservation.ledger_sk)] = replace(row, refund=refund, status=status)
+            self.open_holds.pop((reservation.user_id, reservation.ledger_sk), None)
             self.balances[reservation.user_id] += refund
 
     def ledger(self, user_id: str) -> list[LedgerEntry]:

@@ -371,7 +371,7 @@ def write_file_events() -> None:
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/SweepTemporaryObjects"],
         "detail": {},
     }
-    (ROOT / "events" / "schedule_sweep_tmp.json").write_text(json.dumps(schedule, indent=2) + "\n")
+    (ROOT / "events" / "housekeeping_schedule.json").write_text(json.dumps(schedule, indent=2) + "\n")
 
 
 if __name__ == "__main__":

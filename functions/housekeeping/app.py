@@ -1,4 +1,4 @@
-"""HousekeepingFunction: on a schedule, deletes what no request can still be using (tmp/ objects)."""
+"""HousekeepingFunction: on a schedule, refunds holds no invocation settled and deletes stale tmp/ objects."""
 
 from __future__ import annotations
 
@@ -10,16 +10,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from snapscribe import services
 from snapscribe.config import get_settings
-from snapscribe.operations.housekeeping import sweep_temporary_objects
+from snapscribe.operations.housekeeping import refund_overdue_holds, sweep_temporary_objects
 from snapscribe.web.handler import instrumented
 
 metrics = Metrics()  # shares its metric set with the one `instrumented` flushes
 
 
-def sweep(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def housekeeping(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    refunded = refund_overdue_holds(accounts=services.account_service())
     swept = sweep_temporary_objects(objects=services.object_store(), settings=get_settings())
+    metrics.add_metric(name="OverdueHoldsRefunded", unit=MetricUnit.Count, value=len(refunded))
     metrics.add_metric(name="TemporaryObjectsSwept", unit=MetricUnit.Count, value=swept)
-    return {"sweptTemporaryObjects": swept}
+    return {"refundedHolds": len(refunded), "sweptTemporaryObjects": swept}
 
 
-lambda_handler = instrumented(sweep)
+lambda_handler = instrumented(housekeeping)

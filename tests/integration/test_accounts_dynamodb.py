@@ -4,6 +4,7 @@ hold under 100 parallel requests."""
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -91,3 +92,24 @@ def test_keys_list_revoke_topup(accounts: AccountService) -> None:
     assert not store.revoke_key("key_missing")
     assert [record.revoked for record in store.list_keys() if record.key_id == first.key_id] == [True]
     assert store.add_credits("ops", 90) == 100
+
+
+def test_an_overdue_hold_is_refunded_exactly_once_by_racing_sweepers(accounts: AccountService) -> None:
+    """A hold its invocation never settled (stopped at its timeout) comes back once, however many sweepers
+    run at the same moment; a hold still within its time is left alone."""
+    key, _ = accounts.create_key(user_id="stopped", credits=100, rate_limit=1000)
+    principal = accounts.authenticate(key)
+    now = int(time.time())
+    accounts.reserve(principal, 30, request_id="killed", route="POST /api/ocr/process", hold_until=now - 1)
+    live = accounts.reserve(principal, 20, request_id="running", route="POST /api/ocr/process", hold_until=now + 600)
+    assert accounts._store.get_balance("stopped") == 50
+
+    swept = _parallel(8, lambda _index: len(accounts.refund_overdue_holds()))
+    assert sum(swept) >= 1  # every sweeper saw it; the conditional settle refunded it once
+    assert accounts._store.get_balance("stopped") == 80
+    rows = {row.request_id: (row.cost, row.refund, row.status) for row in accounts._store.ledger("stopped")}
+    assert rows == {"killed": (30, 30, "expired"), "running": (20, 0, "reserved")}
+
+    accounts.settle(live, refund=5)  # the live request finishes normally afterwards
+    assert accounts._store.get_balance("stopped") == 85
+    assert accounts.refund_overdue_holds() == []  # settled rows leave the open-holds index

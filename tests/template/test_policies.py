@@ -56,6 +56,9 @@ def _resource(value: Any) -> tuple[str, str | None]:
     if "Fn::GetAtt" in value:
         return value["Fn::GetAtt"][0], None
     text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+    if "/index/" in text:  # a table's index: "${AccountsTable.Arn}/index/OpenHolds"
+        table, _, index = text.partition(".Arn}/index/")
+        return f"{table.removeprefix('${')}/index/{index}", None
     if text.startswith("${FilesBucket.Arn}/"):
         return "FilesBucket", text.removeprefix("${FilesBucket.Arn}/")
     if ":ssm:" in text and text.endswith("parameter${GeminiApiKeyParameterName}"):
@@ -155,7 +158,10 @@ class Recorder:
                 ((kind, body),) = item.items()
                 self.add(f"dynamodb:{TRANSACTION_ACTIONS[kind]}", LOGICAL_ID_OF[body["TableName"]], _pk(body))
             return
-        self.add(f"dynamodb:{operation}", LOGICAL_ID_OF[params["TableName"]], _pk(params))
+        table = LOGICAL_ID_OF[params["TableName"]]
+        if "IndexName" in params:
+            table = f"{table}/index/{params['IndexName']}"
+        self.add(f"dynamodb:{operation}", table, _pk(params))
 
     def _s3(self, operation: str, params: dict[str, Any]) -> None:
         bucket = LOGICAL_ID_OF[params["Bucket"]]
@@ -185,6 +191,9 @@ class Recorder:
 
 
 def _pk(params: dict[str, Any]) -> str:
+    """The partition key an item call or a query names (for a query, its first string value)."""
+    if "KeyConditionExpression" in params:
+        return next(str(value["S"]) for value in params["ExpressionAttributeValues"].values() if "S" in value)
     key = params.get("Key") or params.get("Item") or {}
     return str(key["pk"]["S"]) if "pk" in key else str(next(iter(key.values()))["S"])
 
@@ -305,9 +314,13 @@ def drive_every_function(aws: boto3.session.Session, record: Recorder) -> None:
     _expect(run("BatchExtractionFunction", kept), 200)
     # The file-upload API deletes the upload the others used.
     _expect(run("FileUploadFunction", load_event("delete_upload")), 200)
-    # Housekeeping: a stale temporary object is swept.
+    # Housekeeping: a hold whose invocation was stopped is refunded; a stale temporary object is swept.
+    accounts = services.account_service()
+    principal = accounts.authenticate(EVENTS_KEY)
+    accounts.reserve(principal, 5, request_id="stopped", route="POST /api/ocr/process", hold_until=int(time.time()) - 1)
     aws.client("s3").put_object(Bucket=NAMES["FilesBucket"], Key="tmp/left-behind", Body=b"x")
-    assert run("HousekeepingFunction", load_event("schedule_sweep_tmp"))["sweptTemporaryObjects"] == 1
+    swept = run("HousekeepingFunction", load_event("housekeeping_schedule"))
+    assert swept == {"refundedHolds": 1, "sweptTemporaryObjects": 1}
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
 
     # Accounts (a new key's credits and rate limit are the admin CLI's, read from the deployed stack)
     idempotency_expiry_seconds: int = Field(default=3600, ge=60)
+    # A hold its invocation never settled (stopped at its timeout) is refunded this long after that end.
+    hold_grace_seconds: int = Field(default=60, ge=0)
 
     # Image limits (the extract-image API)
     max_image_bytes: int = 20 * MB

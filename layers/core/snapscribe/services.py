@@ -52,7 +52,10 @@ def object_store_in(bucket: str) -> S3ObjectStore:
 
 @cache
 def account_service() -> AccountService:
-    return AccountService(DynamoAccountStore(dynamodb_client(), get_settings().accounts_table))
+    settings = get_settings()
+    return AccountService(
+        DynamoAccountStore(dynamodb_client(), settings.accounts_table), hold_grace_seconds=settings.hold_grace_seconds
+    )
 
 
 def deps(*, files: bool = False) -> Deps:

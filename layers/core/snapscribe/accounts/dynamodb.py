@@ -2,7 +2,8 @@
 
     pk=KEY#<sha256>      sk=KEY                 an API key (hash only)
     pk=USER#<user_id>    sk=ACCOUNT             the credit balance
-    pk=USER#<user_id>    sk=LEDGER#<ts>#<req>   one row per charged request
+    pk=USER#<user_id>    sk=LEDGER#<ts>#<req>   one row per charged request; while its hold is open it
+                                                carries openHold/holdUntil (the sparse OpenHolds index)
     pk=RATE#<key_id>     sk=<window start>      a fixed one-minute rate window (expires by TTL)
     pk=UPLOADS#<user_id> sk=<uuid>              an upload record (snapscribe.storage.dynamodb)
 
@@ -23,6 +24,11 @@ from snapscribe.accounts.models import ApiKeyRecord, LedgerEntry, Reservation
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+
+# Open holds are indexed under one partition value (sparse: settling removes the attribute).
+OPEN_HOLDS_INDEX = "OpenHolds"
+OPEN_HOLD = "HOLDS#open"
 
 
 def _s(value: str) -> dict[str, str]:
@@ -135,7 +141,7 @@ class DynamoAccountStore:
         return int(item["balance"]["N"]) if item else 0
 
     def reserve(
-        self, user_id: str, cost: int, request_id: str, route: str, key_id: str, created_at: str
+        self, user_id: str, cost: int, request_id: str, route: str, key_id: str, created_at: str, hold_until: int
     ) -> Reservation | None:
         ledger_sk = f"LEDGER#{created_at}#{request_id}"
         try:
@@ -163,6 +169,8 @@ class DynamoAccountStore:
                                 "refund": _n(0),
                                 "status": _s("reserved"),
                                 "createdAt": _s(created_at),
+                                "openHold": _s(OPEN_HOLD),
+                                "holdUntil": _n(hold_until),
                             },
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
@@ -173,13 +181,15 @@ class DynamoAccountStore:
             if _is_conditional_failure(error):
                 return None
             raise
-        return Reservation(user_id=user_id, ledger_sk=ledger_sk, cost=cost, request_id=request_id)
+        return Reservation(
+            user_id=user_id, ledger_sk=ledger_sk, cost=cost, request_id=request_id, hold_until=hold_until
+        )
 
     def settle(self, reservation: Reservation, refund: int, status: str) -> None:
         ledger_update: dict[str, Any] = {
             "TableName": self._table,
             "Key": {"pk": _s(f"USER#{reservation.user_id}"), "sk": _s(reservation.ledger_sk)},
-            "UpdateExpression": "SET refund = :refund, #status = :status",
+            "UpdateExpression": "SET refund = :refund, #status = :status REMOVE openHold",
             # Settling twice would refund twice: only a row still `reserved` can be settled.
             "ConditionExpression": "#status = :reserved",
             "ExpressionAttributeNames": {"#status": "status"},
@@ -230,6 +240,25 @@ class DynamoAccountStore:
                     )
                 )
         return entries
+
+    def overdue_holds(self, now: int, limit: int) -> list[Reservation]:
+        response = self._client.query(
+            TableName=self._table,
+            IndexName=OPEN_HOLDS_INDEX,
+            KeyConditionExpression="openHold = :open AND holdUntil < :now",
+            ExpressionAttributeValues={":open": _s(OPEN_HOLD), ":now": _n(now)},
+            Limit=limit,
+        )
+        return [
+            Reservation(
+                user_id=item["pk"]["S"].removeprefix("USER#"),
+                ledger_sk=item["sk"]["S"],
+                cost=int(item["cost"]["N"]),
+                request_id=item["requestId"]["S"],
+                hold_until=int(item["holdUntil"]["N"]),
+            )
+            for item in response.get("Items", [])
+        ]
 
     # --- rate windows ---------------------------------------------------------------------------
     def hit_rate_window(self, key_id: str, window_start: int, limit: int, expires_at: int) -> int | None:

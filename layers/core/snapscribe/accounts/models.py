@@ -38,6 +38,7 @@ class Reservation:
     ledger_sk: str
     cost: int
     request_id: str
+    hold_until: int = 0  # epoch seconds: settled by then, or the sweeper refunds it
 
 
 @dataclass(frozen=True)

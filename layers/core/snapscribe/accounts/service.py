@@ -35,6 +35,9 @@ class ChargedRequest(Protocol):
     @property
     def route(self) -> str: ...
 
+    @property
+    def ends_at(self) -> float | None: ...
+
 
 class Hold:
     """Credits taken before the work. `use(n)` says how many the work cost; the rest comes back."""
@@ -55,10 +58,18 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# The longest a Lambda invocation can run: a hold taken where nothing says when the work ends.
+LONGEST_INVOCATION_SECONDS = 900
+
+
 class AccountService:
-    def __init__(self, store: AccountStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: AccountStore, clock: Callable[[], float] = time.time, hold_grace_seconds: int = 60
+    ) -> None:
         self._store = store
         self._clock = clock
+        # How long after its invocation's end a hold may stay open before the sweeper refunds it.
+        self._hold_grace = hold_grace_seconds
 
     # --- keys -----------------------------------------------------------------------------------
     def create_key(
@@ -118,7 +129,16 @@ class AccountService:
     def hold(self, request: ChargedRequest, amount: int) -> Iterator[Hold]:
         """Reserve `amount` (402 if the balance is short); when the block ends, settle with what it used and
         give back the rest, or give back everything if it raised. The one way anything is charged."""
-        hold = Hold(self.reserve(request.principal, amount, request_id=request.request_id, route=request.route))
+        ends_at = request.ends_at if request.ends_at is not None else self._clock() + LONGEST_INVOCATION_SECONDS
+        hold = Hold(
+            self.reserve(
+                request.principal,
+                amount,
+                request_id=request.request_id,
+                route=request.route,
+                hold_until=int(ends_at) + 1 + self._hold_grace,
+            )
+        )
         try:
             yield hold
         except BaseException:
@@ -126,8 +146,16 @@ class AccountService:
             raise
         self.settle(hold.reservation, refund=hold.amount - hold.used)
 
-    def reserve(self, principal: Principal, cost: int, *, request_id: str, route: str) -> Reservation:
-        reservation = self._store.reserve(principal.user_id, cost, request_id, route, principal.key_id, utc_now_iso())
+    def reserve(
+        self, principal: Principal, cost: int, *, request_id: str, route: str, hold_until: int | None = None
+    ) -> Reservation:
+        """Take `cost` now (402 if short); `hold_until` (epoch seconds) is when the sweeper may give it back if
+        nobody has settled it (default: the longest an invocation can run, and the grace)."""
+        if hold_until is None:
+            hold_until = int(self._clock()) + LONGEST_INVOCATION_SECONDS + self._hold_grace
+        reservation = self._store.reserve(
+            principal.user_id, cost, request_id, route, principal.key_id, utc_now_iso(), hold_until
+        )
         if reservation is None:
             raise InsufficientBalance(needed=cost, available=self._store.get_balance(principal.user_id))
         return reservation
@@ -136,3 +164,11 @@ class AccountService:
         refund = max(0, min(refund, reservation.cost))
         status = "refunded" if refund == reservation.cost else ("partial" if refund else "charged")
         self._store.settle(reservation, refund=refund, status=status)
+
+    def refund_overdue_holds(self, limit: int = 100) -> list[Reservation]:
+        """Give back every hold its invocation never settled (stopped at its timeout, or crashed): the ledger
+        row says `expired`. Safe to run anywhere, any number of times: a row is settled once."""
+        overdue = self._store.overdue_holds(int(self._clock()), limit)
+        for reservation in overdue:
+            self._store.settle(reservation, refund=reservation.cost, status="expired")
+        return overdue

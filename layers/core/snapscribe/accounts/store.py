@@ -25,9 +25,10 @@ class AccountStore(Protocol):
         ...
 
     def reserve(
-        self, user_id: str, cost: int, request_id: str, route: str, key_id: str, created_at: str
+        self, user_id: str, cost: int, request_id: str, route: str, key_id: str, created_at: str, hold_until: int
     ) -> Reservation | None:
-        """Take `cost` credits and write a ledger row, atomically; None when the balance is short."""
+        """Take `cost` credits and write a ledger row (open until settled), atomically; None when the balance
+        is short."""
         ...
 
     def settle(self, reservation: Reservation, refund: int, status: str) -> None:
@@ -35,3 +36,7 @@ class AccountStore(Protocol):
         ...
 
     def ledger(self, user_id: str) -> list[LedgerEntry]: ...
+
+    def overdue_holds(self, now: int, limit: int) -> list[Reservation]:
+        """Holds still open whose hold_until is before `now` (their invocation was stopped)."""
+        ...

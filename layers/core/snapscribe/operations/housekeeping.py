@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from snapscribe.accounts.models import Reservation
+from snapscribe.accounts.service import AccountService
 from snapscribe.config import Settings
 from snapscribe.storage.keys import TMP_PREFIX
 from snapscribe.storage.uploads import ObjectStore
@@ -13,3 +15,14 @@ def sweep_temporary_objects(*, objects: ObjectStore, settings: Settings) -> int:
     for key in stale:
         objects.delete(key)
     return len(stale)
+
+
+def refund_overdue_holds(*, accounts: AccountService, batch: int = 100, batches: int = 20) -> list[Reservation]:
+    """Give back every hold whose invocation was stopped before settling it (each exactly once)."""
+    refunded: list[Reservation] = []
+    for _ in range(batches):
+        found = accounts.refund_overdue_holds(limit=batch)
+        refunded.extend(found)
+        if len(found) < batch:
+            break
+    return refunded
