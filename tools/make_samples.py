@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -165,6 +166,7 @@ def write_events(encoded: str) -> None:
     write_file_events()
     write_ocr_extract_events()
     write_image_extraction_events()
+    write_job_events()
 
 
 EVENTS_TIFF_ID = "7c4b9e21-3a5f-4e8d-b1c2-9d0e6f7a8b90"
@@ -211,6 +213,46 @@ def write_image_extraction_events() -> None:
         f"{path}/{{uuid}}",
         {"uuid": extraction_id},
     )
+
+
+EVENTS_JOB_ID = "3f9a6c1e-8b2d-4e7f-9a10-2b3c4d5e6f70"
+
+
+def write_job_events() -> None:
+    """The jobs and account APIs, work sent with Prefer: respond-async, and a work item as the worker gets it."""
+    headers = {"Content-Type": "application/json", "X-API-Key": EVENTS_KEY}
+    asynchronous = {**headers, "Prefer": "respond-async"}
+    api_event("POST", "/api/ocr/process", {"key": EVENTS_UPLOAD_KEY}, asynchronous, "ocr_by_key_async")
+    two_files = {"engine": {"name": "local"}, "files": [{"uuid": EVENTS_UPLOAD_ID}, {"uuid": EVENTS_TIFF_ID}]}
+    api_event("POST", "/v1/image-extraction", two_files, asynchronous, "extract_batch_async")
+    auth = {"X-API-Key": EVENTS_KEY}
+    api_event("GET", "/api/v1/jobs", None, auth, "list_jobs")
+    job = f"/api/v1/jobs/{EVENTS_JOB_ID}"
+    api_event("GET", job, None, auth, "get_job", "/api/v1/jobs/{jobId}", {"jobId": EVENTS_JOB_ID})
+    api_event("DELETE", job, None, auth, "cancel_job", "/api/v1/jobs/{jobId}", {"jobId": EVENTS_JOB_ID})
+    api_event("GET", "/api/v1/account", None, auth, "get_account")
+    body = json.dumps({"job": EVENTS_JOB_ID, "item": 0})
+    work_item = {
+        "Records": [
+            {
+                "messageId": "0b3f6a52-9e7c-4d11-8a2f-6c5d4e3b2a10",
+                "receiptHandle": "AQEBexample==",
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1795287600000",
+                    "SenderId": "AROAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": "1795287600001",
+                },
+                "messageAttributes": {},
+                "md5OfBody": hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - what SQS sends
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:snapscribe-local-WorkQueue",
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }
+    (ROOT / "events" / "work_item.json").write_text(json.dumps(work_item, indent=2) + "\n")
 
 
 SEED_002_PROMPT = (
@@ -368,7 +410,7 @@ def write_file_events() -> None:
         "account": "123456789012",
         "time": "2026-11-21T19:00:00Z",
         "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:123456789012:rule/SweepTemporaryObjects"],
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/Housekeeping"],
         "detail": {},
     }
     (ROOT / "events" / "housekeeping_schedule.json").write_text(json.dumps(schedule, indent=2) + "\n")

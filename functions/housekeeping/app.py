@@ -1,7 +1,9 @@
-"""HousekeepingFunction: on a schedule, refunds holds no invocation settled and deletes stale tmp/ objects."""
+"""HousekeepingFunction: on a schedule, reaps overdue jobs, refunds holds no invocation settled, and deletes
+stale tmp/ objects."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -10,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from snapscribe import services
 from snapscribe.config import get_settings
+from snapscribe.jobs.reaper import reap
 from snapscribe.operations.housekeeping import refund_overdue_holds, sweep_temporary_objects
 from snapscribe.web.handler import instrumented
 
@@ -17,11 +20,18 @@ metrics = Metrics()  # shares its metric set with the one `instrumented` flushes
 
 
 def housekeeping(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    reaped = reap(services.job_services(), now=int(time.time()))
     refunded = refund_overdue_holds(accounts=services.account_service())
     swept = sweep_temporary_objects(objects=services.object_store(), settings=get_settings())
+    metrics.add_metric(name="OverdueJobsReaped", unit=MetricUnit.Count, value=reaped.overdue_jobs)
     metrics.add_metric(name="OverdueHoldsRefunded", unit=MetricUnit.Count, value=len(refunded))
     metrics.add_metric(name="TemporaryObjectsSwept", unit=MetricUnit.Count, value=swept)
-    return {"refundedHolds": len(refunded), "sweptTemporaryObjects": swept}
+    return {
+        "reapedJobs": reaped.overdue_jobs,
+        "finishRequests": reaped.finish_requests,
+        "refundedHolds": len(refunded),
+        "sweptTemporaryObjects": swept,
+    }
 
 
 lambda_handler = instrumented(housekeeping)

@@ -24,7 +24,7 @@ from snapscribe_tools.template import load_template
 from tests.conftest import EVENTS_KEY, PROJECT_ROOT, load_event
 
 DOCKERFILE = PROJECT_ROOT / "functions" / "Dockerfile"
-IMAGE_FUNCTIONS = ("OcrByKeyFunction", "BatchExtractionFunction")
+IMAGE_FUNCTIONS = ("OcrByKeyFunction", "BatchExtractionFunction", "WorkerFunction")
 UPLOAD_ID = "0f8e2c55-6d1b-4d0a-9a53-3c1f4b2a7e10"
 UPLOAD_KEY = f"ocr/events/{UPLOAD_ID}-scan 2026-11 (copy).png"
 

@@ -25,6 +25,7 @@ import pytest
 from snapscribe import services
 from snapscribe.storage.s3 import S3ObjectStore
 from snapscribe.storage.uploads import UploadRecord
+from snapscribe_tools.event_sources import SqsEventSource, drain
 from snapscribe_tools.resources import local_names
 from snapscribe_tools.template import load_template, resources
 from tests.conftest import EVENTS_KEY, PROJECT_ROOT, body_of, invoke, load_event
@@ -34,6 +35,9 @@ FUNCTIONS = sorted(resources(TEMPLATE, "AWS::Serverless::Function"))
 NAMES = local_names(TEMPLATE)
 LOGICAL_ID_OF = {name: logical_id for logical_id, name in NAMES.items()}
 GEMINI_PARAMETER = "GeminiApiKeyParameter"
+# What SAM gives every function anyway (logs, traces), granted explicitly where a function has its own role.
+BASIC_MANAGED_POLICIES = {"AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"}
+POLL_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 # Granted though a run under moto may not show it, each for a reason that holds in AWS.
 UNRECORDED_GRANTS = {
     # Powertools reads an idempotency record back only when a failed conditional put does not return it.
@@ -73,11 +77,24 @@ def _statements(logical_id: str) -> list[dict[str, Any]]:
         assert isinstance(policy, dict), f"{logical_id}: {policy!r} is not scoped"
         assert set(policy) == {"Statement"}, f"{logical_id}: {policy!r} is not scoped"
         statements.extend(policy["Statement"])
+    properties = TEMPLATE["Resources"][logical_id]["Properties"]
+    if "Role" in properties:  # a role of its own: inline policies, and only Lambda's basic managed ones
+        role_resource = TEMPLATE["Resources"][properties["Role"]["Fn::GetAtt"][0]]["Properties"]
+        managed = {arn["Fn::Sub"].rsplit("/", 1)[-1] for arn in role_resource.get("ManagedPolicyArns", [])}
+        assert managed <= BASIC_MANAGED_POLICIES, managed
+        for policy in role_resource.get("Policies", []):
+            statements.extend(policy["PolicyDocument"]["Statement"])
     role = {"Ref": f"{logical_id}Role"}  # the role SAM makes for the function
     for policy in resources(TEMPLATE, "AWS::IAM::Policy").values():
         if role in policy["Properties"]["Roles"]:
             statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
     return statements
+
+
+def polled_queues(logical_id: str) -> set[str]:
+    """The queues Lambda's event source mappings poll for this function (with the function's role)."""
+    events = TEMPLATE["Resources"][logical_id]["Properties"].get("Events", {}).values()
+    return {event["Properties"]["Queue"]["Fn::GetAtt"][0] for event in events if event["Type"] == "SQS"}
 
 
 def grants(logical_id: str) -> list[Grant]:
@@ -163,24 +180,27 @@ class Recorder:
             table = f"{table}/index/{params['IndexName']}"
         self.add(f"dynamodb:{operation}", table, _pk(params))
 
-    def _s3(self, operation: str, params: dict[str, Any]) -> None:
+    def _s3(self, operation: str, params: dict[str, Any], presigned: bool) -> None:
         bucket = LOGICAL_ID_OF[params["Bucket"]]
         if operation == "ListObjectsV2":
             self.add("s3:ListBucket", bucket, params.get("Prefix"))
             return
         self.add(f"s3:{S3_ACTIONS[operation]}", bucket, params["Key"])
-        if S3_ACTIONS[operation] == "GetObject":
+        if S3_ACTIONS[operation] == "GetObject" and not presigned:
             # A missing key answers 404 only with ListBucket on the bucket (403 without), and the code
             # tells a missing object from an error by that 404.
             self.add("s3:ListBucket", bucket, None)
 
-    def hook(self, params: dict[str, Any], model: Any, **_kwargs: Any) -> None:
-        """botocore's before-parameter-build: API calls, and presigned GETs, which make no call."""
+    def hook(self, params: dict[str, Any], model: Any, context: Any = None, **_kwargs: Any) -> None:
+        """botocore's before-parameter-build: API calls, and presigned GETs, which make no call (the client reads
+        with the function's signature)."""
         service = model.service_model.service_name
-        if service == "dynamodb":
+        if service == "sqs" and model.name in ("SendMessage", "SendMessageBatch"):
+            self.add("sqs:SendMessage", LOGICAL_ID_OF[params["QueueUrl"].rsplit("/", 1)[-1]], None)
+        elif service == "dynamodb":
             self._dynamodb(model.name, params)
         elif service == "s3" and model.name != "CreateBucket":  # CreateBucket: the model a presigned POST uses
-            self._s3(model.name, params)
+            self._s3(model.name, params, presigned=bool((context or {}).get("is_presign_request")))
 
     def run(self, logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
         self.current = logical_id
@@ -254,6 +274,12 @@ def _s3_event(key: str) -> dict[str, Any]:
     return event
 
 
+def _job_event(name: str, job_id: str) -> dict[str, Any]:
+    event = load_event(name)
+    event.update(path=f"/api/v1/jobs/{job_id}", pathParameters={"jobId": job_id})
+    return event
+
+
 def _expect(result: dict[str, Any], status: int) -> dict[str, Any]:
     assert result["statusCode"] == status, result.get("body")
     return result
@@ -312,6 +338,47 @@ def drive_every_function(aws: boto3.session.Session, record: Recorder) -> None:
     kept = load_event("get_batch_extraction")
     kept.update(path=f"/v1/image-extraction/{extraction['uuid']}", pathParameters={"uuid": extraction["uuid"]})
     _expect(run("BatchExtractionFunction", kept), 200)
+    # Jobs: each charging API admits one; every job's items are sent by a worker (SNAPSCRIBE_JOB_DIRECT_ITEMS=0)
+    # and every result goes to the bucket (SNAPSCRIBE_JOB_RESULT_INLINE_BYTES=0).
+    asynchronous = [
+        ("ExtractImageFunction", load_event("extract_image_base64")),
+        ("StructuredExtractionFunction", load_event("extract_structured")),
+        ("OcrByKeyFunction", load_event("ocr_by_key")),
+        ("BatchExtractionFunction", batch),
+    ]
+    jobs = [
+        body_of(_expect(run(function, _with_headers(event, Prefer="respond-async")), 202))["jobId"]
+        for function, event in asynchronous
+    ]
+    cancelled = body_of(
+        _expect(run("OcrByKeyFunction", _with_headers(load_event("ocr_by_key"), Prefer="respond-async")), 202)
+    )
+    _expect(run("JobsFunction", _job_event("cancel_job", cancelled["jobId"])), 200)
+    overdue = body_of(
+        _expect(run("OcrByKeyFunction", _with_headers(load_event("ocr_by_key"), Prefer="respond-async")), 202)
+    )
+    aws.client("dynamodb").update_item(
+        TableName=NAMES["JobsTable"],
+        Key={"pk": {"S": f"JOB#{overdue['jobId']}"}, "sk": {"S": "JOB"}},
+        UpdateExpression="SET deadline = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+    )
+    assert run("HousekeepingFunction", load_event("housekeeping_schedule"))["reapedJobs"] == 1
+    sqs = aws.client("sqs")
+    sources = []
+    for queue in ("WorkQueue", "WorkDeadLetterQueue"):
+        url = sqs.get_queue_url(QueueName=NAMES[queue])["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sources.append(SqsEventSource(sqs, url, arn, lambda event: run("WorkerFunction", event)))
+    drain(sources)
+    sqs.send_message(QueueUrl=sources[1].queue_url, MessageBody=json.dumps({"job": jobs[0], "item": 0}))
+    drain(sources)  # a dead letter for an item already done: resolved once, nothing changes
+    for job_id in jobs:
+        view = body_of(_expect(run("JobsFunction", _job_event("get_job", job_id)), 200))
+        assert view["status"] == "succeeded", view
+        assert view["resultUrl"].startswith("http")  # the result is in the bucket: a presigned GET
+    _expect(run("JobsFunction", load_event("list_jobs")), 200)
+    _expect(run("AccountFunction", load_event("get_account")), 200)
     # The file-upload API deletes the upload the others used.
     _expect(run("FileUploadFunction", load_event("delete_upload")), 200)
     # Housekeeping: a hold whose invocation was stopped is refunded; a stale temporary object is swept.
@@ -320,7 +387,7 @@ def drive_every_function(aws: boto3.session.Session, record: Recorder) -> None:
     accounts.reserve(principal, 5, request_id="stopped", route="POST /api/ocr/process", hold_until=int(time.time()) - 1)
     aws.client("s3").put_object(Bucket=NAMES["FilesBucket"], Key="tmp/left-behind", Body=b"x")
     swept = run("HousekeepingFunction", load_event("housekeeping_schedule"))
-    assert swept == {"refundedHolds": 1, "sweptTemporaryObjects": 1}
+    assert (swept["refundedHolds"], swept["sweptTemporaryObjects"]) == (1, 1)
 
 
 @pytest.fixture(scope="module")
@@ -334,6 +401,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, set
         "POWERTOOLS_TRACE_DISABLED": "true",
         "SNAPSCRIBE_TMP_DIR": str(tmp_path_factory.mktemp("service-tmp")),
         "SNAPSCRIBE_TMP_MAX_AGE_SECONDS": "0",
+        "SNAPSCRIBE_JOB_DIRECT_ITEMS": "0",
+        "SNAPSCRIBE_JOB_RESULT_INLINE_BYTES": "0",
     }.items():
         monkeypatch.setenv(name, value)
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "SNAPSCRIBE_GEMINI_API_KEY", "SNAPSCRIBE_ENGINE"):
@@ -385,6 +454,7 @@ def test_every_grant_is_used(logical_id: str, recorded: dict[str, set[Use]]) -> 
             for grant in grants(logical_id)
             if grant.resource != GEMINI_PARAMETER
             and (grant.action, grant.resource) not in UNRECORDED_GRANTS
+            and not (grant.action in POLL_ACTIONS and grant.resource in polled_queues(logical_id))
             and not any(use.granted_by(grant) for use in recorded[logical_id])
         }
     )

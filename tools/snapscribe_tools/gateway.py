@@ -45,6 +45,9 @@ def build_event(
     parts = urlsplit(raw_path)
     single_headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
+    # API Gateway says how the client connected; the local gateway is plain HTTP.
+    if not any(name.lower() == "x-forwarded-proto" for name, _value in headers):
+        headers = [*headers, ("X-Forwarded-Proto", "http")]
     for name, value in headers:
         single_headers[name] = value
         multi_headers.setdefault(name, []).append(value)
@@ -74,7 +77,8 @@ def build_event(
             "httpMethod": method,
             "extendedRequestId": str(uuid.uuid4()),
             "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "path": f"/{stage}{parts.path}",
+            # As behind a custom domain: the local gateway serves the API at its root, with no stage in the path.
+            "path": parts.path,
             "accountId": "123456789012",
             "protocol": "HTTP/1.1",
             "stage": stage,

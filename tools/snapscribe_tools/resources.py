@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,12 +10,15 @@ from snapscribe_tools.template import Resolver, resources
 
 TABLE_TYPE = "AWS::DynamoDB::Table"
 BUCKET_TYPE = "AWS::S3::Bucket"
+QUEUE_TYPE = "AWS::SQS::Queue"
 
 
 def local_names(template: Mapping[str, Any], prefix: str = "snapscribe-local") -> dict[str, str]:
     """Physical names for the local copies: what CloudFormation would generate, made readable."""
     names = {}
     for logical_id in resources(template, TABLE_TYPE):
+        names[logical_id] = f"{prefix}-{logical_id}"
+    for logical_id in resources(template, QUEUE_TYPE):
         names[logical_id] = f"{prefix}-{logical_id}"
     pseudo_only = Resolver(template, {}, {})
     for logical_id, bucket in resources(template, BUCKET_TYPE).items():
@@ -93,6 +97,23 @@ def create_buckets(template: Mapping[str, Any], s3: Any, names: Mapping[str, str
             )
 
 
+def create_queues(template: Mapping[str, Any], sqs: Any, names: Mapping[str, str], resolver: Resolver) -> None:
+    """Every AWS::SQS::Queue with its attributes; a dead-letter queue before the queues that redrive to it."""
+    queues = resources(template, QUEUE_TYPE)
+    ordered = sorted(queues, key=lambda logical_id: "RedrivePolicy" in queues[logical_id].get("Properties", {}))
+    for logical_id in ordered:
+        properties = resolver.resolve(queues[logical_id].get("Properties", {}))
+        attributes = {
+            name: str(properties[name])
+            for name in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")
+            if name in properties
+        }
+        if "RedrivePolicy" in properties:
+            attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
+        sqs.create_queue(QueueName=names[logical_id], Attributes=attributes)
+
+
 def create_all(template: Mapping[str, Any], session: Any, names: Mapping[str, str], resolver: Resolver) -> None:
     create_tables(template, session.client("dynamodb"), names)
     create_buckets(template, session.client("s3"), names, resolver)
+    create_queues(template, session.client("sqs"), names, resolver)

@@ -7,6 +7,7 @@ sends API Gateway proxy events to the handlers template.yaml names -> a pump tha
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -125,12 +126,16 @@ class LocalStack:
         self.extra_environment = dict(extra_environment or {})
         self.template = load_template()
         self.names = local_names(self.template)
-        self.functions = {definition.logical_id: LocalFunction(definition) for definition in functions(self.template)}
+        self.functions = {
+            definition.logical_id: LocalFunction(definition)
+            for definition in functions(self.template, {**LOCAL_PARAMETERS, **self.parameters})
+        }
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._moto: Any = None
         self.gateway: Gateway | None = None
         self.pump: S3EventPump | None = None
+        self.event_sources: list[Any] = []
 
     @property
     def url(self) -> str:
@@ -157,6 +162,7 @@ class LocalStack:
         resolver = Resolver(self.template, {**LOCAL_PARAMETERS, **self.parameters}, self.names)
         create_all(self.template, session, self.names, resolver)
         self._wire_s3_events(session)
+        self._start_event_sources(session, resolver)
 
         routes = [route for function in self.functions.values() for route in function.definition.routes]
         self.gateway = Gateway((self.host, self.port), routes, self.invoke, binary_media_types(self.template))
@@ -208,6 +214,30 @@ class LocalStack:
             )
         self.pump = S3EventPump(sqs=sqs, queue_url=queue_url, deliver=self.deliver_s3_event)
         self._spawn(self.pump.run, "s3-event-pump")
+
+    def _start_event_sources(self, session: Any, resolver: Resolver) -> None:
+        """Each SQS event of the template: a poller that delivers batches to its function (event_sources.py)."""
+        from snapscribe_tools.event_sources import SqsEventSource
+
+        sqs = session.client("sqs")
+        for function in self.functions.values():
+            for event in function.definition.sqs_events:
+                queue = self.names[event["Queue"]["Fn::GetAtt"][0]]
+                url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+                arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+                scaling = resolver.resolve(event.get("ScalingConfig", {}))
+                source = SqsEventSource(
+                    sqs=sqs,
+                    queue_url=url,
+                    queue_arn=arn,
+                    invoke=functools.partial(self.invoke, function.definition.logical_id),
+                    batch_size=int(resolver.resolve(event.get("BatchSize", 10))),
+                    concurrency=int(scaling.get("MaximumConcurrency", 2)),
+                    report_failures="ReportBatchItemFailures" in event.get("FunctionResponseTypes", []),
+                    stop_event=self._stopping,
+                )
+                self.event_sources.append(source)
+                self._threads.extend(source.start())
 
     def deliver_s3_event(self, event: dict[str, Any]) -> None:
         """Send each record to every function subscribed to its bucket, event and key filter."""

@@ -71,6 +71,7 @@ class FunctionDef:
     environment: dict[str, Any]
     routes: list[ApiRoute] = field(default_factory=list)
     s3_events: list[dict[str, Any]] = field(default_factory=list)
+    sqs_events: list[dict[str, Any]] = field(default_factory=list)  # Queue, BatchSize, ScalingConfig, ...
     schedules: list[str] = field(default_factory=list)  # rate(...) expressions
     package_type: str = "Zip"
 
@@ -83,7 +84,15 @@ def resources(template: Mapping[str, Any], resource_type: str) -> dict[str, dict
     }
 
 
-def functions(template: Mapping[str, Any]) -> list[FunctionDef]:
+def functions(template: Mapping[str, Any], parameters: Mapping[str, str] | None = None) -> list[FunctionDef]:
+    """Every function, its settings resolved against the template's parameters (defaults, or `parameters`)."""
+    values = {**parameter_defaults(template), **(parameters or {})}
+
+    def number(value: Any, default: int) -> int:
+        if isinstance(value, dict) and "Ref" in value:
+            return int(values[value["Ref"]])
+        return int(value if value is not None else default)
+
     globals_ = template.get("Globals", {}).get("Function", {})
     result = []
     for logical_id, resource in resources(template, "AWS::Serverless::Function").items():
@@ -92,12 +101,14 @@ def functions(template: Mapping[str, Any]) -> list[FunctionDef]:
             **globals_.get("Environment", {}).get("Variables", {}),
             **resource["Properties"].get("Environment", {}).get("Variables", {}),
         }
-        routes, s3_events, schedules = [], [], []
+        routes, s3_events, sqs_events, schedules = [], [], [], []
         for event in props.get("Events", {}).values():
             if event["Type"] == "Api":
                 routes.append(ApiRoute(event["Properties"]["Method"].upper(), event["Properties"]["Path"], logical_id))
             elif event["Type"] == "S3":
                 s3_events.append(event["Properties"])
+            elif event["Type"] == "SQS":
+                sqs_events.append(event["Properties"])
             elif event["Type"] == "Schedule":
                 schedules.append(event["Properties"]["Schedule"])
         package_type = props.get("PackageType", "Zip")
@@ -114,11 +125,12 @@ def functions(template: Mapping[str, Any]) -> list[FunctionDef]:
                 logical_id=logical_id,
                 code_uri=code_uri,
                 handler=handler,
-                timeout=int(props.get("Timeout", 3)),
-                memory=int(props.get("MemorySize", 128)),
+                timeout=number(props.get("Timeout"), 3),
+                memory=number(props.get("MemorySize"), 128),
                 environment=environment,
                 routes=routes,
                 s3_events=s3_events,
+                sqs_events=sqs_events,
                 schedules=schedules,
                 package_type=package_type,
             )
@@ -137,10 +149,20 @@ def parameter_defaults(template: Mapping[str, Any]) -> dict[str, str]:
     return {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
 
 
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+
+
+def queue_url(name: str) -> str:
+    """A queue's URL as Ref gives it (the SDK sends requests to its endpoint; the path names the queue)."""
+    return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{name}"
+
+
 class Resolver:
     """Resolves the intrinsic functions a template uses in values, with local physical names."""
 
     def __init__(self, template: Mapping[str, Any], parameters: Mapping[str, str], names: Mapping[str, str]) -> None:
+        self._types = {logical_id: resource["Type"] for logical_id, resource in template["Resources"].items()}
         self._parameters = {
             **parameter_defaults(template),
             **parameters,
@@ -159,8 +181,20 @@ class Resolver:
         if name in self._parameters:
             return self._parameters[name]
         if name in self._names:
-            return self._names[name]
+            return queue_url(self._names[name]) if self._types.get(name) == "AWS::SQS::Queue" else self._names[name]
         raise KeyError(f"cannot resolve Ref {name} locally")
+
+    def _get_att(self, logical_id: str, attribute: str) -> str:
+        name, kind = self._names[logical_id], self._types.get(logical_id)
+        if kind == "AWS::SQS::Queue":
+            return {"QueueName": name, "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}", "QueueUrl": queue_url(name)}[
+                attribute
+            ]
+        if kind == "AWS::DynamoDB::Table" and attribute == "Arn":
+            return f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
+        if kind == "AWS::S3::Bucket" and attribute == "Arn":
+            return f"arn:aws:s3:::{name}"
+        return f"arn:aws:local:::{name}"
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
@@ -172,11 +206,14 @@ class Resolver:
 
                 def substitute(match: re.Match[str]) -> str:
                     name = match.group(1)
-                    return str(variables[name]) if name in variables else self._ref(name.split(".")[0])
+                    if name in variables:
+                        return str(variables[name])
+                    logical_id, _, attribute = name.partition(".")
+                    return self._get_att(logical_id, attribute) if attribute else self._ref(logical_id)
 
                 return re.sub(r"\$\{([^}]+)\}", substitute, text)
             if key == "Fn::GetAtt":
-                return f"arn:aws:local:::{self._ref(inner[0])}"
+                return self._get_att(inner[0], inner[1])
             if key == "Fn::Join":
                 return str(inner[0]).join(str(self.resolve(item)) for item in inner[1])
             if key == "Fn::Split":

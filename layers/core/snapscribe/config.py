@@ -19,6 +19,20 @@ class Settings(BaseSettings):
     accounts_table: str = "snapscribe-accounts"
     idempotency_table: str = "snapscribe-idempotency"
     bucket_name: str = "snapscribe-files"
+    jobs_table: str = "snapscribe-jobs"
+    work_queue_url: str = ""
+    work_dead_letter_queue: str = "snapscribe-work-dead-letters"  # its name: the worker tells its messages apart
+    webhook_queue_url: str = ""
+
+    # Jobs
+    job_max_seconds: int = Field(default=6 * 3600, ge=60)  # items not done by then are failed by the reaper
+    job_retention_days: int = Field(default=30, ge=1)  # finished jobs are kept this long
+    worker_timeout_seconds: int = Field(default=300, ge=10)  # the worker function's Timeout
+    job_result_url_expiry_seconds: int = Field(default=3600, ge=60, le=43200)
+    # Items of a job this small go on the queue at admission; a larger job's are sent by a worker (one
+    # message to admit), so admitting 3000 images takes as long as one.
+    job_direct_items: int = Field(default=100, ge=0)
+    job_result_inline_bytes: int = Field(default=300_000, ge=0, le=350_000)  # larger results go to the bucket
 
     # Engines: the default for extract-image/ocr-image-extract, and for ocr/process/image-extraction
     # (separate settings, since locally every function shares one process and one environment).

@@ -119,6 +119,10 @@ class NotFound(SnapscribeError):
         super().__init__(message)
 
 
+class JobFinished(SnapscribeError):
+    """A job that has finished cannot be cancelled."""
+
+
 class UploadPending(SnapscribeError):
     """The upload has not been checked yet (or not uploaded at all)."""
 

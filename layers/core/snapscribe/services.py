@@ -18,6 +18,13 @@ from snapscribe.storage.s3 import S3ObjectStore
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+    from snapscribe.jobs.submit import JobServices
+    from snapscribe.jobs.worker import Worker
+
+# A worker's claim on an item outlives the worker function's timeout by this much (then another may take it).
+LEASE_MARGIN_SECONDS = 30
 
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
 
@@ -31,6 +38,48 @@ def dynamodb_client() -> DynamoDBClient:
 def s3_client() -> S3Client:
     # SigV4 everywhere: presigned POST and GET URLs must work in every region.
     return boto3.client("s3", config=_BOTO_CONFIG.merge(Config(signature_version="s3v4")))
+
+
+@cache
+def sqs_client() -> SQSClient:
+    return boto3.client("sqs", config=_BOTO_CONFIG)
+
+
+@cache
+def job_services() -> JobServices:
+    """The jobs table, the job files in the bucket, the work and webhook queues."""
+    from snapscribe.jobs.dynamodb import DynamoJobStore
+    from snapscribe.jobs.files import JobFiles
+    from snapscribe.jobs.sqs import SqsQueue
+    from snapscribe.jobs.submit import JobServices
+
+    settings = get_settings()
+    return JobServices(
+        store=DynamoJobStore(
+            dynamodb_client(), settings.jobs_table, expire_after_seconds=settings.job_retention_days * 86400
+        ),
+        files=JobFiles(object_store(), max_input_bytes=settings.max_upload_bytes),
+        work=SqsQueue(sqs_client(), settings.work_queue_url),
+        webhooks=SqsQueue(sqs_client(), settings.webhook_queue_url),
+        max_seconds=settings.job_max_seconds,
+        direct_items=settings.job_direct_items,
+        result_inline_bytes=settings.job_result_inline_bytes,
+    )
+
+
+@cache
+def worker() -> Worker:
+    from snapscribe.jobs.worker import Worker
+    from snapscribe.operations.kinds import KINDS
+    from snapscribe.web.answers import answer
+
+    return Worker(
+        job_services(),
+        lambda: deps(files=True),
+        KINDS,
+        answer,
+        lease_seconds=get_settings().worker_timeout_seconds + LEASE_MARGIN_SECONDS,
+    )
 
 
 @cache
@@ -93,4 +142,7 @@ def reset() -> None:
     object_store_in.cache_clear()
     account_service.cache_clear()
     idempotency_store.cache_clear()
+    sqs_client.cache_clear()
+    job_services.cache_clear()
+    worker.cache_clear()
     reset_engines()

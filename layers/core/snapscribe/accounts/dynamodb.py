@@ -141,9 +141,32 @@ class DynamoAccountStore:
         return int(item["balance"]["N"]) if item else 0
 
     def reserve(
-        self, user_id: str, cost: int, request_id: str, route: str, key_id: str, created_at: str, hold_until: int
+        self,
+        user_id: str,
+        cost: int,
+        request_id: str,
+        route: str,
+        key_id: str,
+        created_at: str,
+        hold_until: int,
+        job_id: str | None = None,
     ) -> Reservation | None:
         ledger_sk = f"LEDGER#{created_at}#{request_id}"
+        row: dict[str, Any] = {
+            "pk": _s(f"USER#{user_id}"),
+            "sk": _s(ledger_sk),
+            "requestId": _s(request_id),
+            "route": _s(route),
+            "keyId": _s(key_id),
+            "cost": _n(cost),
+            "refund": _n(0),
+            "status": _s("reserved"),
+            "createdAt": _s(created_at),
+            "openHold": _s(OPEN_HOLD),
+            "holdUntil": _n(hold_until),
+        }
+        if job_id is not None:
+            row["jobId"] = _s(job_id)
         try:
             self._client.transact_write_items(
                 TransactItems=[
@@ -159,19 +182,7 @@ class DynamoAccountStore:
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": {
-                                "pk": _s(f"USER#{user_id}"),
-                                "sk": _s(ledger_sk),
-                                "requestId": _s(request_id),
-                                "route": _s(route),
-                                "keyId": _s(key_id),
-                                "cost": _n(cost),
-                                "refund": _n(0),
-                                "status": _s("reserved"),
-                                "createdAt": _s(created_at),
-                                "openHold": _s(OPEN_HOLD),
-                                "holdUntil": _n(hold_until),
-                            },
+                            "Item": row,
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
@@ -218,28 +229,37 @@ class DynamoAccountStore:
                 raise
             # Already settled (a retry of the same settlement): nothing more to give back.
 
+    @staticmethod
+    def _ledger_entry(user_id: str, item: dict[str, Any]) -> LedgerEntry:
+        return LedgerEntry(
+            user_id=user_id,
+            request_id=item["requestId"]["S"],
+            route=item["route"]["S"],
+            key_id=item["keyId"]["S"],
+            cost=int(item["cost"]["N"]),
+            refund=int(item["refund"]["N"]),
+            status=item["status"]["S"],
+            created_at=item["createdAt"]["S"],
+            job_id=item.get("jobId", {}).get("S"),
+        )
+
+    def _ledger_query(self, user_id: str) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :ledger)",
+            "ExpressionAttributeValues": {":pk": _s(f"USER#{user_id}"), ":ledger": _s("LEDGER#")},
+        }
+
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         entries: list[LedgerEntry] = []
         paginator = self._client.get_paginator("query")
-        for page in paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :ledger)",
-            ExpressionAttributeValues={":pk": _s(f"USER#{user_id}"), ":ledger": _s("LEDGER#")},
-        ):
-            for item in page.get("Items", []):
-                entries.append(
-                    LedgerEntry(
-                        user_id=user_id,
-                        request_id=item["requestId"]["S"],
-                        route=item["route"]["S"],
-                        key_id=item["keyId"]["S"],
-                        cost=int(item["cost"]["N"]),
-                        refund=int(item["refund"]["N"]),
-                        status=item["status"]["S"],
-                        created_at=item["createdAt"]["S"],
-                    )
-                )
+        for page in paginator.paginate(**self._ledger_query(user_id)):
+            entries.extend(self._ledger_entry(user_id, item) for item in page.get("Items", []))
         return entries
+
+    def recent_ledger(self, user_id: str, limit: int) -> list[LedgerEntry]:
+        response = self._client.query(**self._ledger_query(user_id), ScanIndexForward=False, Limit=limit)
+        return [self._ledger_entry(user_id, item) for item in response.get("Items", [])]
 
     def overdue_holds(self, now: int, limit: int) -> list[Reservation]:
         response = self._client.query(

@@ -51,3 +51,4 @@ class LedgerEntry:
     refund: int
     status: str
     created_at: str
+    job_id: str | None = None  # the job the hold was for, if the request was sent as a job

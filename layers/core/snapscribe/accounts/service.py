@@ -16,7 +16,7 @@ from snapscribe.accounts.keys import (
     hashes_match,
     is_valid_user_id,
 )
-from snapscribe.accounts.models import ApiKeyRecord, Principal, RateStatus, Reservation
+from snapscribe.accounts.models import ApiKeyRecord, LedgerEntry, Principal, RateStatus, Reservation
 from snapscribe.accounts.store import AccountStore
 from snapscribe.errors import InsufficientBalance, InvalidRequest, RateLimited, Unauthorized
 
@@ -38,6 +38,9 @@ class ChargedRequest(Protocol):
     @property
     def ends_at(self) -> float | None: ...
 
+    @property
+    def job_id(self) -> str | None: ...
+
 
 class Hold:
     """Credits taken before the work. `use(n)` says how many the work cost; the rest comes back."""
@@ -45,6 +48,7 @@ class Hold:
     def __init__(self, reservation: Reservation) -> None:
         self.reservation = reservation
         self.used = reservation.cost  # unless told otherwise, the work cost what was held
+        self.handed_over = False
 
     @property
     def amount(self) -> int:
@@ -52,6 +56,12 @@ class Hold:
 
     def use(self, amount: int) -> None:
         self.used = max(0, min(amount, self.reservation.cost))
+
+    def hand_over(self) -> Reservation:
+        """A job owns the hold from here: it is settled when the job finishes, not when the block ends (an
+        error before this point still gives everything back)."""
+        self.handed_over = True
+        return self.reservation
 
 
 def utc_now_iso() -> str:
@@ -137,6 +147,7 @@ class AccountService:
                 request_id=request.request_id,
                 route=request.route,
                 hold_until=int(ends_at) + 1 + self._hold_grace,
+                job_id=request.job_id,
             )
         )
         try:
@@ -144,17 +155,25 @@ class AccountService:
         except BaseException:
             self.settle(hold.reservation, refund=hold.amount)
             raise
-        self.settle(hold.reservation, refund=hold.amount - hold.used)
+        if not hold.handed_over:
+            self.settle(hold.reservation, refund=hold.amount - hold.used)
 
     def reserve(
-        self, principal: Principal, cost: int, *, request_id: str, route: str, hold_until: int | None = None
+        self,
+        principal: Principal,
+        cost: int,
+        *,
+        request_id: str,
+        route: str,
+        hold_until: int | None = None,
+        job_id: str | None = None,
     ) -> Reservation:
         """Take `cost` now (402 if short); `hold_until` (epoch seconds) is when the sweeper may give it back if
         nobody has settled it (default: the longest an invocation can run, and the grace)."""
         if hold_until is None:
             hold_until = int(self._clock()) + LONGEST_INVOCATION_SECONDS + self._hold_grace
         reservation = self._store.reserve(
-            principal.user_id, cost, request_id, route, principal.key_id, utc_now_iso(), hold_until
+            principal.user_id, cost, request_id, route, principal.key_id, utc_now_iso(), hold_until, job_id
         )
         if reservation is None:
             raise InsufficientBalance(needed=cost, available=self._store.get_balance(principal.user_id))
@@ -172,3 +191,10 @@ class AccountService:
         for reservation in overdue:
             self._store.settle(reservation, refund=reservation.cost, status="expired")
         return overdue
+
+    def balance(self, user_id: str) -> int:
+        return self._store.get_balance(user_id)
+
+    def recent_usage(self, user_id: str, *, limit: int) -> list[LedgerEntry]:
+        """The user's ledger rows, newest first."""
+        return self._store.recent_ledger(user_id, limit)

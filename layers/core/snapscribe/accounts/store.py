@@ -25,7 +25,15 @@ class AccountStore(Protocol):
         ...
 
     def reserve(
-        self, user_id: str, cost: int, request_id: str, route: str, key_id: str, created_at: str, hold_until: int
+        self,
+        user_id: str,
+        cost: int,
+        request_id: str,
+        route: str,
+        key_id: str,
+        created_at: str,
+        hold_until: int,
+        job_id: str | None = None,
     ) -> Reservation | None:
         """Take `cost` credits and write a ledger row (open until settled), atomically; None when the balance
         is short."""
@@ -36,6 +44,10 @@ class AccountStore(Protocol):
         ...
 
     def ledger(self, user_id: str) -> list[LedgerEntry]: ...
+
+    def recent_ledger(self, user_id: str, limit: int) -> list[LedgerEntry]:
+        """The newest `limit` ledger rows, newest first."""
+        ...
 
     def overdue_holds(self, now: int, limit: int) -> list[Reservation]:
         """Holds still open whose hold_until is before `now` (their invocation was stopped)."""

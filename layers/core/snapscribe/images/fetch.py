@@ -80,21 +80,23 @@ def is_public_address(address: str, *, allow_loopback: bool = False) -> bool:
     return ip.is_global and not blocked
 
 
-def _vetted_target(url: str, policy: FetchPolicy, resolve: Resolver) -> tuple[str, str, int, str, str]:
-    """(scheme, host, port, address to connect to, path and query) for a URL that may be fetched."""
+def _vetted_target(
+    url: str, policy: FetchPolicy, resolve: Resolver, what: str = "image URL"
+) -> tuple[str, str, int, str, str]:
+    """(scheme, host, port, address to connect to, path and query) for a URL that may be reached."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as error:
-        raise UrlNotAllowed("The image URL is malformed") from error
+        raise UrlNotAllowed(f"The {what} is malformed") from error
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise UrlNotAllowed("Only http and https image URLs are allowed")
+        raise UrlNotAllowed(f"Only http and https {what}s are allowed")
     host = parts.hostname
     if not host:
-        raise UrlNotAllowed("The image URL has no host")
+        raise UrlNotAllowed(f"The {what} has no host")
     if parts.username or parts.password:
-        raise UrlNotAllowed("Image URLs with credentials are not allowed")
+        raise UrlNotAllowed(f"{what[0].upper()}{what[1:]}s with credentials are not allowed")
     port = port or (443 if scheme == "https" else 80)
     addresses = resolve(host, port)
     if not addresses:
@@ -102,9 +104,14 @@ def _vetted_target(url: str, policy: FetchPolicy, resolve: Resolver) -> tuple[st
     # All of them, not just the first: a name that resolves to one public and one internal address
     # must not get through on a retry or a different resolver order.
     if not all(is_public_address(address, allow_loopback=policy.allow_loopback) for address in addresses):
-        raise UrlNotAllowed("The image URL points to an address that is not allowed")
+        raise UrlNotAllowed(f"The {what} points to an address that is not allowed")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return scheme, host, port, addresses[0], path
+
+
+def vet_url(url: str, policy: FetchPolicy, resolve: Resolver = system_resolver, *, what: str) -> None:
+    """Refuse (UrlNotAllowed, UrlFetchFailed) a URL the service may not reach, as a fetch would."""
+    _vetted_target(url, policy, resolve, what)
 
 
 def _pool(scheme: str, host: str, port: int, address: str, policy: FetchPolicy) -> urllib3.HTTPConnectionPool:

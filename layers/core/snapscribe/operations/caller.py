@@ -13,6 +13,7 @@ class Caller:
     request_id: str
     route: str  # what the usage ledger calls the request, e.g. "POST /api/v1/extract-image"
     ends_at: float | None = None  # epoch seconds when the invocation serving it is stopped (None: no limit)
+    job_id: str | None = None  # set when the request runs as a job
 
     @property
     def user_id(self) -> str:

@@ -9,11 +9,12 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from snapscribe import services
 from snapscribe.contracts.batch_extraction import BatchExtractionRequest
 from snapscribe.operations import batch_extraction as operations
+from snapscribe.web.answers import answer
 from snapscribe.web.errors import BATCH_EXTRACTION_ERRORS
 from snapscribe.web.middleware import account_checks
 from snapscribe.web.requests import caller, json_body
 from snapscribe.web.responses import json_response
-from snapscribe.web.work import ANSWERS, perform
+from snapscribe.web.work import perform
 
 router = APIGatewayRouter()
 
@@ -28,4 +29,5 @@ def extract_batch() -> Response[str]:
 @router.get("/v1/image-extraction/<uuid>", middlewares=account_checks(BATCH_EXTRACTION_ERRORS))
 def get_batch_extraction(uuid: str) -> Response[str]:
     extraction = operations.get_batch_extraction(caller(router), uuid, objects=services.object_store())
-    return json_response(200, ANSWERS[operations.EXTRACT_BATCH.name].body(extraction))
+    _status, body = answer(operations.EXTRACT_BATCH.name, extraction)
+    return json_response(200, body)

@@ -11,6 +11,7 @@ from snapscribe.errors import InvalidFileKey, InvalidRequest
 UPLOAD_PREFIX = "ocr/"
 TMP_PREFIX = "tmp/"
 RESULTS_PREFIX = "results/"
+JOBS_PREFIX = "jobs/"
 MAX_FILENAME = 200
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"

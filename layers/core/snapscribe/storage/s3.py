@@ -71,6 +71,9 @@ class S3ObjectStore:
             ContentType="application/json",
         )
 
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self._client.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)
+
     def get_json(self, key: str) -> dict[str, object] | None:
         try:
             body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"].read()

@@ -141,3 +141,16 @@ BATCH_EXTRACTION_ERRORS = ErrorTable(
     ),
     internal=lambda: ErrorResponse(500, {"error": "Internal error"}, {}),
 )
+
+
+# The jobs and account APIs: {"error": ...}, like the APIs whose work they follow.
+JOBS_ERRORS = ErrorTable(
+    name="jobs",
+    rows=(
+        *ACCOUNT_ROWS,
+        (e.NotFound, 404, _message),
+        (e.JobFinished, 409, _message),
+        (e.InvalidRequest, 400, _message),
+    ),
+    internal=lambda: ErrorResponse(500, {"error": "Internal error"}, {}),
+)

@@ -29,6 +29,23 @@ def route_label(router: BaseRouter) -> str:
     return f"{event.http_method} {event.resource or event.path}"
 
 
+def _stage_prefix(event: APIGatewayProxyEvent) -> str:
+    """The path before the route's own: "/prod" on an API Gateway URL, "" behind a custom domain or locally."""
+    full = str(event["requestContext"].get("path") or "")
+    return full[: -len(event.path)] if event.path and full.endswith(event.path) else ""
+
+
+def job_path(router: BaseRouter, job_id: str) -> str:
+    return f"{_stage_prefix(_event(router))}/api/v1/jobs/{job_id}"
+
+
+def external_base(router: BaseRouter) -> str:
+    """scheme://host the client called (API Gateway says the scheme in X-Forwarded-Proto)."""
+    headers = _event(router).headers
+    scheme = (headers.get("x-forwarded-proto") or "https").split(",")[0].strip()
+    return f"{scheme}://{headers.get('host', 'localhost')}"
+
+
 def request_id(router: BaseRouter) -> str:
     request_id = _event(router).request_context.request_id
     if request_id:

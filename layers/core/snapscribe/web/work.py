@@ -1,54 +1,62 @@
-"""How a route performs a charging operation: now, in this invocation, or (with `Prefer: respond-async`) as a
-job. And how each API answers a kind's result: its success status and body, and its error table."""
+"""How a route performs a charging operation: now, in this invocation; or, when the request says
+`Prefer: respond-async` (RFC 7240), as a job: admitted exactly as the call would be (the same checks and the
+same hold), then 202 with where to follow it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
-from pydantic import BaseModel
 
+from snapscribe import services
+from snapscribe.errors import InvalidRequest
+from snapscribe.images.fetch import FetchPolicy, vet_url
 from snapscribe.jobs.plan import Deps, JobKind
 from snapscribe.jobs.run import run_now
-from snapscribe.web.errors import (
-    BATCH_EXTRACTION_ERRORS,
-    EXTRACT_IMAGE_ERRORS,
-    FILES_ERRORS,
-    STRUCTURED_EXTRACTION_ERRORS,
-    ErrorTable,
-)
-from snapscribe.web.requests import caller
+from snapscribe.jobs.submit import submit
+from snapscribe.web.answers import answer
+from snapscribe.web.requests import caller, external_base, job_path
 from snapscribe.web.responses import json_response
 
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: Callable[[BaseModel], dict[str, Any]]
-    errors: ErrorTable
+MAX_CALLBACK_URL = 2048
 
 
-def _as_is(result: BaseModel) -> dict[str, Any]:
-    return result.model_dump()
+def prefers_async(router: BaseRouter) -> bool:
+    """`Prefer: respond-async`, among other preferences or parameters, in any case."""
+    for value in router.current_event.headers.get("prefer", "").split(","):
+        name = value.split(";", 1)[0].split("=", 1)[0].strip().lower()
+        if name == "respond-async":
+            return True
+    return False
 
 
-def _under_data(result: BaseModel) -> dict[str, Any]:
-    """The batch-extraction contract's shape: the extraction under `data`; a page's `error` only if it failed."""
-    return {"data": result.model_dump(exclude_none=True)}
-
-
-ANSWERS: dict[str, Answer] = {
-    "extract_image": Answer(200, _as_is, EXTRACT_IMAGE_ERRORS),
-    "extract_structured": Answer(200, _as_is, STRUCTURED_EXTRACTION_ERRORS),
-    "ocr_by_key": Answer(200, _as_is, FILES_ERRORS),
-    "extract_batch": Answer(201, _under_data, BATCH_EXTRACTION_ERRORS),
-}
+def callback_url(router: BaseRouter, deps: Deps) -> str | None:
+    """The `Callback-Url` for the job's webhook, refused (400) if the service may not reach it."""
+    url = router.current_event.headers.get("callback-url")
+    if url is None:
+        return None
+    url = url.strip()
+    if not url or len(url) > MAX_CALLBACK_URL:
+        raise InvalidRequest(f"Callback-Url must be a URL of at most {MAX_CALLBACK_URL} characters")
+    policy = FetchPolicy(max_bytes=0, allow_loopback=deps.settings.allow_loopback_urls)
+    vet_url(url, policy, deps.resolver, what="callback URL")
+    return url
 
 
 def perform(router: BaseRouter, kind: JobKind, request: Any, deps: Deps) -> Response[str]:
-    answer = ANSWERS[kind.name]
-    result = run_now(kind, request, caller(router), deps)
-    return json_response(answer.status, answer.body(result))
+    if not prefers_async(router):
+        status, body = answer(kind.name, run_now(kind, request, caller(router), deps))
+        return json_response(status, body)
+    job = submit(kind, request, caller(router), deps, services.job_services(), callback_url=callback_url(router, deps))
+    location = job_path(router, job.job_id)
+    return json_response(
+        202,
+        {
+            "jobId": job.job_id,
+            "status": job.status,
+            "statusUrl": external_base(router) + location,
+            "createdAt": job.created_at,
+        },
+        {"Location": location, "Preference-Applied": "respond-async"},
+    )

@@ -1,0 +1,32 @@
+"""WorkerFunction (container image, with the local engine): runs jobs' work items from the work queue, and
+resolves those the dead-letter queue gives up on. Partial batch responses: a message that fails comes back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from snapscribe import services
+from snapscribe.config import get_settings
+from snapscribe.web.handler import instrumented
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def run_message(record: SQSRecord) -> None:
+    message = json.loads(record.body)
+    if record.event_source_arn.rsplit(":", 1)[-1] == get_settings().work_dead_letter_queue:
+        services.worker().dead_letter(message)
+    else:
+        services.worker().handle(message)
+
+
+def run_batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=run_message, processor=processor, context=context)
+
+
+lambda_handler = instrumented(run_batch)

@@ -1,0 +1,49 @@
+"""The jobs API: GET /api/v1/jobs, GET and DELETE /api/v1/jobs/{jobId}; and the 202 that admits a job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class Progress(BaseModel):
+    total: int  # work items: pages, images, or model calls
+    done: int
+    failed: int
+    cancelled: int
+
+
+class WebhookAttempt(BaseModel):
+    attempt: int
+    at: str
+    status: int  # the receiver's HTTP status; 0 when there was no answer
+    error: str = ""
+
+
+class Webhook(BaseModel):
+    url: str
+    state: str  # pending, queued, delivered, failed
+    attempts: list[WebhookAttempt]
+
+
+class JobView(BaseModel):
+    jobId: str
+    status: str  # queued | running | succeeded | failed | cancelled
+    route: str  # the request that started it, e.g. "POST /v1/image-extraction"
+    progress: Progress
+    createdAt: str
+    startedAt: str | None = None
+    finishedAt: str | None = None
+    deadline: str
+    held: int  # credits or tokens reserved when it was admitted
+    charged: int | None = None  # what it cost, once finished; the rest came back
+    resultStatus: int | None = None  # the HTTP status the synchronous call would have answered
+    result: Any = None  # the body the synchronous call would have answered
+    resultUrl: str | None = None  # where a result too large for the record is (a presigned GET)
+    webhook: Webhook | None = None
+
+
+class JobList(BaseModel):
+    jobs: list[JobView]
+    nextCursor: str | None = None

@@ -1,0 +1,119 @@
+"""A job, its items, and what the job store must do for them (every write that counts is conditional)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from snapscribe.accounts.models import Reservation
+
+QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
+FINISHED = frozenset({SUCCEEDED, FAILED, CANCELLED})
+# An item: claimed by one worker at a time (running), then resolved once: done, failed or cancelled.
+ITEM_DONE, ITEM_FAILED, ITEM_CANCELLED = "done", "failed", "cancelled"
+# What a claim finds: the item is ours now; or resolved already; or another worker's lease is still live.
+CLAIMED, RESOLVED, BUSY = "claimed", "resolved", "busy"
+
+
+@dataclass
+class Job:
+    job_id: str
+    owner: str  # the user id
+    key_id: str
+    kind: str  # the JobKind's name: extract_image, extract_structured, ocr_by_key, extract_batch
+    route: str  # the ledger's name for the request that started it
+    request_id: str
+    total: int
+    hold: Reservation
+    created_at: str
+    deadline: int  # epoch seconds: items not resolved by then are failed by the reaper
+    status: str = QUEUED
+    done: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    remaining: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+    cancel_requested: bool = False
+    callback_url: str | None = None
+    result_status: int | None = None  # None: no result (a job cancelled before its work could answer)
+    result: str | None = None  # the result body as JSON text, when it fits in the job's record
+    result_key: str | None = None  # else the object that holds it
+    charged: int | None = None  # what the finished job cost (the hold minus what came back)
+    webhook_state: str | None = None  # queued, delivered, failed
+    webhook_attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED and self.finished_at is not None
+
+
+@dataclass(frozen=True)
+class Page:
+    jobs: list[Job]
+    cursor: str | None  # where the next page starts; None at the end
+
+
+class JobStore(Protocol):
+    def create(self, job: Job) -> None: ...
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def list_for(self, owner: str, *, limit: int, cursor: str | None) -> Page:
+        """The owner's jobs, newest first."""
+        ...
+
+    def mark_running(self, job_id: str, now: str) -> None:
+        """queued -> running (nothing if it already runs or has finished)."""
+        ...
+
+    def claim_item(self, job_id: str, index: int, *, token: str, lease_until: int, now: int) -> str:
+        """CLAIMED: item `index` is this worker's to run (new, or its last claim's lease has run out);
+        RESOLVED: it is done, failed or cancelled; BUSY: another worker's lease on it is still live."""
+        ...
+
+    def resolve_item(
+        self, job_id: str, index: int, outcome: str, *, token: str | None, error: dict[str, str] | None
+    ) -> bool:
+        """Resolve the item once and count it on the job, atomically. With `token`, only the worker that
+        claimed it can; without, an item nobody resolved (unclaimed, or running: a dead worker's). False if it
+        was resolved already: nothing is counted twice."""
+        ...
+
+    def item_errors(self, job_id: str) -> dict[int, dict[str, str]]:
+        """The error of every item that did not succeed (failed, or cancelled before it ran), by index."""
+        ...
+
+    def request_cancel(self, job_id: str, now: str) -> bool:
+        """Mark a job that has not finished as cancelled: its items not yet started will not run."""
+        ...
+
+    def claim_finalization(self, job_id: str, *, token: str, now: int, stale_after: int) -> bool:
+        """The right to finish the job, once every item is resolved; reclaimable if its holder died."""
+        ...
+
+    def finish(
+        self,
+        job_id: str,
+        *,
+        status: str,
+        result_status: int | None,
+        result: str | None,
+        result_key: str | None,
+        charged: int,
+        now: str,
+    ) -> None: ...
+
+    def mark_webhook_queued(self, job_id: str) -> bool:
+        """True once: whoever gets it sends the job's webhook."""
+        ...
+
+    def record_webhook_attempt(self, job_id: str, attempt: dict[str, Any], state: str) -> None: ...
+
+    def open_jobs(self, limit: int) -> list[Job]:
+        """Jobs not finished yet (for the reaper), soonest deadline first."""
+        ...
+
+
+class WorkQueue(Protocol):
+    def send(self, messages: list[dict[str, Any]]) -> None: ...

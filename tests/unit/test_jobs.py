@@ -1,0 +1,336 @@
+"""Jobs against in-memory fakes of their store, queues and engine: the result is the synchronous call's body;
+every item is counted once under redelivery, racing workers, a stopped worker and dead letters; cancelling
+stops what has not started; the reaper fails what is overdue; the hold is settled once, with what succeeded."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from snapscribe.contracts.batch_extraction import BatchExtractionRequest, EngineSpec, FileIdentifier
+from snapscribe.contracts.extract_image import ExtractImageRequest
+from snapscribe.contracts.ocr_by_key import OcrByKeyRequest
+from snapscribe.errors import LimitExceeded
+from snapscribe.jobs.files import JobFiles
+from snapscribe.jobs.model import CANCELLED, FAILED, SUCCEEDED, Job
+from snapscribe.jobs.plan import Deps
+from snapscribe.jobs.reaper import reap
+from snapscribe.jobs.run import run_now
+from snapscribe.jobs.submit import JobServices, submit
+from snapscribe.jobs.worker import ItemBusy, Worker
+from snapscribe.operations.batch_extraction import EXTRACT_BATCH
+from snapscribe.operations.extract_image import EXTRACT_IMAGE
+from snapscribe.operations.kinds import KINDS
+from snapscribe.operations.ocr_by_key import OCR_BY_KEY
+from snapscribe.web.answers import answer
+from tests.fakes import (
+    NOW,
+    Account,
+    Clock,
+    FakeEngine,
+    FakeJobStore,
+    FakeQueue,
+    Uploads,
+    b64,
+    funded_account,
+    image_bytes,
+    make_caller,
+    make_settings,
+    tiff_pages,
+)
+
+START = 1_000_000
+PER_PAGE = 200
+
+
+def by_width(request: Any) -> str:
+    """A page's text names its width, so that pages can be told apart whatever order they ran in."""
+    return f"page {request.images[0].width}"
+
+
+class Harness:
+    """One user's account, the upload stores, a job store, two queues and a worker, all in memory."""
+
+    def __init__(self, tmp_path: Path, engine: FakeEngine, *, credits: int = START) -> None:
+        self.account: Account = funded_account(credits)
+        self.files = Uploads()
+        self.store = FakeJobStore()
+        self.work, self.webhooks = FakeQueue(), FakeQueue()
+        self.settings = make_settings(tmp_path / "work")
+        self.engine = engine
+        self.clock = Clock(NOW)
+        self.jobs = JobServices(
+            store=self.store,
+            files=JobFiles(self.files.objects, max_input_bytes=50 << 20),
+            work=self.work,
+            webhooks=self.webhooks,
+            max_seconds=3600,
+        )
+        self.worker = Worker(self.jobs, self.deps, KINDS, answer, lease_seconds=330, clock=self.clock)
+
+    def deps(self) -> Deps:
+        return Deps(
+            accounts=self.account.service,
+            settings=self.settings,
+            engine_for=lambda *_args, **_options: self.engine,
+            uploads=self.files.uploads,
+            objects=self.files.objects,
+        )
+
+    def submit(self, kind: Any, request: Any, callback_url: str | None = None) -> Job:
+        caller = make_caller(self.account.user_id, route="POST /test")
+        return submit(kind, request, caller, self.deps(), self.jobs, callback_url=callback_url)
+
+    def run(self, deliveries: int = 1, worker: Callable[[dict[str, Any]], None] | None = None) -> int:
+        """Hand out every message (each `deliveries` times, as SQS may) until the queue stays empty."""
+        handled = 0
+        while messages := self.work.take():
+            for message in messages:
+                for _ in range(deliveries):
+                    (worker or self.worker.handle)(message)
+                    handled += 1
+        return handled
+
+    def job(self, job_id: str) -> Job:
+        found = self.store.get(job_id)
+        assert found is not None
+        return found
+
+    def result(self, job_id: str) -> Any:
+        text = self.job(job_id).result
+        assert text is not None
+        return json.loads(text)
+
+
+def pages_engine() -> FakeEngine:
+    return FakeEngine(by_width, name="local", reads_pages_apart=True)
+
+
+def batch_request(*uploads: str) -> BatchExtractionRequest:
+    return BatchExtractionRequest(engine=EngineSpec(name="local"), files=[FileIdentifier(uuid=u) for u in uploads])
+
+
+# --- the result -------------------------------------------------------------------------------------
+def test_a_batch_job_answers_the_calls_exact_body_and_charges_the_same(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, pages_engine())
+    tiff = harness.files.add("alice", tiff_pages([31, 32, 33]), filename="report.tiff", pages=3)
+    png = harness.files.add("alice", image_bytes(41, 20), pages=1)
+    request = batch_request(png.upload_id, tiff.upload_id)
+
+    synchronous = run_now(EXTRACT_BATCH, request, make_caller("alice"), harness.deps())
+    _status, expected = answer(EXTRACT_BATCH.name, synchronous)
+    balance_after_call = harness.account.balance
+
+    job = harness.submit(EXTRACT_BATCH, request)
+    assert harness.job(job.job_id).status == "queued"
+    assert harness.account.balance == balance_after_call - 4 * PER_PAGE  # held at admission
+    harness.run()
+    finished = harness.job(job.job_id)
+    got = harness.result(job.job_id)
+    got["data"]["uuid"] = expected["data"]["uuid"]  # each extraction has its own id
+    assert got == expected
+    assert (finished.status, finished.result_status, finished.charged) == (SUCCEEDED, 201, 4 * PER_PAGE)
+    assert (finished.total, finished.done, finished.failed, finished.remaining) == (4, 4, 0, 0)
+    assert harness.account.balance == START - 2 * 4 * PER_PAGE  # the call and the job, each charged once
+    ledger = [(row.cost, row.refund, row.status, row.job_id) for row in harness.account.store.ledger("alice")]
+    assert (800, 0, "charged", job.job_id) in ledger
+
+
+def test_an_ocr_job_composes_the_text_from_pages_read_apart(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, pages_engine())
+    tiff = harness.files.add("alice", tiff_pages([51, 52, 53]), filename="report.tiff", pages=3)
+    request = OcrByKeyRequest(key=tiff.key)
+    expected = run_now(OCR_BY_KEY, request, make_caller("alice"), harness.deps()).model_dump()
+    job = harness.submit(OCR_BY_KEY, request)
+    harness.run()
+    got = harness.result(job.job_id)
+    for moving in ("id", "createdAt", "fileUrl"):
+        got.pop(moving)
+        expected.pop(moving)
+    assert got == expected
+    assert got["text"] == "page 51\n\npage 52\n\npage 53"
+    assert harness.job(job.job_id).charged == got["tokensUsed"]
+
+
+def test_a_3000_image_job_is_admitted_at_once_and_every_image_is_read_once(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, pages_engine())
+    images = [b64(image_bytes(20 + index % 7, 10)) for index in range(3000)]
+    job = harness.submit(EXTRACT_IMAGE, ExtractImageRequest(inputMethod="base64", images=images, prompt="Read it."))
+    assert harness.work.messages == [{"job": job.job_id, "expand": [0, 3000]}]  # admission sends one message
+    harness.run()
+    finished = harness.job(job.job_id)
+    assert (finished.status, finished.done, finished.failed, finished.charged) == (SUCCEEDED, 3000, 0, 3010)
+    body = harness.result(job.job_id)
+    assert (body["imageCount"], body["creditUsage"]) == (3000, 3010)
+    assert body["results"].split("\n\n")[:3] == ["page 20", "page 21", "page 22"]  # image order kept
+    assert len(harness.engine.requests) == 3000
+    assert harness.account.balance == START - 3010
+
+
+def test_an_invalid_request_is_refused_like_the_call_and_no_job_is_made(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, pages_engine())
+    ids = [harness.files.add("alice", image_bytes()).upload_id for _ in range(6)]
+    with pytest.raises(LimitExceeded):
+        harness.submit(EXTRACT_BATCH, batch_request(*ids))
+    assert (harness.store.jobs, harness.work.messages, harness.account.summary()) == ({}, [], (START, []))
+
+
+# --- counted once -------------------------------------------------------------------------------------
+def test_every_message_delivered_twice_still_counts_each_item_once(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, pages_engine())
+    tiff = harness.files.add("alice", tiff_pages([31, 32, 33, 34, 35]), filename="r.tiff", pages=5)
+    job = harness.submit(EXTRACT_BATCH, batch_request(tiff.upload_id))
+    harness.run(deliveries=2)
+    finished = harness.job(job.job_id)
+    assert (finished.done, finished.failed, finished.remaining, finished.charged) == (5, 0, 0, 5 * PER_PAGE)
+    assert len(harness.engine.requests) == 5  # a redelivered item that is done is not run again
+    assert harness.account.balance == START - 5 * PER_PAGE
+
+
+def test_racing_workers_count_each_item_once_and_finish_the_job_once(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, pages_engine())
+    tiff = harness.files.add("alice", tiff_pages(range(30, 50)), filename="r.tiff", pages=20)
+    job = harness.submit(EXTRACT_BATCH, batch_request(tiff.upload_id), callback_url="https://hooks.example/x")
+    messages = harness.work.take()
+    finishes: list[str] = []
+    original = harness.worker._finish
+
+    def finish(job: Job) -> None:
+        finishes.append(job.job_id)
+        original(job)
+
+    harness.worker._finish = finish  # type: ignore[method-assign]
+
+    def deliver_all() -> None:  # eight workers, each given every message (at least once, many times over)
+        for message in messages:
+            with contextlib.suppress(ItemBusy):  # another worker holds it: SQS brings the message back later
+                harness.worker.handle(message)
+
+    threads = [threading.Thread(target=deliver_all) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    finished = harness.job(job.job_id)
+    assert (finished.done, finished.failed, finished.remaining) == (20, 0, 0)
+    assert finishes == [job.job_id]
+    assert harness.webhooks.messages == [{"job": job.job_id}]  # the webhook is queued once
+    assert harness.account.balance == START - 20 * PER_PAGE
+
+
+def test_a_worker_stopped_mid_item_is_taken_over_once_its_lease_runs_out(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, pages_engine())
+    tiff = harness.files.add("alice", tiff_pages([31, 32]), filename="r.tiff", pages=2)
+    job = harness.submit(EXTRACT_BATCH, batch_request(tiff.upload_id))
+    first, second = harness.work.take()
+    # A worker claims item 0 and is stopped (timeout, crash) before resolving it.
+    assert harness.store.claim_item(job.job_id, 0, token="dead", lease_until=int(NOW) + 330, now=int(NOW)) == "claimed"
+    harness.worker.handle(second)
+    with pytest.raises(ItemBusy):  # redelivered while the dead worker's lease is live: left for later
+        harness.worker.handle(first)
+    harness.clock.now += 331  # SQS brings it back after its visibility timeout, past the lease
+    harness.worker.handle(first)
+    assert not harness.store.resolve_item(job.job_id, 0, "done", token="dead", error=None)  # too late to count
+    finished = harness.job(job.job_id)
+    assert (finished.status, finished.done, finished.failed, finished.charged) == (SUCCEEDED, 2, 0, 2 * PER_PAGE)
+    assert harness.store.items[(job.job_id, 0)]["attempts"] == 2
+
+
+# --- failures ---------------------------------------------------------------------------------------------
+def test_a_dead_lettered_page_is_failed_and_its_credits_come_back(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, pages_engine())
+    tiff = harness.files.add("alice", tiff_pages([31, 32, 33]), filename="r.tiff", pages=3)
+    job = harness.submit(EXTRACT_BATCH, batch_request(tiff.upload_id))
+    messages = harness.work.take()
+    harness.worker.handle(messages[0])
+    harness.worker.handle(messages[2])
+    harness.worker.dead_letter(messages[1])  # received three times without an answer
+    harness.worker.dead_letter(messages[1])  # and the dead-letter queue delivers at least once too
+    finished = harness.job(job.job_id)
+    data = harness.result(job.job_id)["data"]
+    assert (finished.status, finished.done, finished.failed, finished.charged) == (SUCCEEDED, 2, 1, 2 * PER_PAGE)
+    assert (data["status"], data["failed_pages"], data["returned_credits"]) == ("partially_processed", 1, PER_PAGE)
+    assert data["files"][0]["pages"][1]["error"].startswith("The item failed three times")
+    assert harness.account.balance == START - 2 * PER_PAGE
+
+
+def test_a_failed_image_fails_an_extract_image_job_with_the_calls_error_and_refunds_it(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, pages_engine())
+    images = [b64(image_bytes()), b64(b"\x89PNG\r\n\x1a\n broken"), b64(image_bytes())]
+    job = harness.submit(EXTRACT_IMAGE, ExtractImageRequest(inputMethod="base64", images=images, prompt="Read."))
+    harness.run()
+    finished = harness.job(job.job_id)
+    assert (finished.status, finished.result_status, finished.charged) == (FAILED, 400, 0)
+    assert harness.result(job.job_id)["error"].startswith("images[1]: The PNG image is corrupt")
+    assert harness.account.balance == START
+
+
+# --- cancel and reap -----------------------------------------------------------------------------------
+def test_cancelling_mid_way_stops_what_has_not_started_and_gives_its_credits_back(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, pages_engine())
+    tiff = harness.files.add("alice", tiff_pages(range(31, 37)), filename="r.tiff", pages=6)
+    job = harness.submit(EXTRACT_BATCH, batch_request(tiff.upload_id))
+    messages = harness.work.take()
+    for message in messages[:2]:
+        harness.worker.handle(message)
+    assert harness.store.request_cancel(job.job_id, "now")
+    for message in messages[2:]:
+        harness.worker.handle(message)
+    finished = harness.job(job.job_id)
+    data = harness.result(job.job_id)["data"]
+    assert (finished.status, finished.done, finished.cancelled, finished.charged) == (CANCELLED, 2, 4, 2 * PER_PAGE)
+    assert [page["status"] for page in data["files"][0]["pages"]] == ["processed"] * 2 + ["failed"] * 4
+    assert len(harness.engine.requests) == 2  # items not started were not run
+    assert harness.account.balance == START - 2 * PER_PAGE
+    assert not harness.store.request_cancel(job.job_id, "later")  # finished: nothing to cancel
+
+
+def test_a_cancelled_ocr_job_has_no_result_and_costs_nothing(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, pages_engine())
+    tiff = harness.files.add("alice", tiff_pages([31, 32, 33]), filename="r.tiff", pages=3)
+    job = harness.submit(OCR_BY_KEY, OcrByKeyRequest(key=tiff.key))
+    messages = harness.work.take()
+    harness.worker.handle(messages[0])
+    harness.store.request_cancel(job.job_id, "now")
+    for message in messages[1:]:
+        harness.worker.handle(message)
+    finished = harness.job(job.job_id)
+    assert (finished.status, finished.result, finished.result_status, finished.charged) == (CANCELLED, None, None, 0)
+    assert harness.account.balance == START
+
+
+def test_the_reaper_fails_what_is_overdue_and_a_worker_finishes_the_job(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, pages_engine())
+    tiff = harness.files.add("alice", tiff_pages([31, 32, 33]), filename="r.tiff", pages=3)
+    job = harness.submit(EXTRACT_BATCH, batch_request(tiff.upload_id))
+    first, *_lost = harness.work.take()  # two messages never come (a broken queue, say)
+    harness.worker.handle(first)
+    assert reap(harness.jobs, now=job.deadline - 1).overdue_jobs == 0  # not yet
+    reaped = reap(harness.jobs, now=job.deadline + 1)
+    assert (reaped.overdue_jobs, reaped.items_failed) == (1, 2)
+    harness.run()  # the finish request
+    finished = harness.job(job.job_id)
+    assert (finished.done, finished.failed, finished.charged) == (1, 2, PER_PAGE)
+    assert harness.account.balance == START - PER_PAGE
+    assert reap(harness.jobs, now=job.deadline + 2).overdue_jobs == 0  # finished jobs are not open
+
+
+def test_a_job_whose_finisher_was_stopped_is_finished_by_the_reapers_request(tmp_path: Path) -> None:
+    harness = Harness(tmp_path, pages_engine())
+    tiff = harness.files.add("alice", tiff_pages([31]), filename="r.tiff", pages=1)
+    job = harness.submit(EXTRACT_BATCH, batch_request(tiff.upload_id))
+    stopped = harness.worker._finish
+    harness.worker._finish = lambda _job: None  # type: ignore[method-assign]  # claimed, then stopped
+    harness.run()
+    assert harness.job(job.job_id).finished_at is None
+    harness.worker._finish = stopped  # type: ignore[method-assign]
+    harness.clock.now += 331  # the finisher's claim goes stale
+    assert reap(harness.jobs, now=int(harness.clock.now)).finish_requests == 1
+    harness.run()
+    assert (harness.job(job.job_id).status, harness.account.balance) == (SUCCEEDED, START - PER_PAGE)
