@@ -36,6 +36,7 @@ from snapscribe.jobs.model import (
     RESOLVED,
     RUNNING,
     SUCCEEDED,
+    ItemRecord,
     Job,
     Page,
 )
@@ -69,15 +70,27 @@ class FakeAccountStore:
         self.windows: dict[tuple[str, int], int] = {}
         self.rows: dict[tuple[str, str], LedgerEntry] = {}  # (user_id, ledger sort key) -> row
         self.open_holds: dict[tuple[str, str], Reservation] = {}  # rows still `reserved` (a sparse index)
+        self.webhook_secrets: dict[str, str] = {}  # key id -> secret
         self.lock = threading.Lock()
 
     def get_key(self, key_hash: str) -> ApiKeyRecord | None:
         return self.keys.get(key_hash)
 
-    def put_key(self, record: ApiKeyRecord, initial_credits: int) -> None:
+    def put_key(self, record: ApiKeyRecord, initial_credits: int, webhook_secret: str) -> None:
         with self.lock:
             self.keys[record.key_hash] = record
             self.balances[record.user_id] = self.balances.get(record.user_id, 0) + initial_credits
+            self.webhook_secrets[record.key_id] = webhook_secret
+
+    def webhook_secret(self, key_id: str) -> str | None:
+        return self.webhook_secrets.get(key_id)
+
+    def set_webhook_secret(self, key_id: str, secret: str) -> bool:
+        with self.lock:
+            if key_id not in self.webhook_secrets:
+                return False
+            self.webhook_secrets[key_id] = secret
+            return True
 
     def list_keys(self) -> list[ApiKeyRecord]:
         return sorted(self.keys.values(), key=lambda record: record.created_at)
@@ -474,7 +487,7 @@ class FakeJobStore:
 
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
-        self.items: dict[tuple[str, int], dict[str, Any]] = {}
+        self.item_records: dict[tuple[str, int], dict[str, Any]] = {}
         self.finalizing: dict[str, int] = {}
         self.lock = threading.Lock()
 
@@ -504,9 +517,14 @@ class FakeJobStore:
 
     def claim_item(self, job_id: str, index: int, *, token: str, lease_until: int, now: int) -> str:
         with self.lock:
-            item = self.items.get((job_id, index))
+            item = self.item_records.get((job_id, index))
             if item is None:
-                self.items[(job_id, index)] = {"status": RUNNING, "token": token, "lease": lease_until, "attempts": 1}
+                self.item_records[(job_id, index)] = {
+                    "status": RUNNING,
+                    "token": token,
+                    "lease": lease_until,
+                    "attempts": 1,
+                }
                 return CLAIMED
             if item["status"] != RUNNING:
                 return RESOLVED
@@ -516,10 +534,18 @@ class FakeJobStore:
             return CLAIMED
 
     def resolve_item(
-        self, job_id: str, index: int, outcome: str, *, token: str | None, error: dict[str, str] | None
+        self,
+        job_id: str,
+        index: int,
+        outcome: str,
+        *,
+        token: str | None,
+        error: dict[str, str] | None,
+        output: str | None = None,
+        output_key: str | None = None,
     ) -> bool:
         with self.lock:
-            item = self.items.get((job_id, index))
+            item = self.item_records.get((job_id, index))
             if token is not None:
                 allowed = item is not None and item["status"] == RUNNING and item["token"] == token
             elif outcome == ITEM_CANCELLED:
@@ -528,18 +554,24 @@ class FakeJobStore:
                 allowed = item is None or item["status"] == RUNNING
             if not allowed or job_id not in self.jobs:
                 return False
-            self.items[(job_id, index)] = {**(item or {}), "status": outcome, "error": error}
+            self.item_records[(job_id, index)] = {
+                **(item or {}),
+                "status": outcome,
+                "error": error,
+                "output": output,
+                "output_key": output_key,
+            }
             job = self.jobs[job_id]
             counter = {ITEM_DONE: "done", ITEM_FAILED: "failed", ITEM_CANCELLED: "cancelled"}[outcome]
             self.jobs[job_id] = replace(job, remaining=job.remaining - 1, **{counter: getattr(job, counter) + 1})
             return True
 
-    def item_errors(self, job_id: str) -> dict[int, dict[str, str]]:
+    def items(self, job_id: str) -> dict[int, ItemRecord]:
         with self.lock:
             return {
-                index: dict(item["error"] or {})
-                for (owner, index), item in self.items.items()
-                if owner == job_id and item["status"] in (ITEM_FAILED, ITEM_CANCELLED)
+                index: ItemRecord(item["status"], item.get("error"), item.get("output"), item.get("output_key"))
+                for (owner, index), item in self.item_records.items()
+                if owner == job_id
             }
 
     def request_cancel(self, job_id: str, now: str) -> bool:

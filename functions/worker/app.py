@@ -22,11 +22,13 @@ def run_message(record: SQSRecord) -> None:
     if record.event_source_arn.rsplit(":", 1)[-1] == get_settings().work_dead_letter_queue:
         services.worker().dead_letter(message)
     else:
-        services.worker().handle(message)
+        services.worker().handle(message, finish=False)
 
 
 def run_batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=run_message, processor=processor, context=context)
+    answer = process_partial_response(event=event, record_handler=run_message, processor=processor, context=context)
+    services.worker().finish_touched()  # once per job the batch touched, not once per item
+    return answer
 
 
 lambda_handler = instrumented(run_batch)

@@ -239,7 +239,7 @@ def test_a_worker_stopped_mid_item_is_taken_over_once_its_lease_runs_out(tmp_pat
     assert not harness.store.resolve_item(job.job_id, 0, "done", token="dead", error=None)  # too late to count
     finished = harness.job(job.job_id)
     assert (finished.status, finished.done, finished.failed, finished.charged) == (SUCCEEDED, 2, 0, 2 * PER_PAGE)
-    assert harness.store.items[(job.job_id, 0)]["attempts"] == 2
+    assert harness.store.item_records[(job.job_id, 0)]["attempts"] == 2
 
 
 # --- failures ---------------------------------------------------------------------------------------------

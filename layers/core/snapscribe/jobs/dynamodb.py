@@ -4,8 +4,12 @@
     pk=JOB#<job_id>   sk=ITEM#<n>     an item, written when first claimed: running, then done/failed/cancelled
 
 Indexes: ByOwner (owner, createdAt) lists a user's jobs newest first; OpenJobs (openJob, deadline) is sparse,
-holding jobs not finished, for the reaper. An item is resolved and counted on its job in one transaction,
-conditional on the item's state, so SQS's redeliveries and racing workers never count it twice.
+holding jobs not finished, for the reaper.
+
+An item is resolved once (a conditional update of its record), then counted on its job once (an update
+conditional on its index not yet being in the job's `counted` set). A worker stopped between the two leaves
+its message on the queue; the redelivery finds the item resolved and completes the count. No transaction:
+two conditional writes do it, and they stay cheap however many items a job has.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from snapscribe.jobs.model import (
     ITEM_FAILED,
     RESOLVED,
     RUNNING,
+    ItemRecord,
     Job,
     Page,
 )
@@ -100,6 +105,7 @@ def job_from_item(item: dict[str, Any]) -> Job:
         finished_at=text("finishedAt"),
         cancel_requested=item.get("cancelRequested", {}).get("BOOL", False),
         callback_url=text("callbackUrl"),
+        status_url=text("statusUrl"),
         result_status=number("resultStatus"),
         result=text("result"),
         result_key=text("resultKey"),
@@ -140,6 +146,8 @@ class DynamoJobStore:
         }
         if job.callback_url:
             item["callbackUrl"] = _s(job.callback_url)
+        if job.status_url:
+            item["statusUrl"] = _s(job.status_url)
         self._client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
 
     def get(self, job_id: str) -> Job | None:
@@ -225,10 +233,23 @@ class DynamoJobStore:
         ):
             return CLAIMED
         found = self._client.get_item(TableName=self._table, Key=_item_key(job_id, index), ConsistentRead=True)
-        return BUSY if found.get("Item", {}).get("status", {}).get("S") == RUNNING else RESOLVED
+        status = found.get("Item", {}).get("status", {}).get("S")
+        if status == RUNNING:
+            return BUSY
+        if status in COUNTER:  # a redelivery: its resolver may have stopped before counting it
+            self._count(job_id, index, status)
+        return RESOLVED
 
     def resolve_item(
-        self, job_id: str, index: int, outcome: str, *, token: str | None, error: dict[str, str] | None
+        self,
+        job_id: str,
+        index: int,
+        outcome: str,
+        *,
+        token: str | None,
+        error: dict[str, str] | None,
+        output: str | None = None,
+        output_key: str | None = None,
     ) -> bool:
         values: dict[str, Any] = {":outcome": _s(outcome), ":running": _s(RUNNING)}
         names = {"#status": "status"}
@@ -237,6 +258,13 @@ class DynamoJobStore:
             expression += ", #error = :error"
             values[":error"] = {"M": {name: _s(value) for name, value in error.items()}}
             names["#error"] = "error"
+        if output is not None:
+            expression += ", #output = :output"
+            values[":output"] = _s(output)
+            names["#output"] = "output"
+        if output_key is not None:
+            expression += ", outputKey = :output_key"
+            values[":output_key"] = _s(output_key)
         if token is not None:  # the worker that claimed it
             condition = "#status = :running AND #token = :token"
             values[":token"] = _s(token)
@@ -246,56 +274,54 @@ class DynamoJobStore:
             values.pop(":running")
         else:  # nobody resolved it: unclaimed, or claimed by a worker that is gone
             condition = "attribute_not_exists(pk) OR #status = :running"
-        counter = COUNTER[outcome]
         try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": _item_key(job_id, index),
-                            "UpdateExpression": expression,
-                            "ConditionExpression": condition,
-                            "ExpressionAttributeNames": names,
-                            "ExpressionAttributeValues": values,
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": _job_key(job_id),
-                            "UpdateExpression": f"ADD {counter} :one, remaining :minus_one",
-                            "ConditionExpression": "attribute_exists(pk)",
-                            "ExpressionAttributeValues": {":one": _n(1), ":minus_one": _n(-1)},
-                        }
-                    },
-                ]
+            self._client.update_item(
+                TableName=self._table,
+                Key=_item_key(job_id, index),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
             )
         except ClientError as failure:
-            if _failed_condition(failure):
-                return False
-            raise
+            if not _failed_condition(failure):
+                raise
+            self.count_item(job_id, index)  # resolved before: make sure it is counted (once)
+            return False
+        self._count(job_id, index, outcome)
         return True
 
-    def item_errors(self, job_id: str) -> dict[int, dict[str, str]]:
-        errors: dict[int, dict[str, str]] = {}
+    def _count(self, job_id: str, index: int, outcome: str) -> None:
+        self._update(
+            _job_key(job_id),
+            f"ADD {COUNTER[outcome]} :one, remaining :minus_one, counted :index_set",
+            "attribute_exists(pk) AND NOT contains(counted, :index)",
+            {":one": _n(1), ":minus_one": _n(-1), ":index_set": {"NS": [str(index)]}, ":index": _n(index)},
+        )
+
+    def count_item(self, job_id: str, index: int) -> None:
+        found = self._client.get_item(TableName=self._table, Key=_item_key(job_id, index), ConsistentRead=True)
+        status = found.get("Item", {}).get("status", {}).get("S")
+        if status in COUNTER:
+            self._count(job_id, index, status)
+
+    def items(self, job_id: str) -> dict[int, ItemRecord]:
+        found: dict[int, ItemRecord] = {}
         paginator = self._client.get_paginator("query")
         for page in paginator.paginate(
             TableName=self._table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :items)",
-            FilterExpression="#status IN (:failed, :cancelled)",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":pk": _s(f"JOB#{job_id}"),
-                ":items": _s("ITEM#"),
-                ":failed": _s(ITEM_FAILED),
-                ":cancelled": _s(ITEM_CANCELLED),
-            },
+            ExpressionAttributeValues={":pk": _s(f"JOB#{job_id}"), ":items": _s("ITEM#")},
         ):
             for item in page.get("Items", []):
-                index = int(item["sk"]["S"].removeprefix("ITEM#"))
-                errors[index] = {name: value["S"] for name, value in item.get("error", {}).get("M", {}).items()}
-        return errors
+                error = item.get("error", {}).get("M")
+                found[int(item["sk"]["S"].removeprefix("ITEM#"))] = ItemRecord(
+                    status=item["status"]["S"],
+                    error={name: value["S"] for name, value in error.items()} if error else None,
+                    output=item.get("output", {}).get("S"),
+                    output_key=item.get("outputKey", {}).get("S"),
+                )
+        return found
 
     def request_cancel(self, job_id: str, now: str) -> bool:
         return self._update(

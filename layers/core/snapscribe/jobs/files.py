@@ -42,20 +42,23 @@ class JobFiles:
             inputs[str(name)] = data
         return WorkPlan.from_json(dict(document), inputs)
 
-    def put_output(self, owner: str, job_id: str, index: int, output: dict[str, Any]) -> None:
-        self._objects.put_json(f"{self.folder(owner, job_id)}items/{index:05d}.json", output)
+    def put_output(self, owner: str, job_id: str, index: int, output: str) -> str:
+        """An item's output too large for its record; the key it is kept under."""
+        key = f"{self.folder(owner, job_id)}items/{index:05d}.json"
+        self._objects.put_bytes(key, output.encode("utf-8"), content_type="application/json")
+        return key
 
-    def outputs(self, owner: str, job_id: str, indexes: list[int]) -> dict[int, dict[str, Any]]:
-        folder = self.folder(owner, job_id)
+    def outputs(self, keys: dict[int, str]) -> dict[int, dict[str, Any]]:
+        """The outputs kept in the bucket, by item index."""
 
-        def read(index: int) -> tuple[int, dict[str, Any] | None]:
-            return index, self._objects.get_json(f"{folder}items/{index:05d}.json")
+        def read(entry: tuple[int, str]) -> tuple[int, dict[str, Any] | None]:
+            return entry[0], self._objects.get_json(entry[1])
 
         with ThreadPoolExecutor(max_workers=READS_IN_PARALLEL, thread_name_prefix="output") as pool:
-            found = dict(pool.map(read, indexes))
-        missing = [index for index, output in found.items() if output is None]
+            found = dict(pool.map(read, keys.items()))
+        missing = sorted(index for index, output in found.items() if output is None)
         if missing:
-            raise LookupError(f"job {job_id} lost the outputs of items {missing[:5]}")
+            raise LookupError(f"the outputs of items {missing[:5]} are gone")
         return {index: dict(output) for index, output in found.items() if output is not None}
 
     def put_result(self, owner: str, job_id: str, body: str) -> str:

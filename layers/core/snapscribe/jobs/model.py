@@ -36,6 +36,7 @@ class Job:
     finished_at: str | None = None
     cancel_requested: bool = False
     callback_url: str | None = None
+    status_url: str | None = None  # where the client follows it (what the 202 said)
     result_status: int | None = None  # None: no result (a job cancelled before its work could answer)
     result: str | None = None  # the result body as JSON text, when it fits in the job's record
     result_key: str | None = None  # else the object that holds it
@@ -46,6 +47,16 @@ class Job:
     @property
     def finished(self) -> bool:
         return self.status in FINISHED and self.finished_at is not None
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """A resolved (or running) item: its status, and its error or its output (inline JSON, or an object key)."""
+
+    status: str
+    error: dict[str, str] | None = None
+    output: str | None = None
+    output_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,19 +80,28 @@ class JobStore(Protocol):
 
     def claim_item(self, job_id: str, index: int, *, token: str, lease_until: int, now: int) -> str:
         """CLAIMED: item `index` is this worker's to run (new, or its last claim's lease has run out);
-        RESOLVED: it is done, failed or cancelled; BUSY: another worker's lease on it is still live."""
+        RESOLVED: it is done, failed or cancelled (and counted: a redelivery completes a count its resolver
+        did not make); BUSY: another worker's lease on it is still live."""
         ...
 
     def resolve_item(
-        self, job_id: str, index: int, outcome: str, *, token: str | None, error: dict[str, str] | None
+        self,
+        job_id: str,
+        index: int,
+        outcome: str,
+        *,
+        token: str | None,
+        error: dict[str, str] | None,
+        output: str | None = None,
+        output_key: str | None = None,
     ) -> bool:
-        """Resolve the item once and count it on the job, atomically. With `token`, only the worker that
-        claimed it can; without, an item nobody resolved (unclaimed, or running: a dead worker's). False if it
-        was resolved already: nothing is counted twice."""
+        """Resolve the item once, with its error or its output, and count it on the job once. With `token`,
+        only the worker that claimed it can; without, an item nobody resolved (unclaimed, or running: a dead
+        worker's). False if it was resolved already (then its count is made sure of): nothing counts twice."""
         ...
 
-    def item_errors(self, job_id: str) -> dict[int, dict[str, str]]:
-        """The error of every item that did not succeed (failed, or cancelled before it ran), by index."""
+    def items(self, job_id: str) -> dict[int, ItemRecord]:
+        """Every item record of the job, by index (an item never claimed has none)."""
         ...
 
     def request_cancel(self, job_id: str, now: str) -> bool:

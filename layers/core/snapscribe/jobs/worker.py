@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 Answer = Callable[[str, BaseModel | SnapscribeError], tuple[int, dict[str, Any]]]
 EXPAND_CHUNK = 500  # items sent per expansion message (the rest follow in another)
+OUTPUT_INLINE_BYTES = 100_000  # an item's output up to this size is kept in its record, larger ones in the bucket
 CANCELLED_ITEM = {"type": "Cancelled", "message": "The job was cancelled before this item ran"}
 DEAD_ITEM = {"type": "EngineError", "message": "The item failed three times: its worker stopped or timed out"}
 
@@ -71,6 +72,8 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.clock = clock
         self._plans: OrderedDict[str, WorkPlan] = OrderedDict()  # a few recent jobs' plans, per instance
+        self._jobs: dict[str, Job] = {}  # jobs read for this batch's messages (a cancel shows from the next batch)
+        self.touched: set[str] = set()  # jobs whose items this instance resolved since finish_touched()
 
     def _plan(self, job: Job) -> WorkPlan:
         if job.job_id not in self._plans:
@@ -80,9 +83,18 @@ class Worker:
         return self._plans[job.job_id]
 
     # --- messages -----------------------------------------------------------------------------------
-    def handle(self, message: dict[str, Any]) -> None:
-        """One message; an exception leaves it on the queue for another delivery."""
-        job = self.jobs.store.get(str(message["job"]))
+    def _job(self, job_id: str) -> Job | None:
+        if job_id not in self._jobs:
+            job = self.jobs.store.get(job_id)
+            if job is None:
+                return None
+            self._jobs[job_id] = job
+        return self._jobs[job_id]
+
+    def handle(self, message: dict[str, Any], *, finish: bool = True) -> None:
+        """One message; an exception leaves it on the queue for another delivery. With `finish=False` (a batch),
+        the jobs it touched are finished by finish_touched() once the batch is done: one check per job."""
+        job = self._job(str(message["job"]))
         if job is None or job.finished:
             return  # gone (expired), or finished: nothing left to do
         if "expand" in message:
@@ -91,6 +103,16 @@ class Worker:
             self.finish_if_done(job.job_id)
         else:
             self._run(job, int(message["item"]))
+            if finish:
+                self.finish_touched()
+
+    def finish_touched(self) -> None:
+        """Finish every job this instance resolved items of whose last item is now resolved. The batch is over:
+        its jobs are read afresh for the next one."""
+        touched, self.touched = self.touched, set()
+        self._jobs = {}
+        for job_id in sorted(touched):
+            self.finish_if_done(job_id)
 
     def dead_letter(self, message: dict[str, Any]) -> None:
         """A message SQS gave up on after three receives: its item failed (its hold comes back when the job
@@ -110,7 +132,7 @@ class Worker:
         store = self.jobs.store
         if job.cancel_requested:  # not started, and now never will be
             store.resolve_item(job.job_id, index, ITEM_CANCELLED, token=None, error=CANCELLED_ITEM)
-            self.finish_if_done(job.job_id)
+            self.touched.add(job.job_id)
             return
         token = uuid.uuid4().hex
         now = int(self.clock())
@@ -125,12 +147,16 @@ class Worker:
         plan = self._plan(job)
         outcome = run_item(kind, plan, index, self._deps())
         if outcome.output is not None:
-            self.jobs.files.put_output(job.owner, job.job_id, index, outcome.output)
-            store.resolve_item(job.job_id, index, ITEM_DONE, token=token, error=None)
+            text = json.dumps(outcome.output, ensure_ascii=False)
+            if len(text.encode("utf-8")) <= OUTPUT_INLINE_BYTES:
+                store.resolve_item(job.job_id, index, ITEM_DONE, token=token, error=None, output=text)
+            else:
+                key = self.jobs.files.put_output(job.owner, job.job_id, index, text)
+                store.resolve_item(job.job_id, index, ITEM_DONE, token=token, error=None, output_key=key)
         else:
             assert outcome.error is not None
             store.resolve_item(job.job_id, index, ITEM_FAILED, token=token, error=error_record(outcome.error))
-        self.finish_if_done(job.job_id)
+        self.touched.add(job.job_id)
 
     # --- finishing ----------------------------------------------------------------------------------
     def finish_if_done(self, job_id: str) -> None:
@@ -144,18 +170,24 @@ class Worker:
             return  # another worker finishes it
         self._finish(job)
 
-    def _outcomes(self, job: Job, plan: WorkPlan) -> list[ItemOutcome]:
-        errors = self.jobs.store.item_errors(job.job_id)
-        done = [index for index in range(job.total) if index not in errors]
-        outputs = self.jobs.files.outputs(job.owner, job.job_id, done) if done else {}
+    def _outcomes(self, job: Job) -> list[ItemOutcome]:
+        """Every item's outcome, in item order: its output (from its record, or the bucket), or its error."""
+        records = self.jobs.store.items(job.job_id)
+        stored = self.jobs.files.outputs(
+            {index: record.output_key for index, record in records.items() if record.output_key}
+        )
         outcomes = []
         for index in range(job.total):
-            if index in errors:
-                record = errors[index]
-                error = Cancelled(record["message"]) if record.get("type") == "Cancelled" else error_from_record(record)
-                outcomes.append(ItemOutcome(error=error))
+            record = records.get(index)
+            if record is None or record.status not in (ITEM_DONE, ITEM_FAILED, ITEM_CANCELLED):
+                raise LookupError(f"item {index} of job {job.job_id} is not resolved")
+            if record.status == ITEM_DONE:
+                output = stored[index] if record.output_key else json.loads(record.output or "{}")
+                outcomes.append(ItemOutcome(output=output))
+            elif record.status == ITEM_CANCELLED or (record.error or {}).get("type") == "Cancelled":
+                outcomes.append(ItemOutcome(error=Cancelled(CANCELLED_ITEM["message"])))
             else:
-                outcomes.append(ItemOutcome(output=outputs[index]))
+                outcomes.append(ItemOutcome(error=error_from_record(record.error or DEAD_ITEM)))
         return outcomes
 
     def _finish(self, job: Job) -> None:
@@ -166,7 +198,7 @@ class Worker:
             route=job.route,
             job_id=job.job_id,
         )
-        outcomes = self._outcomes(job, plan)
+        outcomes = self._outcomes(job)
         skipped = any(isinstance(item.error, Cancelled) for item in outcomes)
         if skipped and kind.all_or_nothing:  # cancelled before every item ran: no answer, nothing charged
             deps.accounts.settle(job.hold, refund=job.hold.cost)

@@ -1,0 +1,92 @@
+"""The jobs table adapter against moto over HTTP, with the table template.yaml defines: an item is resolved
+once and counted once, under 100 parallel resolutions, and when its resolver stopped between the two writes."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+
+from snapscribe import services
+from snapscribe.accounts.models import Reservation
+from snapscribe.jobs.dynamodb import DynamoJobStore
+from snapscribe.jobs.model import BUSY, CLAIMED, ITEM_DONE, ITEM_FAILED, RESOLVED, Job
+
+
+@pytest.fixture
+def store(moto_http: boto3.session.Session) -> DynamoJobStore:
+    return services.job_services().store  # type: ignore[return-value]
+
+
+def _job(store: DynamoJobStore, total: int) -> Job:
+    job = Job(
+        job_id=f"job-{total}",
+        owner="alice",
+        key_id="key_alice",
+        kind="extract_batch",
+        route="POST /v1/image-extraction",
+        request_id="req-1",
+        total=total,
+        hold=Reservation("alice", "LEDGER#x", 100, "req-1", 0),
+        created_at="2026-11-24T00:00:00.000Z",
+        deadline=2_000_000_000,
+        remaining=total,
+    )
+    store.create(job)
+    return job
+
+
+def _counts(store: DynamoJobStore, job_id: str) -> tuple[int, int, int]:
+    job = store.get(job_id)
+    assert job is not None
+    return job.done, job.failed, job.remaining
+
+
+def test_100_parallel_resolutions_count_each_item_once(store: DynamoJobStore) -> None:
+    job = _job(store, 10)
+    for index in range(10):
+        assert store.claim_item(job.job_id, index, token=f"t{index}", lease_until=10**10, now=0) == CLAIMED
+
+    def resolve(attempt: int) -> bool:  # ten tries at each item, some by its worker, some as dead letters
+        index = attempt % 10
+        if attempt % 3:
+            return store.resolve_item(job.job_id, index, ITEM_DONE, token=f"t{index}", error=None, output="{}")
+        return store.resolve_item(job.job_id, index, ITEM_FAILED, token=None, error={"type": "E", "message": "m"})
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        won = list(pool.map(resolve, range(100)))
+    assert sum(won) == 10  # one resolution per item
+    done, failed, remaining = _counts(store, job.job_id)
+    assert (done + failed, remaining) == (10, 0)
+    statuses = {record.status for record in store.items(job.job_id).values()}
+    assert statuses <= {ITEM_DONE, ITEM_FAILED}
+
+
+def test_a_resolver_stopped_before_counting_is_completed_by_the_redelivery_once(
+    store: DynamoJobStore, moto_http: boto3.session.Session
+) -> None:
+    job = _job(store, 2)
+    assert store.claim_item(job.job_id, 0, token="dead", lease_until=10**10, now=0) == CLAIMED
+    # The worker resolved the item, then was stopped before it counted it on the job.
+    moto_http.client("dynamodb").update_item(
+        TableName=services.get_settings().jobs_table,
+        Key={"pk": {"S": f"JOB#{job.job_id}"}, "sk": {"S": "ITEM#00000"}},
+        UpdateExpression="SET #status = :done",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":done": {"S": ITEM_DONE}},
+    )
+    assert _counts(store, job.job_id) == (0, 0, 2)
+    for _redelivery in range(3):  # its message comes back (it was never deleted), perhaps more than once
+        assert store.claim_item(job.job_id, 0, token="next", lease_until=10**10, now=0) == RESOLVED
+    assert _counts(store, job.job_id) == (1, 0, 1)
+
+
+def test_a_live_lease_keeps_the_item_and_an_expired_one_gives_it_up(store: DynamoJobStore) -> None:
+    job = _job(store, 1)
+    assert store.claim_item(job.job_id, 0, token="a", lease_until=100, now=50) == CLAIMED
+    assert store.claim_item(job.job_id, 0, token="b", lease_until=200, now=99) == BUSY
+    assert store.claim_item(job.job_id, 0, token="b", lease_until=300, now=101) == CLAIMED
+    assert not store.resolve_item(job.job_id, 0, ITEM_DONE, token="a", error=None)  # the old claim lost it
+    assert store.resolve_item(job.job_id, 0, ITEM_DONE, token="b", error=None, output="{}")
+    assert _counts(store, job.job_id) == (1, 0, 0)
