@@ -319,3 +319,22 @@ def pdf_with_pages(pages: int = 3) -> bytes:
     buffer = io.BytesIO()
     images[0].save(buffer, format="PDF", save_all=True, append_images=images[1:], resolution=150)
     return buffer.getvalue()
+
+
+def pdf_with_dense_pages(pages: int = 3, lines: int = 36) -> bytes:
+    """A PDF of `pages` A4 pages at 150 dpi, each full of text lines: seconds of OCR a page."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    images = []
+    for number in range(1, pages + 1):
+        image = Image.new("RGB", (1240, 1754), "white")
+        draw = ImageDraw.Draw(image)
+        for line in range(lines):
+            text = f"Page {number} line {line}: the quick brown fox jumps over the lazy dog 0123456789"
+            draw.text((60, 60 + line * 46), text, fill="black", font_size=30)
+        images.append(image)
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="PDF", save_all=True, append_images=images[1:], resolution=150)
+    return buffer.getvalue()

@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import PROJECT_ROOT
 
@@ -34,6 +35,13 @@ class StackProcess:
     @property
     def text(self) -> str:
         return "".join(self.output)
+
+    @property
+    def webhook_secret(self) -> str:
+        """The dev key's webhook secret, as the banner prints it."""
+        found = re.search(r"its webhook secret: (whsec_\S+)", self.text)
+        assert found, self.text
+        return found.group(1)
 
     def printed_curl(self) -> str:
         """The multi-line curl command exactly as the banner prints it."""
@@ -83,3 +91,43 @@ def dev_balance() -> int:
     listing = subprocess.run([CLI, "keys", "list", "--local"], capture_output=True, text=True, check=True).stdout
     dev_line = next(line for line in listing.splitlines() if "\tdev\t" in line)
     return int(dev_line.split("balance=")[1].split("\t")[0])
+
+
+def upload(client: Any, name: str, content_type: str, data: bytes) -> dict[str, Any]:
+    """A file through the upload flow as a client does it (an upload URL, the presigned POST), once the S3
+    trigger has checked it; the upload URL's answer (uuid, key, ...)."""
+    import httpx
+
+    answer: dict[str, Any] = client.post(
+        "/api/files/upload-url", json={"filename": name, "contentType": content_type}
+    ).json()
+    posted = httpx.post(answer["uploadUrl"], data=answer["fields"], files={"file": (name, data, content_type)})
+    assert posted.status_code in (200, 201, 204), posted.text
+    deadline = time.monotonic() + 60  # the trigger checks it: until then a use answers 409
+    while time.monotonic() < deadline:
+        probe = client.post(
+            "/v1/image-extraction", json={"engine": {"name": "no-such-engine"}, "files": [{"uuid": answer["uuid"]}]}
+        )
+        if probe.status_code != 409:
+            return answer
+        time.sleep(0.3)
+    raise AssertionError(f"the upload {name} was never checked")
+
+
+def wait_for_job(client: Any, job_id: str, timeout: float = 600) -> dict[str, Any]:
+    """Poll the job's status until it has finished; every status seen keeps its progress monotonic."""
+    deadline = time.monotonic() + timeout
+    done = -1
+    while time.monotonic() < deadline:
+        job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}").json()
+        assert job["progress"]["done"] >= done, job  # progress never goes back
+        done = job["progress"]["done"]
+        if job.get("finishedAt"):
+            return job
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} did not finish: {job}")
+
+
+def balance(client: Any) -> int:
+    """The caller's balance, through the account API."""
+    return int(client.get("/api/v1/account").json()["balance"])

@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import EVAL_DIR, PROJECT_ROOT, tiff_with_broken_page
-from tests.e2e.stack_process import CLI, StackProcess, dev_balance, free_port, start
+from tests.e2e.stack_process import CLI, StackProcess, dev_balance, free_port, start, upload
 
 pytestmark = pytest.mark.e2e
 
@@ -35,20 +33,7 @@ def client(stack: StackProcess) -> Iterator[httpx.Client]:
 
 
 def _upload(client: httpx.Client, name: str, content_type: str, data: bytes) -> str:
-    upload: dict[str, Any] = client.post(
-        "/api/files/upload-url", json={"filename": name, "contentType": content_type}
-    ).json()
-    posted = httpx.post(upload["uploadUrl"], data=upload["fields"], files={"file": (name, data, content_type)})
-    assert posted.status_code in (200, 201, 204), posted.text
-    deadline = time.monotonic() + 30  # wait for the trigger: a pending upload answers 409
-    while time.monotonic() < deadline:
-        probe = client.post(
-            "/v1/image-extraction", json={"engine": {"name": "no-such-engine"}, "files": [{"uuid": upload["uuid"]}]}
-        )
-        if probe.status_code != 409:
-            break
-        time.sleep(0.3)
-    return str(upload["uuid"])
+    return str(upload(client, name, content_type, data)["uuid"])
 
 
 @pytest.mark.eval_data

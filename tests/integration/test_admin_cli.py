@@ -58,3 +58,18 @@ def test_a_table_alone_uses_the_template_defaults(
     parameters = load_template()["Parameters"]
     assert created["balance"] == parameters["StartingCredits"]["Default"]
     assert created["rateLimit"] == parameters["DefaultRateLimit"]["Default"]
+
+
+def test_a_key_comes_with_a_webhook_secret_that_can_be_replaced(
+    aws: boto3.session.Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _deploy(aws, credits=10, rate_limit=5)
+    assert cli.main(["keys", "create", "--stack", "snapscribe-prod", "--user", "dora"]) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert created["webhookSecret"].startswith("whsec_")
+    assert cli.main(["keys", "webhook-secret", "--stack", "snapscribe-prod", created["keyId"]]) == 0
+    rotated = json.loads(capsys.readouterr().out)
+    assert rotated["keyId"] == created["keyId"]
+    assert rotated["webhookSecret"].startswith("whsec_")
+    assert rotated["webhookSecret"] != created["webhookSecret"]
+    assert cli.main(["keys", "webhook-secret", "--stack", "snapscribe-prod", "key_nobody"]) == 1

@@ -13,10 +13,12 @@ from __future__ import annotations
 import copy
 import fnmatch
 import json
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -195,8 +197,9 @@ class Recorder:
         """botocore's before-parameter-build: API calls, and presigned GETs, which make no call (the client reads
         with the function's signature)."""
         service = model.service_model.service_name
-        if service == "sqs" and model.name in ("SendMessage", "SendMessageBatch"):
-            self.add("sqs:SendMessage", LOGICAL_ID_OF[params["QueueUrl"].rsplit("/", 1)[-1]], None)
+        if service == "sqs" and model.name in ("SendMessage", "SendMessageBatch", "ChangeMessageVisibility"):
+            action = "ChangeMessageVisibility" if model.name == "ChangeMessageVisibility" else "SendMessage"
+            self.add(f"sqs:{action}", LOGICAL_ID_OF[params["QueueUrl"].rsplit("/", 1)[-1]], None)
         elif service == "dynamodb":
             self._dynamodb(model.name, params)
         elif service == "s3" and model.name != "CreateBucket":  # CreateBucket: the model a presigned POST uses
@@ -274,6 +277,28 @@ def _s3_event(key: str) -> dict[str, Any]:
     return event
 
 
+def _failing_receiver() -> str:
+    """A webhook receiver on loopback that answers 500 to the first request of each message, then 200."""
+    seen: set[str] = set()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            message = self.headers.get("webhook-id", "")
+            self.send_response(200 if message in seen else 500)
+            seen.add(message)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/hooks"
+
+
 def _job_event(name: str, job_id: str) -> dict[str, Any]:
     event = load_event(name)
     event.update(path=f"/api/v1/jobs/{job_id}", pathParameters={"jobId": job_id})
@@ -346,8 +371,11 @@ def drive_every_function(aws: boto3.session.Session, record: Recorder) -> None:
         ("OcrByKeyFunction", load_event("ocr_by_key")),
         ("BatchExtractionFunction", batch),
     ]
+    receiver = _failing_receiver()  # the first webhook attempt fails: its message waits for the backoff
     jobs = [
-        body_of(_expect(run(function, _with_headers(event, Prefer="respond-async")), 202))["jobId"]
+        body_of(_expect(run(function, _with_headers(event, Prefer="respond-async", Callback_Url=receiver)), 202))[
+            "jobId"
+        ]
         for function, event in asynchronous
     ]
     cancelled = body_of(
@@ -366,10 +394,14 @@ def drive_every_function(aws: boto3.session.Session, record: Recorder) -> None:
     assert run("HousekeepingFunction", load_event("housekeeping_schedule"))["reapedJobs"] == 1
     sqs = aws.client("sqs")
     sources = []
-    for queue in ("WorkQueue", "WorkDeadLetterQueue"):
+    for queue, function in (
+        ("WorkQueue", "WorkerFunction"),
+        ("WorkDeadLetterQueue", "WorkerFunction"),
+        ("WebhookQueue", "WebhookFunction"),
+    ):
         url = sqs.get_queue_url(QueueName=NAMES[queue])["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sources.append(SqsEventSource(sqs, url, arn, lambda event: run("WorkerFunction", event)))
+        sources.append(SqsEventSource(sqs, url, arn, lambda event, name=function: run(name, event)))
     drain(sources)
     sqs.send_message(QueueUrl=sources[1].queue_url, MessageBody=json.dumps({"job": jobs[0], "item": 0}))
     drain(sources)  # a dead letter for an item already done: resolved once, nothing changes
@@ -403,6 +435,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, set
         "SNAPSCRIBE_TMP_MAX_AGE_SECONDS": "0",
         "SNAPSCRIBE_JOB_DIRECT_ITEMS": "0",
         "SNAPSCRIBE_JOB_RESULT_INLINE_BYTES": "0",
+        "SNAPSCRIBE_ALLOW_LOOPBACK_URLS": "true",  # the webhook receiver is on loopback
     }.items():
         monkeypatch.setenv(name, value)
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "SNAPSCRIBE_GEMINI_API_KEY", "SNAPSCRIBE_ENGINE"):

@@ -115,3 +115,30 @@ def test_sam_build_succeeds_without_docker(tmp_path: Path, logical_id: str) -> N
     assert any(layer.glob("pydantic_core/_pydantic_core.cpython-313-aarch64-linux-gnu.so"))
     assert not (layer / "rapidocr").exists()  # the OCR engine never goes into the zip layer
     assert (tmp_path / "build" / logical_id / "app.py").exists()
+
+
+def test_the_work_queue_redelivers_only_after_a_worker_is_gone_and_dead_letters_after_three_receives() -> None:
+    parameters = TEMPLATE["Parameters"]
+    visibility = parameters["WorkQueueVisibilityTimeout"]["Default"]
+    assert visibility >= 6 * parameters["WorkerTimeout"]["Default"]  # AWS's advice for SQS event sources
+    assert parameters["WorkQueueVisibilityTimeout"]["MinValue"] >= 6 * parameters["WorkerTimeout"]["MinValue"]
+    queue = TEMPLATE["Resources"]["WorkQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] == {"Ref": "WorkQueueVisibilityTimeout"}
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["WorkDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 3,
+    }
+    worker = FUNCTIONS["WorkerFunction"]["Properties"]
+    assert worker["Timeout"] == {"Ref": "WorkerTimeout"}
+    events = worker["Events"]
+    assert events["WorkItems"]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert events["WorkItems"]["Properties"]["ScalingConfig"] == {
+        "MaximumConcurrency": {"Ref": "WorkerMaximumConcurrency"}
+    }
+    assert events["DeadWorkItems"]["Properties"]["Queue"] == {"Fn::GetAtt": ["WorkDeadLetterQueue", "Arn"]}
+    assert parameters["WorkerMaximumConcurrency"]["MinValue"] == 2  # Lambda's least for SQS
+
+
+def test_every_queue_is_encrypted() -> None:
+    for logical_id, queue in resources(TEMPLATE, "AWS::SQS::Queue").items():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True, logical_id

@@ -84,11 +84,16 @@ def cmd_keys(args: argparse.Namespace) -> int:
                     "userId": record.user_id,
                     "rateLimit": record.rate_limit,
                     "balance": store.get_balance(record.user_id),
+                    "webhookSecret": service.webhook_secret(record.key_id),
                 },
                 indent=2,
             )
         )
-        print("Store the key now: it is kept only as a hash and cannot be shown again.", file=sys.stderr)
+        print(
+            "Store the key now: it is kept only as a hash and cannot be shown again. The webhook secret verifies "
+            "the webhooks of this key's jobs (Standard Webhooks); `keys webhook-secret KEY_ID` replaces it.",
+            file=sys.stderr,
+        )
     elif args.keys_command == "list":
         for record in store.list_keys():
             status = "revoked" if record.revoked else "active"
@@ -101,6 +106,13 @@ def cmd_keys(args: argparse.Namespace) -> int:
             print(f"No key with id {args.key_id}", file=sys.stderr)
             return 1
         print(f"Revoked {args.key_id}")
+    elif args.keys_command == "webhook-secret":
+        secret = service.rotate_webhook_secret(args.key_id)
+        if secret is None:
+            print(f"No key with id {args.key_id}", file=sys.stderr)
+            return 1
+        print(json.dumps({"keyId": args.key_id, "webhookSecret": secret}))
+        print("Webhooks of this key's jobs are signed with this secret from now on.", file=sys.stderr)
     elif args.keys_command == "topup":
         balance = store.add_credits(args.user, args.credits)
         print(json.dumps({"userId": args.user, "balance": balance}))
@@ -116,19 +128,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("werkzeug", "botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    stack = LocalStack(port=args.port, host=args.host)
+    stack = LocalStack(port=args.port, host=args.host, parameters=_parameters(args.parameter))
     try:
         stack.start()
     except OSError as error:
         print(f"Could not start the local stack on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
-    api_key = stack.create_dev_key(args.dev_key or None, credits=args.credits, rate_limit=args.rate_limit)
+    api_key, webhook_secret = stack.create_dev_key(
+        args.dev_key or None, credits=args.credits, rate_limit=args.rate_limit
+    )
     sample = PROJECT_ROOT / SAMPLE_REQUEST
     print(
         f"""
 snapscribe is running on {stack.url} (engine: local, offline; AWS: moto at {stack.moto_endpoint})
 
   dev API key: {api_key}   ({args.credits} credits, {args.rate_limit} requests/min)
+  its webhook secret: {webhook_secret}   (verifies the webhooks of its jobs)
 
 Try it (from {PROJECT_ROOT}):
 
@@ -157,16 +172,33 @@ Press Ctrl-C to stop.
 
 
 # --- invoke --------------------------------------------------------------------------------------
+def _parameters(pairs: list[str] | None) -> dict[str, str]:
+    """Template parameters given as KEY=VALUE (sam deploy's --parameter-overrides)."""
+    parameters = {}
+    for pair in pairs or []:
+        name, separator, value = pair.partition("=")
+        if not separator or not name:
+            raise SystemExit(f"--parameter takes KEY=VALUE, not {pair!r}")
+        parameters[name] = value
+    return parameters
+
+
 def cmd_invoke(args: argparse.Namespace) -> int:
     """Like `sam local invoke -e`, without Docker: against a fresh in-memory AWS with the template's
-    resources, where the API key the event carries exists with credits."""
-    from moto import mock_aws
-
-    from snapscribe_tools.invoke import invoke_with_fresh_aws
-
+    resources, where the API key the event carries exists with credits; or, with --local, against the
+    running `make run` stack (run the housekeeping now, say)."""
     event = json.loads(Path(args.event).read_text())
-    with mock_aws():
-        result = invoke_with_fresh_aws(args.function, event, seed_key=not args.no_seed)
+    if args.local:
+        from snapscribe_tools.invoke import invoke_on_running_stack
+
+        result = invoke_on_running_stack(args.function, event)
+    else:
+        from moto import mock_aws
+
+        from snapscribe_tools.invoke import invoke_with_fresh_aws
+
+        with mock_aws():
+            result = invoke_with_fresh_aws(args.function, event, seed_key=not args.no_seed)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0
 
@@ -179,14 +211,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000))
     run.add_argument("--dev-key", default=os.environ.get("DEV_API_KEY", ""))
-    run.add_argument("--credits", type=int, default=100_000)
+    run.add_argument("--credits", type=int, default=1_000_000)
     run.add_argument("--rate-limit", type=int, default=600)
+    run.add_argument(
+        "--parameter",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a template parameter, e.g. WorkerMaximumConcurrency=1 (repeatable)",
+    )
     run.set_defaults(handler=cmd_run)
 
     invoke = commands.add_parser("invoke", help="run a handler with an event, as `sam local invoke -e`")
     invoke.add_argument("function", help="logical id in template.yaml, e.g. ExtractImageFunction")
     invoke.add_argument("--event", "-e", required=True)
     invoke.add_argument("--no-seed", action="store_true", help="do not create the event's API key first")
+    invoke.add_argument("--local", action="store_true", help="against the running local stack (make run)")
     invoke.set_defaults(handler=cmd_invoke)
 
     keys = commands.add_parser("keys", help="manage API keys and credits")
@@ -205,10 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
     keys_commands.add_parser("list", parents=[target], help="list keys (never the keys themselves)")
     revoke = keys_commands.add_parser("revoke", parents=[target], help="revoke a key by its id")
     revoke.add_argument("key_id")
+    rotate = keys_commands.add_parser(
+        "webhook-secret", parents=[target], help="replace a key's webhook signing secret (printed once)"
+    )
+    rotate.add_argument("key_id")
     topup = keys_commands.add_parser("topup", parents=[target], help="add credits to a user's balance")
     topup.add_argument("user")
     topup.add_argument("credits", type=int)
     keys.set_defaults(handler=cmd_keys)
+
     return parser
 
 

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from snapscribe_tools.instances import FunctionTimeout
 from snapscribe_tools.template import ApiRoute
 
 log = logging.getLogger("snapscribe.gateway")
@@ -162,6 +163,10 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             return
         try:
             result = self.server.invoke(route.function_id, event)
+        except FunctionTimeout:  # API Gateway answers 504 when the integration does not answer in time
+            log.warning("%s %s: the function timed out", self.command, path)
+            self._send_json(504, {"message": "Endpoint request timed out"})
+            return
         except Exception:
             log.exception("handler raised")
             self._send_json(502, {"message": "Internal server error"})

@@ -51,3 +51,21 @@ def invoke_with_fresh_aws(function_id: str, event: dict[str, Any], *, seed_key: 
         seed_event_key(event)
     definition = next(item for item in functions(load_template()) if item.logical_id == function_id)
     return LocalFunction(definition).invoke(event)
+
+
+def invoke_on_running_stack(function_id: str, event: dict[str, Any]) -> Any:
+    """The handler, in this process, with the running stack's AWS and the function's own variables."""
+    from snapscribe import services
+    from snapscribe_tools.stack import base_environment, read_state
+
+    state = read_state()
+    if state is None:
+        raise SystemExit("No local stack is running (start it with `make run`).")
+    template = load_template()
+    definition = next(item for item in functions(template, state["parameters"]) if item.logical_id == function_id)
+    resolver = Resolver(template, state["parameters"], state["names"])
+    environment = function_environment([definition], resolver)
+    environment.pop("SNAPSCRIBE_GEMINI_API_KEY_PARAMETER", None)
+    apply_environment({**environment, **base_environment(state["awsEndpoint"])})
+    services.reset()
+    return LocalFunction(definition).invoke(event)

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +20,12 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from snapscribe_tools.gateway import Gateway
-from snapscribe_tools.lambdas import LocalFunction, apply_environment, function_environment
+from snapscribe_tools.instances import FunctionInstances
+from snapscribe_tools.lambdas import apply_environment, function_environment
 from snapscribe_tools.resources import create_all, local_names
 from snapscribe_tools.template import (
     PROJECT_ROOT,
+    FunctionDef,
     Resolver,
     binary_media_types,
     functions,
@@ -33,7 +36,8 @@ from snapscribe_tools.template import (
 log = logging.getLogger("snapscribe.stack")
 
 STATE_FILE = PROJECT_ROOT / ".snapscribe" / "local-stack.json"
-LOCAL_PARAMETERS = {"Engine": "local"}
+# The local engine; two workers at once (Lambda's least for SQS): more only oversubscribe a laptop's cores.
+LOCAL_PARAMETERS = {"Engine": "local", "WorkerMaximumConcurrency": "2"}
 NOTIFICATION_QUEUE = "snapscribe-local-s3-events"
 POLL_INTERVAL_SECONDS = 0.2
 
@@ -126,10 +130,14 @@ class LocalStack:
         self.extra_environment = dict(extra_environment or {})
         self.template = load_template()
         self.names = local_names(self.template)
-        self.functions = {
-            definition.logical_id: LocalFunction(definition)
+        self.definitions = {
+            definition.logical_id: definition
             for definition in functions(self.template, {**LOCAL_PARAMETERS, **self.parameters})
         }
+        self.functions: dict[str, FunctionInstances] = {}
+        self._shell = {name: value for name, value in os.environ.items() if name != "AWS_PROFILE"}
+        self._pids: dict[str, list[int]] = {}
+        self._state_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._moto: Any = None
@@ -161,6 +169,15 @@ class LocalStack:
         session = boto3.session.Session()
         resolver = Resolver(self.template, {**LOCAL_PARAMETERS, **self.parameters}, self.names)
         create_all(self.template, session, self.names, resolver)
+        self.functions = {
+            logical_id: FunctionInstances(
+                definition,
+                self._environment_of(definition, resolver),
+                max_instances=self._max_instances(definition, resolver),
+                on_change=self._instances_changed,
+            )
+            for logical_id, definition in self.definitions.items()
+        }
         self._wire_s3_events(session)
         self._start_event_sources(session, resolver)
 
@@ -168,6 +185,32 @@ class LocalStack:
         self.gateway = Gateway((self.host, self.port), routes, self.invoke, binary_media_types(self.template))
         self._spawn(self.gateway.serve_forever, "gateway")
         self._start_schedules()
+        self._write_state()
+
+    def _environment_of(self, definition: FunctionDef, resolver: Resolver) -> dict[str, str]:
+        """What the function's processes see: the shell's, then the variables template.yaml gives this function
+        (and no other), then the developer's own SNAPSCRIBE_* settings, then the way to moto."""
+        environment = {**self._shell, **function_environment([definition], resolver)}
+        environment.pop("SNAPSCRIBE_GEMINI_API_KEY_PARAMETER", None)  # no SSM locally
+        environment.update({name: value for name, value in self._shell.items() if name.startswith("SNAPSCRIBE_")})
+        environment.update(base_environment(self.moto_endpoint))
+        environment.update(self.extra_environment)
+        return environment
+
+    @staticmethod
+    def _max_instances(definition: FunctionDef, resolver: Resolver) -> int:
+        """A queue's consumer: as many as its event sources may run at once; an API function a few; the OCR
+        image's functions two (each holds the OCR models)."""
+        polled = [
+            int(resolver.resolve(event.get("ScalingConfig", {})).get("MaximumConcurrency", 2))
+            for event in definition.sqs_events
+        ]
+        if polled:
+            return sum(polled)
+        return 2 if definition.package_type == "Image" else 4
+
+    def _instances_changed(self, logical_id: str, pids: list[int]) -> None:
+        self._pids[logical_id] = pids
         self._write_state()
 
     def _spawn(self, target: Any, name: str) -> None:
@@ -181,10 +224,13 @@ class LocalStack:
             for expression in function.definition.schedules:
                 interval = rate_seconds(expression)
 
-                def tick(function: LocalFunction = function, interval: int = interval) -> None:
+                def tick(function: FunctionInstances = function, interval: int = interval) -> None:
                     while not self._stopping.wait(interval):
                         try:
-                            function.invoke({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+                            self.invoke(
+                                function.definition.logical_id,
+                                {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}},
+                            )
                         except Exception:
                             log.exception("scheduled invocation failed")
 
@@ -250,26 +296,37 @@ class LocalStack:
                         continue
                     rules = subscription.get("Filter", {}).get("S3Key", {}).get("Rules", [])
                     if _key_matches(key, rules):
-                        function.invoke({"Records": [record]})
+                        self.invoke(function.definition.logical_id, {"Records": [record]})
 
     def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
-        return self.functions[function_id].invoke(event)
+        """One invocation, in one of the function's processes; FunctionTimeout when it outlives its Timeout."""
+        return self.functions[function_id].invoke(event, str(uuid.uuid4()))
 
-    def create_dev_key(self, raw_key: str | None, credits: int, rate_limit: int) -> str:
+    def create_dev_key(self, raw_key: str | None, credits: int, rate_limit: int) -> tuple[str, str]:
+        """The dev key, and the secret its jobs' webhooks are signed with."""
         from snapscribe import services
 
-        key, _record = services.account_service().create_key(
+        accounts = services.account_service()
+        key, record = accounts.create_key(
             user_id="dev", credits=credits, rate_limit=rate_limit, raw_key=raw_key, label="make run"
         )
-        return key
+        return key, accounts.webhook_secret(record.key_id) or ""
 
     def _write_state(self) -> None:
+        """The running stack, for the CLI and tools: written whole and then renamed, never half-read."""
         STATE_FILE.parent.mkdir(exist_ok=True)
-        STATE_FILE.write_text(
-            json.dumps(
-                {"url": self.url, "awsEndpoint": self.moto_endpoint, "names": self.names, "pid": os.getpid()}, indent=2
-            )
-        )
+        state = {
+            "url": self.url if self.gateway is not None else None,
+            "awsEndpoint": self.moto_endpoint,
+            "names": self.names,
+            "parameters": {**LOCAL_PARAMETERS, **self.parameters},
+            "pid": os.getpid(),
+            "functions": self._pids,  # each function's live processes
+        }
+        with self._state_lock:
+            partial = STATE_FILE.with_name(f"{STATE_FILE.name}.{os.getpid()}.partial")
+            partial.write_text(json.dumps(state, indent=2))
+            os.replace(partial, STATE_FILE)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -278,10 +335,12 @@ class LocalStack:
         if self.gateway is not None:
             self.gateway.shutdown()
             self.gateway.server_close()
+        for function in self.functions.values():
+            function.close()
+        for thread in self._threads:  # before moto goes: a poll against a stopped moto would retry for long
+            thread.join(timeout=5)
         if self._moto is not None:
             self._moto.stop()
-        for thread in self._threads:
-            thread.join(timeout=5)
         if STATE_FILE.exists():
             try:
                 if json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():

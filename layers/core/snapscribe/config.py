@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     # Jobs
     job_max_seconds: int = Field(default=6 * 3600, ge=60)  # items not done by then are failed by the reaper
     job_retention_days: int = Field(default=30, ge=1)  # finished jobs are kept this long
-    worker_timeout_seconds: int = Field(default=300, ge=10)  # the worker function's Timeout
+    worker_timeout_seconds: int = Field(default=300, ge=1)  # the worker function's Timeout
     job_result_url_expiry_seconds: int = Field(default=3600, ge=60, le=43200)
     # Items of a job this small go on the queue at admission; a larger job's are sent by a worker (one
     # message to admit), so admitting 3000 images takes as long as one.

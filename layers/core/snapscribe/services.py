@@ -21,10 +21,13 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
     from snapscribe.jobs.submit import JobServices
+    from snapscribe.jobs.webhooks import WebhookSender
     from snapscribe.jobs.worker import Worker
 
-# A worker's claim on an item outlives the worker function's timeout by this much (then another may take it).
-LEASE_MARGIN_SECONDS = 30
+# A worker's claim on an item lasts twice the worker's timeout, then another may take the item over: longer
+# than any invocation, shorter than the work queue's visibility timeout (at least six times the timeout), so
+# a message redelivered because its worker was stopped always finds the item free.
+LEASE_TIMEOUTS = 2
 
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
 
@@ -78,7 +81,28 @@ def worker() -> Worker:
         lambda: deps(files=True),
         KINDS,
         answer,
-        lease_seconds=get_settings().worker_timeout_seconds + LEASE_MARGIN_SECONDS,
+        lease_seconds=get_settings().worker_timeout_seconds * LEASE_TIMEOUTS,
+    )
+
+
+@cache
+def webhook_sender() -> WebhookSender:
+    """Posts a finished job's webhook through the SSRF-safe client: vetted at every attempt, no redirects."""
+    from snapscribe.images.fetch import FetchPolicy, post
+    from snapscribe.jobs.webhooks import WebhookSender
+
+    settings = get_settings()
+    policy = FetchPolicy(
+        max_bytes=64 * 1024,
+        connect_timeout=settings.url_connect_timeout,
+        read_timeout=settings.url_read_timeout,
+        total_timeout=settings.url_total_timeout,
+        allow_loopback=settings.allow_loopback_urls,
+    )
+    return WebhookSender(
+        job_services().store,
+        account_service(),
+        lambda url, body, headers: post(url, body, headers, policy),
     )
 
 
@@ -145,4 +169,5 @@ def reset() -> None:
     sqs_client.cache_clear()
     job_services.cache_clear()
     worker.cache_clear()
+    webhook_sender.cache_clear()
     reset_engines()

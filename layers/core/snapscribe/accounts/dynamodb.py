@@ -5,6 +5,7 @@
     pk=USER#<user_id>    sk=LEDGER#<ts>#<req>   one row per charged request; while its hold is open it
                                                 carries openHold/holdUntil (the sparse OpenHolds index)
     pk=RATE#<key_id>     sk=<window start>      a fixed one-minute rate window (expires by TTL)
+    pk=KEYID#<key_id>    sk=WEBHOOK             the key's webhook signing secret (it signs, so it is kept)
     pk=UPLOADS#<user_id> sk=<uuid>              an upload record (snapscribe.storage.dynamodb)
 
 Each kind has its own partition prefix, so IAM can confine a function to the kinds it uses
@@ -70,9 +71,20 @@ class DynamoAccountStore:
         ).get("Item")
         return self._key_from_item(item) if item else None
 
-    def put_key(self, record: ApiKeyRecord, initial_credits: int) -> None:
+    def put_key(self, record: ApiKeyRecord, initial_credits: int, webhook_secret: str) -> None:
         self._client.transact_write_items(
             TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            "pk": _s(f"KEYID#{record.key_id}"),
+                            "sk": _s("WEBHOOK"),
+                            "secret": _s(webhook_secret),
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
                 {
                     "Put": {
                         "TableName": self._table,
@@ -99,6 +111,27 @@ class DynamoAccountStore:
                 },
             ]
         )
+
+    def webhook_secret(self, key_id: str) -> str | None:
+        item = self._client.get_item(
+            TableName=self._table, Key={"pk": _s(f"KEYID#{key_id}"), "sk": _s("WEBHOOK")}, ConsistentRead=True
+        ).get("Item")
+        return item["secret"]["S"] if item else None
+
+    def set_webhook_secret(self, key_id: str, secret: str) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": _s(f"KEYID#{key_id}"), "sk": _s("WEBHOOK")},
+                UpdateExpression="SET secret = :secret",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":secret": _s(secret)},
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            raise
+        return True
 
     def list_keys(self) -> list[ApiKeyRecord]:
         records: list[ApiKeyRecord] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -13,6 +14,12 @@ _USER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 def generate_api_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def generate_webhook_secret() -> str:
+    """A key's webhook signing secret, as Standard Webhooks writes it: "whsec_" + base64 of 24 random bytes.
+    Kept (not hashed): it signs."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode("ascii")
 
 
 def generate_key_id() -> str:

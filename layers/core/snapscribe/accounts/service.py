@@ -12,6 +12,7 @@ from snapscribe.accounts.keys import (
     generate_api_key,
     generate_key_id,
     generate_user_id,
+    generate_webhook_secret,
     hash_api_key,
     hashes_match,
     is_valid_user_id,
@@ -108,8 +109,17 @@ class AccountService:
             created_at=utc_now_iso(),
             label=label,
         )
-        self._store.put_key(record, initial_credits=credits)
+        self._store.put_key(record, initial_credits=credits, webhook_secret=generate_webhook_secret())
         return raw_key, record
+
+    def webhook_secret(self, key_id: str) -> str | None:
+        """The secret a key's job webhooks are signed with."""
+        return self._store.webhook_secret(key_id)
+
+    def rotate_webhook_secret(self, key_id: str) -> str | None:
+        """A new secret for the key's webhooks (shown once); None when there is no such key."""
+        secret = generate_webhook_secret()
+        return secret if self._store.set_webhook_secret(key_id, secret) else None
 
     def authenticate(self, raw_key: str | None) -> Principal:
         if not raw_key:

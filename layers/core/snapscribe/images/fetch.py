@@ -144,16 +144,51 @@ def _body_chunks(response: urllib3.BaseHTTPResponse, policy: FetchPolicy, deadli
         yield chunk
 
 
+def _host_header(scheme: str, host: str, port: int) -> str:
+    default_port = 443 if scheme == "https" else 80
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return host if port == default_port else f"{host}:{port}"
+
+
+def post(
+    url: str, body: bytes, headers: dict[str, str], policy: FetchPolicy, resolve: Resolver = system_resolver
+) -> int:
+    """POST `body` to a vetted URL (the connection goes to the vetted address; no redirect is followed, as a
+    webhook receiver must answer itself); the HTTP status. UrlNotAllowed, UrlFetchFailed as a fetch raises."""
+    scheme, host, port, address, path = _vetted_target(url, policy, resolve, "callback URL")
+    pool = _pool(scheme, host, port, address, policy)
+    try:
+        response = pool.urlopen(
+            "POST",
+            path,
+            body=body,
+            headers={"Host": _host_header(scheme, host, port), "User-Agent": "snapscribe/1.0", **headers},
+            redirect=False,
+            retries=False,
+            preload_content=False,
+        )
+        try:
+            for _chunk in _body_chunks(response, policy, time.monotonic() + policy.total_timeout):
+                pass  # read (and bound) the answer, so the connection ends cleanly
+            return int(response.status)
+        except ImageTooLarge as error:
+            raise UrlFetchFailed("The callback URL answered with more than the service reads") from error
+        finally:
+            response.release_conn()
+    except Urllib3Error as error:
+        raise UrlFetchFailed(f"Could not reach the callback URL ({type(error).__name__})") from error
+    finally:
+        pool.close()
+
+
 def fetch_to(url: str, sink: IO[bytes], policy: FetchPolicy, resolve: Resolver = system_resolver) -> int:
     """Stream the body at `url` into `sink`; the number of bytes written."""
     deadline = time.monotonic() + policy.total_timeout
     current = url
     for _hop in range(policy.max_redirects + 1):
         scheme, host, port, address, path = _vetted_target(current, policy, resolve)
-        default_port = 443 if scheme == "https" else 80
-        host_header = host if port == default_port else f"{host}:{port}"
-        if ":" in host and not host.startswith("["):
-            host_header = f"[{host}]" if port == default_port else f"[{host}]:{port}"
+        host_header = _host_header(scheme, host, port)
         pool = _pool(scheme, host, port, address, policy)
         try:
             response = pool.urlopen(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -39,9 +40,17 @@ def item_messages(job_id: str, start: int, end: int) -> list[dict[str, Any]]:
 
 
 def submit(
-    kind: JobKind, request: Any, caller: Caller, deps: Deps, jobs: JobServices, *, callback_url: str | None
+    kind: JobKind,
+    request: Any,
+    caller: Caller,
+    deps: Deps,
+    jobs: JobServices,
+    *,
+    callback_url: str | None,
+    status_url: Callable[[str], str] | None = None,
 ) -> Job:
-    """The job, queued; or the API's typed error, before anything is held."""
+    """The job, queued; or the API's typed error, before anything is held. `status_url` says where a job id
+    is followed (for the webhook)."""
     plan = kind.plan(request, caller, deps)
     now = time.time()
     job_id = str(uuid.uuid4())
@@ -62,6 +71,7 @@ def submit(
             deadline=deadline,
             remaining=len(plan.items),
             callback_url=callback_url,
+            status_url=status_url(job_id) if status_url else None,
         )
         jobs.store.create(job)
         total = len(plan.items)

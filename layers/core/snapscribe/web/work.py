@@ -48,7 +48,15 @@ def perform(router: BaseRouter, kind: JobKind, request: Any, deps: Deps) -> Resp
     if not prefers_async(router):
         status, body = answer(kind.name, run_now(kind, request, caller(router), deps))
         return json_response(status, body)
-    job = submit(kind, request, caller(router), deps, services.job_services(), callback_url=callback_url(router, deps))
+    job = submit(
+        kind,
+        request,
+        caller(router),
+        deps,
+        services.job_services(),
+        callback_url=callback_url(router, deps),
+        status_url=lambda job_id: external_base(router) + job_path(router, job_id),
+    )
     location = job_path(router, job.job_id)
     return json_response(
         202,

@@ -1,0 +1,202 @@
+"""Jobs on the local stack over real HTTP, as a user runs them: a 40-page PDF refused synchronously (too much
+for one request; nothing charged) and then done as a job, every page in order; a 3000-image extract-image
+job; a job cancelled mid-way. In every case the balance is the start minus what the finished work cost."""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from PIL import Image, ImageDraw
+from standardwebhooks import Webhook
+
+from tests.conftest import pdf_with_pages
+from tests.e2e.stack_process import CLI, StackProcess, balance, free_port, start, upload, wait_for_job
+
+pytestmark = pytest.mark.e2e
+PER_PAGE = 200
+ASYNC = {"Prefer": "respond-async"}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[StackProcess]:
+    # The webhook receiver of these tests is on loopback: allowed for tests only.
+    process = start(
+        [CLI, "run", "--port", str(free_port()), "--dev-key", "e2e-jobs-key-123456"],
+        {"SNAPSCRIBE_ALLOW_LOOPBACK_URLS": "true"},
+    )
+    yield process
+    if process.process.poll() is None:
+        assert process.interrupt() == 0
+
+
+@pytest.fixture
+def client(stack: StackProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.url, headers={"X-API-Key": stack.api_key}, timeout=120) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def forty_pages(stack: StackProcess) -> dict[str, str]:
+    with httpx.Client(base_url=stack.url, headers={"X-API-Key": stack.api_key}, timeout=120) as http:
+        return {
+            key: str(value)
+            for key, value in upload(http, "report.pdf", "application/pdf", pdf_with_pages(40)).items()
+            if key in ("uuid", "key")
+        }
+
+
+def test_forty_pages_are_refused_synchronously_and_nothing_is_charged(
+    client: httpx.Client, forty_pages: dict[str, str]
+) -> None:
+    before = balance(client)
+    refused = client.post("/api/ocr/process", json={"key": forty_pages["key"]})
+    assert refused.status_code == 413
+    assert "Prefer: respond-async" in refused.json()["error"]
+    refused = client.post(
+        "/v1/image-extraction", json={"engine": {"name": "local"}, "files": [{"uuid": forty_pages["uuid"]}]}
+    )
+    assert (refused.status_code, "respond-async" in refused.json()["error"]) == (413, True)
+    assert balance(client) == before
+
+
+def test_forty_pages_as_a_job_every_page_in_order(client: httpx.Client, forty_pages: dict[str, str]) -> None:
+    before = balance(client)
+    started = time.monotonic()
+    accepted = client.post(
+        "/v1/image-extraction",
+        json={"engine": {"name": "local"}, "files": [{"uuid": forty_pages["uuid"]}]},
+        headers=ASYNC,
+    )
+    admitted = time.monotonic() - started
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.headers["Preference-Applied"] == "respond-async"
+    job_id = accepted.json()["jobId"]
+    assert accepted.headers["Location"] == f"/api/v1/jobs/{job_id}"
+    assert accepted.json()["statusUrl"] == f"{client.base_url}/api/v1/jobs/{job_id}"
+    assert balance(client) == before - 40 * PER_PAGE  # held at admission
+    job = wait_for_job(client, job_id)
+    assert (job["status"], job["resultStatus"], job["progress"]) == (
+        "succeeded",
+        201,
+        {"total": 40, "done": 40, "failed": 0, "cancelled": 0},
+    )
+    pages = job["result"]["data"]["files"][0]["pages"]
+    assert [page["number"] for page in pages] == list(range(1, 41))
+    assert all(f"page {page['number']}" in page["text"] for page in pages), [page["text"] for page in pages[:3]]
+    assert job["charged"] == 40 * PER_PAGE
+    assert balance(client) == before - 40 * PER_PAGE
+    assert admitted < 30  # admission does not wait for the work (measured in make bench, not here)
+
+
+def test_forty_pages_of_ocr_by_key_as_a_job(client: httpx.Client, forty_pages: dict[str, str]) -> None:
+    before = balance(client)
+    accepted = client.post("/api/ocr/process", json={"key": forty_pages["key"]}, headers=ASYNC)
+    assert accepted.status_code == 202, accepted.text
+    job = wait_for_job(client, accepted.json()["jobId"])
+    result = job["result"]
+    assert (job["status"], job["resultStatus"]) == ("succeeded", 200)
+    found = [result["text"].find(f"page {number}\n") for number in range(1, 40)]
+    assert all(position >= 0 for position in found)
+    assert found == sorted(found)  # in page order
+    assert job["charged"] == result["tokensUsed"]
+    assert balance(client) == before - result["tokensUsed"]
+
+
+def _tiny_image(number: int) -> str:
+    image = Image.new("RGB", (96, 32), "white")
+    ImageDraw.Draw(image).text((4, 8), f"n {number}", fill="black", font_size=16)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def test_a_3000_image_job(client: httpx.Client) -> None:
+    before = balance(client)
+    images = [_tiny_image(number) for number in range(3000)]
+    body = {"inputMethod": "base64", "images": images, "prompt": "Read every image."}
+    accepted = client.post("/api/v1/extract-image", json=body, headers=ASYNC)
+    assert accepted.status_code == 202, accepted.text
+    job = wait_for_job(client, accepted.json()["jobId"], timeout=900)
+    assert (job["status"], job["resultStatus"], job["progress"]["done"]) == ("succeeded", 200, 3000)
+    result = job["result"] if "result" in job else httpx.get(job["resultUrl"]).json()
+    assert (result["imageCount"], result["creditUsage"]) == (3000, 3010)
+    lines = result["results"].split("\n\n")
+    assert len(lines) == 3000
+    assert [line.replace(" ", "") for line in lines[:3]] == ["n0", "n1", "n2"]
+    assert balance(client) == before - 3010
+
+
+def test_cancelled_mid_way_pays_only_for_the_pages_done(client: httpx.Client, forty_pages: dict[str, str]) -> None:
+    before = balance(client)
+    accepted = client.post(
+        "/v1/image-extraction",
+        json={"engine": {"name": "local"}, "files": [{"uuid": forty_pages["uuid"]}]},
+        headers=ASYNC,
+    )
+    job_id = accepted.json()["jobId"]
+    deadline = time.monotonic() + 120
+    while client.get(f"/api/v1/jobs/{job_id}").json()["progress"]["done"] < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    cancelled = client.delete(f"/api/v1/jobs/{job_id}")
+    assert (cancelled.status_code, cancelled.json()["status"]) == (200, "cancelled")
+    job = wait_for_job(client, job_id)
+    progress = job["progress"]
+    assert job["status"] == "cancelled"
+    assert progress["cancelled"] > 0
+    assert progress["done"] + progress["failed"] + progress["cancelled"] == 40
+    assert job["charged"] == progress["done"] * PER_PAGE
+    assert job["result"]["data"]["returned_credits"] == (40 - progress["done"]) * PER_PAGE
+    assert balance(client) == before - progress["done"] * PER_PAGE
+    assert client.delete(f"/api/v1/jobs/{job_id}").status_code == 409
+
+
+def test_a_finished_job_calls_back_with_a_webhook_the_banner_secret_verifies(
+    stack: StackProcess, client: httpx.Client, forty_pages: dict[str, str]
+) -> None:
+    received: list[tuple[bytes, dict[str, str]]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def log_message(self, *_args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            received.append((self.rfile.read(int(self.headers["Content-Length"])), dict(self.headers.items())))
+            self.send_response(204)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        callback = f"http://127.0.0.1:{server.server_address[1]}/snapscribe/jobs"
+        accepted = client.post(
+            "/api/ocr/process", json={"key": forty_pages["key"]}, headers={**ASYNC, "Callback-Url": callback}
+        )
+        job_id = accepted.json()["jobId"]
+        job = wait_for_job(client, job_id)
+        deadline = time.monotonic() + 60
+        while not received:
+            assert time.monotonic() < deadline, "no webhook came"
+            time.sleep(0.2)
+        body, headers = received[0]
+        payload = Webhook(stack.webhook_secret).verify(body, headers)
+        assert (payload["type"], payload["data"]["jobId"], payload["data"]["charged"]) == (
+            "job.succeeded",
+            job_id,
+            job["charged"],
+        )
+        assert payload["data"]["statusUrl"] == f"{client.base_url}/api/v1/jobs/{job_id}"
+        deadline = time.monotonic() + 30
+        while client.get(f"/api/v1/jobs/{job_id}").json()["webhook"]["state"] != "delivered":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,89 @@
+"""A worker killed mid-item, on the local stack: its items come back when their visibility timeout ends, are
+taken over once their lease has run out, and are counted once. The stack runs one item per invocation
+(WorkerBatchSize=1) with a visibility timeout of 10 s over a lease of 8 s (twice WorkerTimeout=4)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import boto3
+import httpx
+import pytest
+
+from tests.conftest import PROJECT_ROOT, pdf_with_pages
+from tests.e2e.stack_process import CLI, StackProcess, balance, free_port, start, upload, wait_for_job
+
+pytestmark = pytest.mark.e2e
+PER_PAGE = 200
+PAGES = 20
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[StackProcess]:
+    command = [CLI, "run", "--port", str(free_port()), "--dev-key", "e2e-crash-key-123456"]
+    for parameter in ("WorkerBatchSize=1", "WorkerTimeout=4", "WorkQueueVisibilityTimeout=10"):
+        command += ["--parameter", parameter]
+    process = start(command)
+    yield process
+    if process.process.poll() is None:
+        assert process.interrupt() == 0
+
+
+def _state() -> dict[str, object]:
+    return dict(json.loads((PROJECT_ROOT / ".snapscribe" / "local-stack.json").read_text()))
+
+
+def _attempts(job_id: str) -> list[int]:
+    """Each item's claims, read from the stack's jobs table."""
+    state = _state()
+    names = state["names"]
+    assert isinstance(names, dict)
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=str(state["awsEndpoint"]),
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    items = dynamodb.query(
+        TableName=names["JobsTable"],
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :items)",
+        ExpressionAttributeValues={":pk": {"S": f"JOB#{job_id}"}, ":items": {"S": "ITEM#"}},
+    )["Items"]
+    return [int(item["attempts"]["N"]) for item in items]
+
+
+def test_items_of_a_killed_worker_are_redelivered_and_counted_once(stack: StackProcess) -> None:
+    with httpx.Client(base_url=stack.url, headers={"X-API-Key": stack.api_key}, timeout=120) as client:
+        pdf = upload(client, "report.pdf", "application/pdf", pdf_with_pages(PAGES))
+        before = balance(client)
+        accepted = client.post(
+            "/v1/image-extraction",
+            json={"engine": {"name": "local"}, "files": [{"uuid": pdf["uuid"]}]},
+            headers={"Prefer": "respond-async"},
+        )
+        job_id = accepted.json()["jobId"]
+        deadline = time.monotonic() + 120
+        while client.get(f"/api/v1/jobs/{job_id}").json()["progress"]["done"] < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        functions = _state()["functions"]
+        assert isinstance(functions, dict)
+        killed = list(functions.get("WorkerFunction", []))
+        assert killed
+        for pid in killed:  # stopped mid-item, as a crash or a host failure would stop them
+            os.kill(pid, signal.SIGKILL)
+        job = wait_for_job(client, job_id, timeout=300)
+        assert (job["status"], job["progress"]) == (
+            "succeeded",
+            {"total": PAGES, "done": PAGES, "failed": 0, "cancelled": 0},
+        )
+        assert max(_attempts(job_id)) >= 2  # an item in flight when its worker died was taken over
+        pages = job["result"]["data"]["files"][0]["pages"]
+        assert [page["number"] for page in pages] == list(range(1, PAGES + 1))
+        assert job["charged"] == PAGES * PER_PAGE
+        assert balance(client) == before - PAGES * PER_PAGE
