@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import re
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -141,6 +142,10 @@ class GeminiStub:
     in_flight: int = 0
     max_in_flight: int = 0  # the most requests it was answering at once
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # The Files API, as its resumable upload protocol speaks: name -> (mime type, bytes); and what was deleted.
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)
+    sessions: dict[str, tuple[str, bytearray]] = field(default_factory=dict)
 
     def reply_text(self, text: str, prompt_tokens: int = 321, completion_tokens: int = 45) -> None:
         self.replies = [
@@ -173,8 +178,47 @@ def gemini_stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[GeminiStub]:
         def log_message(self, *_args: Any) -> None:
             pass
 
+        def answer(self, status: int, document: Any, headers: dict[str, str] | None = None) -> None:
+            payload = json.dumps(document).encode()
+            self.send_response(status)
+            for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def files_api(self, body: bytes) -> None:
+            """Start an upload (a session URL back), take its bytes (final: the file's record), as the API does."""
+            if re.match(r"/upload/v1\w*/files", self.path):
+                session = f"s{len(stub.sessions) + 1}"
+                declared = json.loads(body or b"{}").get("file", {})
+                with stub.lock:
+                    stub.sessions[session] = (declared.get("mimeType") or "", bytearray())
+                self.answer(200, {}, {"X-Goog-Upload-URL": f"{stub.url}/upload-session/{session}"})
+                return
+            session = self.path.rsplit("/", 1)[-1]
+            mime_type, data = stub.sessions[session]
+            data.extend(body)
+            if "finalize" not in self.headers.get("X-Goog-Upload-Command", ""):
+                self.answer(200, {}, {"X-Goog-Upload-Status": "active"})
+                return
+            name = f"files/{session}"
+            with stub.lock:
+                stub.files[name] = (mime_type, bytes(data))
+            record = {"name": name, "uri": f"{stub.url}/v1beta/{name}", "mimeType": mime_type, "state": "ACTIVE"}
+            self.answer(200, {"file": record}, {"X-Goog-Upload-Status": "final"})
+
+        def do_DELETE(self) -> None:
+            name = re.sub(r"^/v1\w*/", "", self.path.split("?")[0])
+            with stub.lock:
+                stub.deleted.append(name)
+            self.answer(200 if name in stub.files else 404, {})
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
+            if self.path.startswith(("/upload/", "/upload-session/")):
+                self.files_api(self.rfile.read(length))
+                return
             with stub.lock:
                 stub.requests.append(
                     {

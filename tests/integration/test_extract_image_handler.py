@@ -268,6 +268,19 @@ def test_gemini_engine_answer(gemini: GeminiStub) -> None:
     assert body_of(result)["results"] == "An invoice from ACME Office Supplies."
 
 
+def test_images_beyond_the_inline_limit_reach_gemini_through_its_files_api(
+    gemini: GeminiStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SNAPSCRIBE_GEMINI_INLINE_BYTES", "1000")  # the sample image is larger
+    services.reset()
+    gemini.reply_text("An invoice from ACME Office Supplies.")
+    result = invoke(FUNCTION, load_event("extract_image_base64"))
+    assert result["statusCode"] == 200, result["body"]
+    assert len(gemini.files) == 1
+    assert gemini.deleted == list(gemini.files)  # deleted once the model answered
+    assert "fileData" in gemini.requests[-1]["json"]["contents"][0]["parts"][0]
+
+
 def test_gemini_json_mode_answer_must_parse(gemini: GeminiStub) -> None:
     gemini.reply_text('```json\n{"invoice_no": "INV-1042"}\n```')
     result = invoke(FUNCTION, load_event("extract_image_json_mode"))

@@ -17,7 +17,7 @@ from snapscribe.engines.prompt_template import find_json_template
 from snapscribe.engines.registry import get_engine
 from snapscribe.engines.tokens import estimate_tokens
 from snapscribe.errors import EngineError, EngineTimeout, EngineUnavailable, UnknownEngine
-from snapscribe.images.prepare import prepare_image
+from snapscribe.images.prepare import PreparedImage, prepare_image
 from tests.conftest import EVAL_DIR, PROJECT_ROOT, GeminiStub
 
 SAMPLE = (PROJECT_ROOT / "samples" / "invoice.png").read_bytes()
@@ -92,6 +92,65 @@ def test_gemini_request_and_usage_through_the_sdk(gemini_stub: GeminiStub) -> No
     assert base64.urlsafe_b64decode(inline["data"]) == SAMPLE  # the SDK encodes bytes URL-safe
     assert parts[1]["text"] == "Describe it"
     assert "responseMimeType" not in sent["json"].get("generationConfig", {})
+
+
+def _either(part: dict[str, str], camel: str) -> str:
+    """A part's field as the SDK sent it: camelCase or snake_case (it sends either spelling)."""
+    snake = "".join(f"_{letter.lower()}" if letter.isupper() else letter for letter in camel)
+    return part.get(camel, part.get(snake, ""))
+
+
+def _sized(size: int, mime_type: str = "image/png") -> PreparedImage:
+    return PreparedImage(data=bytes([size % 251]) * size, mime_type=mime_type, source_format="PNG", width=1, height=1)
+
+
+def test_gemini_images_beyond_the_inline_limit_go_through_the_files_api_and_are_deleted(
+    gemini_stub: GeminiStub,
+) -> None:
+    """Four images of 300, 5000, 120 and 7000 bytes with 5000 inline: the two largest are uploaded (the rest then
+    fit), referenced in their places, and deleted after the call."""
+    images = [_sized(300), _sized(5000, "image/jpeg"), _sized(120), _sized(7000)]
+    engine = GeminiEngine(
+        api_key="k-123",
+        model="gemini-2.5-flash",
+        timeout_seconds=2,
+        max_image_side=2048,
+        base_url=gemini_stub.url,
+        inline_bytes=5000,
+    )
+    engine.extract(ExtractionRequest(images=images, prompt="Read them"))
+    assert sorted(data for _mime, data in gemini_stub.files.values()) == sorted([images[1].data, images[3].data])
+    parts = gemini_stub.requests[-1]["json"]["contents"][0]["parts"]
+    by_uri = {f"{gemini_stub.url}/v1beta/{name}": data for name, (_mime, data) in gemini_stub.files.items()}
+    assert base64.urlsafe_b64decode(parts[0]["inlineData"]["data"]) == images[0].data
+    assert by_uri[_either(parts[1]["fileData"], "fileUri")] == images[1].data
+    assert _either(parts[1]["fileData"], "mimeType") == "image/jpeg"
+    assert base64.urlsafe_b64decode(parts[2]["inlineData"]["data"]) == images[2].data
+    assert by_uri[_either(parts[3]["fileData"], "fileUri")] == images[3].data
+    assert parts[4]["text"] == "Read them"
+    assert sorted(gemini_stub.deleted) == sorted(gemini_stub.files)
+
+
+def test_gemini_uploaded_images_are_deleted_when_the_call_fails(gemini_stub: GeminiStub) -> None:
+    gemini_stub.reply_error(500)
+    engine = GeminiEngine(
+        api_key="k-123",
+        model="gemini-2.5-flash",
+        timeout_seconds=2,
+        max_image_side=2048,
+        base_url=gemini_stub.url,
+        inline_bytes=100,
+    )
+    with pytest.raises(EngineError):
+        engine.extract(ExtractionRequest(images=[_sized(500), _sized(50)], prompt="Read them"))
+    assert len(gemini_stub.files) == 1
+    assert gemini_stub.deleted == list(gemini_stub.files)
+
+
+def test_gemini_images_within_the_inline_limit_upload_nothing(gemini_stub: GeminiStub) -> None:
+    _gemini(gemini_stub).extract(ExtractionRequest(images=[_sized(3000), _sized(4000)], prompt="Read them"))
+    assert gemini_stub.files == {}
+    assert gemini_stub.deleted == []
 
 
 def test_gemini_json_mode_sends_the_template_as_schema(gemini_stub: GeminiStub) -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
 from snapscribe.engines.base import ExtractionRequest, ExtractionResult
 from snapscribe.errors import EngineError, EngineTimeout, EngineUnavailable
+from snapscribe.images.prepare import PreparedImage
 
 SYSTEM_INSTRUCTIONS = {
     "general": (
@@ -41,6 +47,14 @@ def _timeout_errors() -> tuple[type[BaseException], ...]:
 # Gemini bills an image as 258 tokens per 768x768 tile: at most 9 tiles for a 2048 px image.
 MAX_IMAGE_TOKENS = 9 * 258
 
+# A generateContent request is at most 20 MB, inline data base64-encoded (4/3 of its bytes) included: images
+# up to this many bytes travel inline, the largest beyond it through the Files API.
+INLINE_BYTES = 14 * 1024 * 1024
+UPLOADS_IN_PARALLEL = 4
+FILE_READY_SECONDS = 30.0  # an uploaded file the API is still processing is waited for this long
+
+logger = logging.getLogger(__name__)
+
 
 class GeminiEngine:
     name = "gemini"
@@ -55,8 +69,10 @@ class GeminiEngine:
         max_image_side: int,
         base_url: str | None = None,
         max_output_tokens: int = 8192,
+        inline_bytes: int = INLINE_BYTES,
     ) -> None:
         self.model = model
+        self.inline_bytes = inline_bytes
         self.max_output_tokens = max_output_tokens
         self.max_image_side: int | None = max_image_side
         self._api_key = api_key
@@ -96,10 +112,6 @@ class GeminiEngine:
     def extract(self, request: ExtractionRequest) -> ExtractionResult:
         from google.genai import errors, types
 
-        contents: list[Any] = [
-            types.Part.from_bytes(data=image.data, mime_type=image.mime_type) for image in request.images
-        ]
-        contents.append(request.prompt)
         config = types.GenerateContentConfig(
             system_instruction=SYSTEM_INSTRUCTIONS.get(request.scene, SYSTEM_INSTRUCTIONS["general"]),
             max_output_tokens=request.max_output_tokens,
@@ -110,7 +122,10 @@ class GeminiEngine:
             schema = response_schema(request.template)
             if schema is not None:
                 config.response_json_schema = schema
+        uploaded: list[Any] = []
         try:
+            contents = self._contents(request.images, uploaded)
+            contents.append(request.prompt)
             response = self._sdk().models.generate_content(model=self.model, contents=contents, config=config)
         except _timeout_errors() as error:
             raise EngineTimeout("the model did not answer in time") from error
@@ -122,6 +137,8 @@ class GeminiEngine:
             raise EngineError(f"the model returned HTTP {error.code} {error.status or ''}".strip()) from error
         except ValueError as error:  # an answer the SDK could not parse
             raise EngineError("the model's answer could not be read") from error
+        finally:
+            self._delete(uploaded)
         text = response.text
         if text is None:
             reason = ""
@@ -132,6 +149,63 @@ class GeminiEngine:
         prompt_tokens = (usage.prompt_token_count or 0) if usage else 0
         completion_tokens = (usage.candidates_token_count or 0) if usage else 0
         return ExtractionResult(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
+    def _contents(self, images: Sequence[PreparedImage], uploaded: list[Any]) -> list[Any]:
+        """The images as parts in their order: inline while they fit in the request, the largest through the
+        Files API beyond that (each uploaded file is added to `uploaded` at once, so it is deleted whatever
+        happens next)."""
+        from google.genai import types
+
+        by_size = sorted(range(len(images)), key=lambda index: len(images[index].data), reverse=True)
+        inline_total = sum(len(image.data) for image in images)
+        through_files = set()
+        for index in by_size:
+            if inline_total <= self.inline_bytes:
+                break
+            through_files.add(index)
+            inline_total -= len(images[index].data)
+        files: dict[int, Any] = {}
+        if through_files:
+            lock = threading.Lock()
+
+            def upload(index: int) -> None:
+                file = self._upload(images[index], uploaded, lock)
+                files[index] = file
+
+            with ThreadPoolExecutor(max_workers=UPLOADS_IN_PARALLEL, thread_name_prefix="gemini-file") as pool:
+                list(pool.map(upload, sorted(through_files)))
+        return [
+            types.Part.from_uri(file_uri=files[index].uri, mime_type=image.mime_type)
+            if index in files
+            else types.Part.from_bytes(data=image.data, mime_type=image.mime_type)
+            for index, image in enumerate(images)
+        ]
+
+    def _upload(self, image: PreparedImage, uploaded: list[Any], lock: threading.Lock) -> Any:
+        from google.genai import types
+
+        sdk = self._sdk()
+        file = sdk.files.upload(file=io.BytesIO(image.data), config=types.UploadFileConfig(mime_type=image.mime_type))
+        with lock:
+            uploaded.append(file)
+        deadline = time.monotonic() + FILE_READY_SECONDS
+        while file.state is not None and file.state.name == "PROCESSING":
+            if time.monotonic() > deadline:
+                raise EngineTimeout("the model's file service did not get an image ready in time")
+            time.sleep(0.5)
+            file = sdk.files.get(name=file.name)
+        if file.state is not None and file.state.name == "FAILED":
+            raise EngineError("the model's file service could not take an image")
+        return file
+
+    def _delete(self, uploaded: list[Any]) -> None:
+        """Delete what was uploaded for this call. A file left behind (the API unreachable) expires by itself
+        after 48 hours; it is logged by name, never by content."""
+        for file in uploaded:
+            try:
+                self._sdk().files.delete(name=file.name)
+            except Exception as error:  # cleanup must not hide the call's own answer
+                logger.warning("could not delete uploaded file %s: %s", file.name, type(error).__name__)
 
 
 def response_schema(template: Any) -> dict[str, Any] | None:

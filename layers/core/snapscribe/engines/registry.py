@@ -47,6 +47,7 @@ def _gemini_engine(model: str) -> Engine:
         max_image_side=settings.llm_max_image_side,
         base_url=settings.gemini_base_url,
         max_output_tokens=settings.max_output_tokens,
+        inline_bytes=settings.gemini_inline_bytes,
     )
 
 
