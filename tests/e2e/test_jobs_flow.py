@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
@@ -200,3 +204,52 @@ def test_a_finished_job_calls_back_with_a_webhook_the_banner_secret_verifies(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _png_reading(text: str) -> bytes:
+    image = Image.new("RGB", (640, 160), "white")
+    ImageDraw.Draw(image).text((20, 50), text, fill="black", font_size=40)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_the_client_submits_files_follows_their_jobs_and_writes_every_page_in_order(
+    stack: StackProcess, client: httpx.Client, tmp_path: Path
+) -> None:
+    """`snapscribe submit` as the README shows it: seven files make two jobs (five files a job); every page comes
+    back in order under the file's own name; the balance drops by exactly the pages done."""
+    report = tmp_path / "report.pdf"
+    report.write_bytes(pdf_with_pages(12))
+    receipts = []
+    for number in range(1, 7):
+        receipts.append(tmp_path / f"receipt-{number}.png")
+        receipts[-1].write_bytes(_png_reading(f"Receipt number {number}"))
+    out = tmp_path / "results"
+    before = balance(client)
+    environment = {**os.environ, "SNAPSCRIBE_API_URL": stack.url, "SNAPSCRIBE_API_KEY": stack.api_key}
+    run = subprocess.run(
+        [CLI, "submit", str(report), *map(str, receipts), "--wait", "--out", str(out)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "2 job(s): 18 pages done, 0 failed" in run.stderr, run.stderr
+    pages = (out / "report.txt").read_text().split("\f")
+    assert len(pages) == 12
+    assert all(f"page {number}" in text for number, text in enumerate(pages, start=1)), pages[:3]
+    for number in range(1, 7):
+        assert f"number {number}" in (out / f"receipt-{number}.txt").read_text()
+    assert balance(client) == before - 18 * PER_PAGE
+
+    listed = subprocess.run(
+        [CLI, "jobs", "list", "--limit", "2"], env=environment, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    written = {path.stem for path in out.glob("*.json") if not path.stem.startswith(("report", "receipt"))}
+    assert {line.split("\t")[0] for line in listed} == written  # the two newest jobs are the client's
+    account = json.loads(
+        subprocess.run([CLI, "account"], env=environment, capture_output=True, text=True, check=True).stdout
+    )
+    assert account["balance"] == before - 18 * PER_PAGE

@@ -152,6 +152,7 @@ Try it (from {PROJECT_ROOT}):
     -d @{SAMPLE_REQUEST}
 
 Supported formats:  curl -sS {stack.url}/api/v1/extract-image -H "X-API-Key: {api_key}"
+Files as jobs:      SNAPSCRIBE_API_KEY={api_key} .venv/bin/snapscribe submit FILE... --wait --out results/
 Manage keys:        .venv/bin/snapscribe keys list --local
 Press Ctrl-C to stop.
 """.rstrip()
@@ -201,6 +202,67 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             result = invoke_with_fresh_aws(args.function, event, seed_key=not args.no_seed)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0
+
+
+# --- the client: submit, jobs, account --------------------------------------------------------------
+def _client_call(args: argparse.Namespace, call: Any) -> int:
+    from snapscribe_tools.client import ClientError, api_from
+
+    try:
+        return int(call(api_from(args.api, args.key)))
+    except ClientError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from snapscribe_tools.client import submit
+
+    return _client_call(
+        args,
+        lambda api: submit(
+            api,
+            [Path(name) for name in args.files],
+            engine=args.engine,
+            wait_for_jobs=args.wait,
+            out=Path(args.out) if args.out else None,
+            show_progress=not args.quiet,
+        ),
+    )
+
+
+def _print_json(value: Any) -> int:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    if args.jobs_command == "list":
+
+        def listing(api: Any) -> int:
+            for job in api.jobs(args.limit):
+                progress = job["progress"]
+                print(
+                    f"{job['jobId']}\t{job['status']}\t{job['route']}\t{progress['done']}/{progress['total']} done"
+                    f"\t{progress['failed']} failed\t{job['createdAt']}"
+                )
+            return 0
+
+        return _client_call(args, listing)
+    if args.jobs_command == "get":
+
+        def showing(api: Any) -> int:
+            job = api.job(args.job_id)
+            if args.result and job.get("resultUrl"):
+                job["result"] = api.result(job)
+            return _print_json(job)
+
+        return _client_call(args, showing)
+    return _client_call(args, lambda api: _print_json(api.cancel(args.job_id)))
+
+
+def cmd_account(args: argparse.Namespace) -> int:
+    return _client_call(args, lambda api: _print_json(api.account()))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -253,6 +315,30 @@ def build_parser() -> argparse.ArgumentParser:
     topup.add_argument("credits", type=int)
     keys.set_defaults(handler=cmd_keys)
 
+    client = argparse.ArgumentParser(add_help=False)
+    client.add_argument("--api", help="the API's base URL (default: $SNAPSCRIBE_API_URL, else the running make run)")
+    client.add_argument("--key", help="an API key (default: $SNAPSCRIBE_API_KEY)")
+    submit = commands.add_parser(
+        "submit", parents=[client], help="upload files and extract their text as jobs (five files a job)"
+    )
+    submit.add_argument("files", nargs="+", metavar="FILE", help="PDFs or images")
+    submit.add_argument("--engine", choices=("local", "gemini"), default="local")
+    submit.add_argument("--wait", action="store_true", help="follow the jobs with a progress bar, then fetch results")
+    submit.add_argument("--out", metavar="DIR", help="with --wait: write each file's text and pages here")
+    submit.add_argument("--quiet", action="store_true", help="no progress bars")
+    submit.set_defaults(handler=cmd_submit)
+    jobs = commands.add_parser("jobs", help="your jobs: list, get, cancel")
+    jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)
+    listed = jobs_commands.add_parser("list", parents=[client], help="newest first")
+    listed.add_argument("--limit", type=int, default=20)
+    got = jobs_commands.add_parser("get", parents=[client], help="a job's status, progress and result")
+    got.add_argument("job_id")
+    got.add_argument("--result", action="store_true", help="also fetch a result kept behind a URL")
+    cancelled = jobs_commands.add_parser("cancel", parents=[client], help="stop a job; what was not run is refunded")
+    cancelled.add_argument("job_id")
+    jobs.set_defaults(handler=cmd_jobs)
+    account = commands.add_parser("account", parents=[client], help="your balance, rate limit and recent usage")
+    account.set_defaults(handler=cmd_account)
     return parser
 
 
