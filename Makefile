@@ -49,7 +49,7 @@ e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/e2e
 
 bench: $(STAMP)
-	$(BIN)/python -m snapscribe_tools.bench
+	$(BIN)/python -m snapscribe_tools.bench $(BENCH)
 
 eval: $(STAMP)
 	$(BIN)/python -m snapscribe_tools.evaluate

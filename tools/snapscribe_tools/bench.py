@@ -4,6 +4,9 @@
 2. request overhead without the engine (in-process, moto DynamoDB, a no-op engine)
 3. local OCR seconds and peak memory per image on ../shared/eval
 4. image preparation time for a 12 MP JPEG and for HEIC files
+5. jobs on the local stack: 500 pages and 3000 images with 1 and 2 workers (bench_jobs.py)
+
+`make bench BENCH="local_ocr jobs"` measures only the sections named.
 """
 
 from __future__ import annotations
@@ -215,9 +218,28 @@ def image_preparation() -> list[Row]:
     return rows
 
 
+def jobs() -> list[Row]:
+    from snapscribe_tools.bench_jobs import jobs_on_local_stack
+
+    return jobs_on_local_stack()
+
+
+SECTIONS: dict[str, Callable[[], list[Row]]] = {
+    "cold_imports": cold_imports,
+    "request_overhead": request_overhead,
+    "local_ocr": local_ocr,
+    "image_preparation": image_preparation,
+    "jobs": jobs,
+}
+
+
 def main() -> None:
     rows: list[Row] = []
-    for section in (cold_imports, request_overhead, local_ocr, image_preparation):
+    names = sys.argv[1:] or list(SECTIONS)
+    unknown = [name for name in names if name not in SECTIONS]
+    if unknown:
+        raise SystemExit(f"unknown bench section(s) {unknown}; choose from {list(SECTIONS)}")
+    for section in (SECTIONS[name] for name in names):
         print(f"measuring: {section.__name__} ...", file=sys.stderr, flush=True)
         rows.extend(section())
     widths = [max(len(row[index]) for row in rows) for index in range(3)]
