@@ -113,3 +113,58 @@ def test_an_overdue_hold_is_refunded_exactly_once_by_racing_sweepers(accounts: A
     accounts.settle(live, refund=5)  # the live request finishes normally afterwards
     assert accounts._store.get_balance("stopped") == 85
     assert accounts.refund_overdue_holds() == []  # settled rows leave the open-holds index
+
+
+class _ConflictFirst:
+    """The DynamoDB client, except that its first `conflicts` transactions are cancelled as DynamoDB cancels one
+    that collides with another transaction on the same item (moto applies requests one at a time, so it never
+    does this by itself)."""
+
+    def __init__(self, client: Any, conflicts: int) -> None:
+        self._client = client
+        self.conflicts = conflicts
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        if self.conflicts:
+            self.conflicts -= 1
+            reasons = [{"Code": "TransactionConflict"}] + [{"Code": "None"}] * (len(kwargs["TransactItems"]) - 1)
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                    "CancellationReasons": reasons,
+                },
+                "TransactWriteItems",
+            )
+        return self._client.transact_write_items(**kwargs)
+
+
+def test_a_hold_or_a_settlement_that_collides_with_another_transaction_is_retried_not_refused(
+    accounts: AccountService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from snapscribe.accounts import dynamodb
+    from snapscribe.accounts.models import Principal
+    from snapscribe.operations.caller import Caller
+
+    monkeypatch.setattr(dynamodb.time, "sleep", lambda _seconds: None)
+    accounts.create_key(user_id="racer", credits=1000, rate_limit=10, raw_key="ssk_racer_key_0123456789")
+    store = accounts._store
+    conflicted = _ConflictFirst(store._client, conflicts=2)
+    monkeypatch.setattr(store, "_client", conflicted)
+    principal = Principal(user_id="racer", key_id="k1", rate_limit=10)
+    with accounts.hold(Caller(principal=principal, request_id="r1", route="POST /x"), 300) as hold:
+        hold.use(100)
+        conflicted.conflicts = 2  # the settlement collides too
+    assert conflicted.conflicts == 0
+    assert accounts.balance("racer") == 900  # held 300, used 100: 200 came back, nothing was refused
+    conflicted.conflicts = dynamodb.TRANSACTION_TRIES
+    with (
+        pytest.raises(dynamodb.TransactionFailed),
+        accounts.hold(Caller(principal=principal, request_id="r2", route="POST /x"), 300),
+    ):
+        pass  # always colliding: an error (a 500, retried by the client), never a 402
+    assert accounts.balance("racer") == 900

@@ -245,7 +245,17 @@ def submit(
             )
         )
         names: dict[str, Path] = {upload["uuid"]: path for upload, path in zip(uploads, paths, strict=True)}
-        jobs = list(pool.map(lambda batch: api.start_batch(engine, batch), chunks(uploads, FILES_PER_JOB)))
+        batches = list(chunks(uploads, FILES_PER_JOB))
+        jobs = list(
+            tqdm(
+                pool.map(lambda batch: api.start_batch(engine, batch), batches),
+                total=len(batches),
+                desc="start",
+                unit="job",
+                disable=not show_progress or len(batches) == 1,
+                file=sys.stderr,
+            )
+        )
     chatty = len(jobs) <= 10  # a line per job for a few; a total for many
     for job in jobs if chatty else []:
         print(f"job {job['jobId']} {job['status']}: {job['statusUrl']}", file=sys.stderr)

@@ -17,6 +17,9 @@ over-admit or overspend.
 
 from __future__ import annotations
 
+import logging
+import random
+import time
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
 OPEN_HOLDS_INDEX = "OpenHolds"
 OPEN_HOLD = "HOLDS#open"
 
+logger = logging.getLogger(__name__)
+
 
 def _s(value: str) -> dict[str, str]:
     return {"S": value}
@@ -41,10 +46,36 @@ def _n(value: int) -> dict[str, str]:
 
 
 def _is_conditional_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in {
-        "ConditionalCheckFailedException",
-        "TransactionCanceledException",
-    }
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+# A transaction DynamoDB cancelled for a reason other than a condition (another transaction on the same item,
+# throttling) is tried again this many times, a little later each time, before it is an error.
+TRANSACTION_TRIES = 5
+
+
+class TransactionFailed(Exception):
+    """A transaction that kept being cancelled for reasons other than its conditions."""
+
+
+def _transact(client: Any, items: list[dict[str, Any]], sleep: Any = time.sleep) -> list[str]:
+    """Run a transaction; [] when it committed, else the cancellation code of each item ("None" for an item
+    that was fine, "ConditionalCheckFailed" for a failed condition). Cancellations with no failed condition
+    (a conflict with another transaction on the same item, throttling) are retried, never taken for a failed
+    condition: a hold refused as 'insufficient' or a settlement taken as 'already done' would be wrong."""
+    for attempt in range(TRANSACTION_TRIES):
+        try:
+            client.transact_write_items(TransactItems=items)
+            return []
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            codes = [str(reason.get("Code", "None")) for reason in error.response.get("CancellationReasons", [])]
+            if "ConditionalCheckFailed" in codes:
+                return codes
+            logger.warning("transaction cancelled (%s); trying again", ",".join(codes) or "no reason given")
+            sleep(0.05 * 2**attempt * (1 + random.random()))  # noqa: S311 - jitter, not a secret
+    raise TransactionFailed(f"a transaction was cancelled {TRANSACTION_TRIES} times")
 
 
 class DynamoAccountStore:
@@ -200,31 +231,31 @@ class DynamoAccountStore:
         }
         if job_id is not None:
             row["jobId"] = _s(job_id)
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": {"pk": _s(f"USER#{user_id}"), "sk": _s("ACCOUNT")},
-                            "UpdateExpression": "SET balance = balance - :cost",
-                            "ConditionExpression": "balance >= :cost",
-                            "ExpressionAttributeValues": {":cost": _n(cost)},
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": row,
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                ]
-            )
-        except ClientError as error:
-            if _is_conditional_failure(error):
-                return None
-            raise
+        codes = _transact(
+            self._client,
+            [
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {"pk": _s(f"USER#{user_id}"), "sk": _s("ACCOUNT")},
+                        "UpdateExpression": "SET balance = balance - :cost",
+                        "ConditionExpression": "balance >= :cost",
+                        "ExpressionAttributeValues": {":cost": _n(cost)},
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": row,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ],
+        )
+        if codes and codes[0] == "ConditionalCheckFailed":
+            return None  # the balance is short
+        if codes:  # the ledger row exists: this very reservation was made already
+            raise TransactionFailed(f"the hold {ledger_sk} exists already")
         return Reservation(
             user_id=user_id, ledger_sk=ledger_sk, cost=cost, request_id=request_id, hold_until=hold_until
         )
@@ -255,12 +286,8 @@ class DynamoAccountStore:
                     }
                 }
             )
-        try:
-            self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
-        except ClientError as error:
-            if not _is_conditional_failure(error):
-                raise
-            # Already settled (a retry of the same settlement): nothing more to give back.
+        # A failed condition: already settled (a retry of the same settlement), nothing more to give back.
+        _transact(self._client, items)
 
     @staticmethod
     def _ledger_entry(user_id: str, item: dict[str, Any]) -> LedgerEntry:
