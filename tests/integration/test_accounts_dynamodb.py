@@ -168,3 +168,40 @@ def test_a_hold_or_a_settlement_that_collides_with_another_transaction_is_retrie
     ):
         pass  # always colliding: an error (a 500, retried by the client), never a 402
     assert accounts.balance("racer") == 900
+
+
+class _AnswerLostOnce:
+    """The DynamoDB client, except that its first transaction commits but its answer is lost, so the SDK sends it
+    again (what a read timeout under load does): the second try finds its own ledger row."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.lost = 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        if self.lost:
+            self.lost -= 1
+            self._client.transact_write_items(**kwargs)  # committed; the answer never arrives
+        return self._client.transact_write_items(**kwargs)
+
+
+def test_a_hold_whose_first_answer_was_lost_is_the_same_hold_not_a_short_balance(
+    accounts: AccountService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from snapscribe.accounts.models import Principal
+    from snapscribe.operations.caller import Caller
+
+    accounts.create_key(user_id="retried", credits=1000, rate_limit=10, raw_key="ssk_retried_key_0123456789")
+    store = accounts._store
+    monkeypatch.setattr(store, "_client", _AnswerLostOnce(store._client))
+    caller = Caller(
+        principal=Principal(user_id="retried", key_id="k1", rate_limit=10), request_id="r1", route="POST /x"
+    )
+    with accounts.hold(caller, 300) as hold:
+        hold.use(100)
+    assert accounts.balance("retried") == 900  # held once (not twice, not refused), 200 back
+    (row,) = store.ledger("retried")
+    assert (row.cost, row.refund, row.status) == (300, 200, "partial")

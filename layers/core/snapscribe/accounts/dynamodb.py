@@ -17,6 +17,7 @@ over-admit or overspend.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import time
@@ -54,18 +55,25 @@ def _is_conditional_failure(error: ClientError) -> bool:
 TRANSACTION_TRIES = 5
 
 
+def _token(*parts: str) -> str:
+    """A ClientRequestToken (at most 36 characters) that is the same for every try of one operation."""
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:36]
+
+
 class TransactionFailed(Exception):
     """A transaction that kept being cancelled for reasons other than its conditions."""
 
 
-def _transact(client: Any, items: list[dict[str, Any]], sleep: Any = time.sleep) -> list[str]:
+def _transact(client: Any, items: list[dict[str, Any]], token: str) -> list[str]:
     """Run a transaction; [] when it committed, else the cancellation code of each item ("None" for an item
     that was fine, "ConditionalCheckFailed" for a failed condition). Cancellations with no failed condition
     (a conflict with another transaction on the same item, throttling) are retried, never taken for a failed
-    condition: a hold refused as 'insufficient' or a settlement taken as 'already done' would be wrong."""
+    condition: a hold refused as 'insufficient' or a settlement taken as 'already done' would be wrong.
+    `token` (ClientRequestToken) makes DynamoDB answer a repeat of a committed transaction with success, as
+    when the SDK sends it again because the first answer was lost."""
     for attempt in range(TRANSACTION_TRIES):
         try:
-            client.transact_write_items(TransactItems=items)
+            client.transact_write_items(TransactItems=items, ClientRequestToken=token)
             return []
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
@@ -74,7 +82,7 @@ def _transact(client: Any, items: list[dict[str, Any]], sleep: Any = time.sleep)
             if "ConditionalCheckFailed" in codes:
                 return codes
             logger.warning("transaction cancelled (%s); trying again", ",".join(codes) or "no reason given")
-            sleep(0.05 * 2**attempt * (1 + random.random()))  # noqa: S311 - jitter, not a secret
+            time.sleep(0.05 * 2**attempt * (1 + random.random()))  # noqa: S311 - jitter, not a secret
     raise TransactionFailed(f"a transaction was cancelled {TRANSACTION_TRIES} times")
 
 
@@ -233,7 +241,8 @@ class DynamoAccountStore:
             row["jobId"] = _s(job_id)
         codes = _transact(
             self._client,
-            [
+            token=_token("hold", ledger_sk),
+            items=[
                 {
                     "Update": {
                         "TableName": self._table,
@@ -252,10 +261,12 @@ class DynamoAccountStore:
                 },
             ],
         )
-        if codes and codes[0] == "ConditionalCheckFailed":
+        if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+            # The ledger row, unique to this request and this moment, exists: an earlier try of this very call
+            # committed (its answer was lost to a timeout and the SDK sent it again), balance and row together.
+            logger.info("hold %s was made by an earlier try of the same call", ledger_sk)
+        elif codes:
             return None  # the balance is short
-        if codes:  # the ledger row exists: this very reservation was made already
-            raise TransactionFailed(f"the hold {ledger_sk} exists already")
         return Reservation(
             user_id=user_id, ledger_sk=ledger_sk, cost=cost, request_id=request_id, hold_until=hold_until
         )
@@ -287,7 +298,7 @@ class DynamoAccountStore:
                 }
             )
         # A failed condition: already settled (a retry of the same settlement), nothing more to give back.
-        _transact(self._client, items)
+        _transact(self._client, items, token=_token("settle", reservation.ledger_sk, str(refund), status))
 
     @staticmethod
     def _ledger_entry(user_id: str, item: dict[str, Any]) -> LedgerEntry:
