@@ -12,6 +12,9 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: run test lint format typecheck validate unit integration e2e bench eval build clean
 
+TESSDATA := $(VENV)/share/tessdata
+TESSDATA_STAMP := $(TESSDATA)/.installed
+
 $(STAMP): requirements/dev.txt requirements/ocr.txt layers/core/requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "snapscribe needs Python 3.11+ (found %s)" % sys.version.split()[0])'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,10 +23,17 @@ $(STAMP): requirements/dev.txt requirements/ocr.txt layers/core/requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-run: $(STAMP)
+# The local engine's models for Arabic, Cyrillic, Devanagari, Hangul, ... scripts (Debian's tessdata_fast packages,
+# downloaded and unpacked into the virtualenv: nothing is installed system-wide).
+$(TESSDATA_STAMP): requirements/tessdata.txt tools/install_tessdata.sh | $(STAMP)
+	rm -rf $(TESSDATA)
+	tools/install_tessdata.sh $(TESSDATA)
+	@touch $(TESSDATA_STAMP)
+
+run: $(STAMP) $(TESSDATA_STAMP)
 	@$(BIN)/snapscribe run --port $(PORT) --dev-key "$(DEV_API_KEY)"
 
-test: $(STAMP) lint validate
+test: $(STAMP) $(TESSDATA_STAMP) lint validate
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -39,19 +49,19 @@ validate: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam validate --lint
 
-unit: $(STAMP)
+unit: $(STAMP) $(TESSDATA_STAMP)
 	$(BIN)/python -m pytest tests/unit
 
-integration: $(STAMP)
+integration: $(STAMP) $(TESSDATA_STAMP)
 	$(BIN)/python -m pytest tests/integration
 
-e2e: $(STAMP)
+e2e: $(STAMP) $(TESSDATA_STAMP)
 	$(BIN)/python -m pytest tests/e2e
 
-bench: $(STAMP)
+bench: $(STAMP) $(TESSDATA_STAMP)
 	$(BIN)/python -m snapscribe_tools.bench $(BENCH)
 
-eval: $(STAMP)
+eval: $(STAMP) $(TESSDATA_STAMP)
 	$(BIN)/python -m snapscribe_tools.evaluate
 
 build: $(STAMP)

@@ -384,9 +384,12 @@ class FakeEngine:
         self.max_in_flight = 0
         self.lock = threading.Lock()
 
-    def read_page(self, image: PreparedImage, page: int = 0) -> list[OcrLine]:
-        text = self.extract(ExtractionRequest(images=[image], prompt="")).text
+    def read_page(self, image: PreparedImage, page: int = 0, languages: Sequence[str] = ()) -> list[OcrLine]:
+        text = self.extract(ExtractionRequest(images=[image], prompt="", languages=tuple(languages))).text
         return [OcrLine(text, 0.0, 10.0 * page, 100.0, 10.0 * page + 8, 1.0, page)]
+
+    def languages(self) -> frozenset[str]:
+        return frozenset({"en", "fa"})  # what this fake deployment "carries"
 
     def compose(self, request: ExtractionRequest, lines: Sequence[OcrLine], pages: int) -> ExtractionResult:
         return answer("\n\n".join(line.text for line in lines))

@@ -29,10 +29,33 @@ UPLOAD_ID = "0f8e2c55-6d1b-4d0a-9a53-3c1f4b2a7e10"
 UPLOAD_KEY = f"ocr/events/{UPLOAD_ID}-scan 2026-11 (copy).png"
 
 
-def _instructions() -> list[tuple[str, str]]:
+def _stages() -> dict[str, list[tuple[str, str]]]:
+    """The Dockerfile's stages by name ("" for the last, the image), each its instructions after its FROM."""
     text = DOCKERFILE.read_text().replace("\\\n", " ")
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
+    stages: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
+    for line in lines:
+        instruction, argument = line.split(None, 1)[0].upper(), line.split(None, 1)[1]
+        if instruction == "FROM":
+            current = []
+            words = argument.split()
+            stages[words[2] if len(words) == 3 and words[1].upper() == "AS" else ""] = current
+        current.append((instruction, argument))
+    return stages
+
+
+def _instructions() -> list[tuple[str, str]]:
+    return _stages()[""]
+
+
+def test_the_image_carries_the_tesseract_models_make_installs() -> None:
+    """The tessdata stage runs the script make runs, on the same list: so copying make's folder is the step."""
+    (run,) = [argument for instruction, argument in _stages()["tessdata"] if instruction == "RUN"]
+    assert run == "/build/tools/install_tessdata.sh /opt/tessdata /build/requirements/tessdata.txt"
+    copies = [argument for instruction, argument in _instructions() if instruction == "COPY"]
+    assert "--from=tessdata /opt/tessdata ${LAMBDA_TASK_ROOT}/tessdata" in copies
+    assert ("ENV", "SNAPSCRIBE_TESSDATA_DIR=${LAMBDA_TASK_ROOT}/tessdata") in _instructions()
 
 
 def test_dockerfile_matches_the_template() -> None:
@@ -55,7 +78,11 @@ def test_dockerfile_matches_the_template() -> None:
 def _build(task_root: Path) -> None:
     for instruction, argument in _instructions():
         expanded = argument.replace("${LAMBDA_TASK_ROOT}", str(task_root))
-        if instruction == "COPY":
+        if instruction == "COPY" and expanded.startswith("--from=tessdata "):
+            # The tessdata stage's result: what tools/install_tessdata.sh made for this machine under make.
+            destination = Path(shlex.split(expanded)[2])
+            shutil.copytree(PROJECT_ROOT / ".venv" / "share" / "tessdata", destination)
+        elif instruction == "COPY":
             source, destination = shlex.split(expanded)
             target = Path(destination) / Path(source).name if destination.endswith("/") else Path(destination)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -106,6 +133,10 @@ def test_image_contents(image_root: Path) -> None:
     assert (task_root / "snapscribe" / "engines" / "local.py").exists()
     assert any(task_root.glob("rapidocr/models/*.onnx"))  # the models come with the wheel
     assert not (task_root / "requirements").exists()  # the RUN step cleaned up after itself
+    models = {path.stem for path in (task_root / "tessdata").glob("*.traineddata")}
+    assert {"ara", "fas", "rus", "srp", "hin", "kor", "ell", "tha"} <= models
+    assert any((task_root / "tessdata" / "licenses").glob("*.copyright"))  # each package's licence goes along
+    assert any(task_root.glob("tesserocr*"))
 
 
 RUN_HANDLER = r"""
@@ -146,6 +177,10 @@ def test_handler_runs_from_the_image_alone(image_root: Path, moto_http: boto3.se
     )
     services.upload_store().mark_ready("events", UPLOAD_ID, image_format="PNG", size=26437, pages=1)
     environment = {**os.environ, "POWERTOOLS_SERVICE_NAME": "snapscribe", "PYTHONNOUSERSITE": "1"}
+    for instruction, argument in _instructions():  # the image's ENV
+        if instruction == "ENV":
+            name, _, value = argument.partition("=")
+            environment[name] = value.replace("${LAMBDA_TASK_ROOT}", str(image_root / "var-task"))
     completed = subprocess.run(
         [
             sys.executable,

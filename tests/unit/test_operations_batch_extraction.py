@@ -19,6 +19,7 @@ from snapscribe.errors import (
     EngineError,
     EngineTimeout,
     InsufficientBalance,
+    InvalidRequest,
     LimitExceeded,
     NotFound,
     SnapscribeError,
@@ -331,9 +332,8 @@ FRENCH = "Le rapport trimestriel montre que les recettes ont augmenté dans tout
         ({21: FRENCH + " " + FRENCH, 22: ENGLISH}, None, "fr"),  # most of the text
         ({21: "12 345", 22: "6.78"}, " DE ", "de"),  # no letters to judge by: the hint
         ({21: "12 345", 22: "6.78"}, None, "und"),
-        ({21: "12 345", 22: "6.78"}, 42, "und"),  # a hint that is not text is ignored
     ],
-    ids=["text-over-hint", "most-text", "hint", "no-hint", "hint-not-text"],
+    ids=["text-over-hint", "most-text", "hint", "no-hint"],
 )
 def test_the_language_comes_from_the_text_and_the_hint_only_when_the_text_gives_none(
     texts: dict[int, str], hint: object, language: str, account: Account, store: Uploads, settings: Settings
@@ -357,3 +357,38 @@ def test_a_kept_extraction_is_answered_to_its_owner_only(account: Account, store
     ):
         raised(NotFound, lambda: get_batch_extraction(caller, extraction_id, objects=store.objects))  # noqa: B023
     assert account.balance == START - 10  # reading is free
+
+
+def test_language_hints_reach_the_local_engine_page_by_page(
+    account: Account, store: Uploads, settings: Settings
+) -> None:
+    record = store.add("alice", tiff_pages([21, 22]), filename="report.tiff", pages=2)
+    engine = FakeEngine(by_width, name="local", reads_pages_apart=True)
+    options = {"languages": ["FA", "en"]}
+    run([{"uuid": record.upload_id}], account, store, engine, settings, engine_name="local", options=options)
+    assert [request.languages for request in engine.requests] == [("fa", "en"), ("fa", "en")]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"language": "xx"}, "Language xx is not available in this deployment; it reads: en, fa"),
+        ({"languages": ["fa", "am"]}, "Language am is not available in this deployment; it reads: en, fa"),
+        ({"language": 42}, "engine.options.language must be a language code, languages a list of them"),
+    ],
+    ids=["unknown", "one-of-several", "not-text"],
+)
+def test_a_hint_the_deployment_cannot_read_is_refused_before_any_hold(
+    options: dict[str, object], message: str, account: Account, store: Uploads, settings: Settings
+) -> None:
+    record = store.add("alice", tiff_pages([21, 22]), filename="report.tiff", pages=2)
+    engine = FakeEngine(by_width, name="local", reads_pages_apart=True)
+    error = refused_free(
+        InvalidRequest,
+        lambda: run(
+            [{"uuid": record.upload_id}], account, store, engine, settings, engine_name="local", options=options
+        ),
+        account,
+        engine,
+    )
+    assert error.message == message

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     gemini_api_key_parameter: str | None = None  # SSM SecureString name, read on first use
     gemini_base_url: str | None = None  # only tests point the SDK at a loopback stub
     gemini_timeout_seconds: float = Field(default=60.0, gt=0)
+    # Tesseract's language models (the local engine's reader of Arabic, Cyrillic, Devanagari, ... scripts). Unset:
+    # the folder the OCR image carries, else the one `make` installs into the virtualenv; none there: Latin/CJK only.
+    tessdata_dir: str | None = None
     # Images beyond this many bytes in one call go through the Files API (a request is at most 20 MB, base64).
     gemini_inline_bytes: int = Field(default=14 * 1024 * 1024, gt=0)
     llm_max_image_side: int = Field(default=2048, ge=256)

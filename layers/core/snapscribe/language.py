@@ -40,4 +40,24 @@ def detect_language(text: str) -> str:
             code = str(detector.detect())
         except LangDetectException:
             return UNDETERMINED
-    return code.split("-", 1)[0] if code != "unknown" else UNDETERMINED
+    code = code.split("-", 1)[0] if code != "unknown" else UNDETERMINED
+    return within_script(text, code)
+
+
+def within_script(text: str, code: str) -> str:
+    """The detector's answer kept to the languages the text's script is read in here: a letter only one of
+    them writes decides (Persian پ, Ukrainian ї, Serbian ћ); an answer outside them (Macedonian for Serbian
+    Cyrillic, which langdetect does not know) becomes the script's first language of those it could be."""
+    from snapscribe.engines.multiscript import language_from_letters, text_script
+
+    script = text_script(text)
+    if script is None:
+        return code
+    by_letters = language_from_letters(text, script)
+    if by_letters is not None:
+        return by_letters
+    if code in script.languages:
+        return code
+    if code == "mk" and "sr" in script.languages:
+        return "sr"  # Serbian Cyrillic without its own letters reads as Macedonian to the detector
+    return script.languages[0]

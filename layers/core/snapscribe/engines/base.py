@@ -18,6 +18,7 @@ class ExtractionRequest:
     template: Any = None  # a JSON template found in the prompt, if any (dict or list)
     scene: str = "general"
     max_output_tokens: int = 8192
+    languages: tuple[str, ...] = ()  # ISO 639-1 hints (the batch API's engine options): the scripts to read
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,11 @@ class Engine(Protocol):
 class PageEngine(Engine, Protocol):
     """An engine that reads pages apart: `read_page` per page, anywhere; `compose` once, from all lines."""
 
-    def read_page(self, image: PreparedImage, page: int = 0) -> list[OcrLine]: ...
+    def read_page(self, image: PreparedImage, page: int = 0, languages: Sequence[str] = ()) -> list[OcrLine]: ...
+
+    def languages(self) -> frozenset[str]:
+        """The languages (ISO 639-1) it reads in this deployment: what a request may name as a hint."""
+        ...
 
     def compose(self, request: ExtractionRequest, lines: Sequence[OcrLine], pages: int) -> ExtractionResult: ...
 

@@ -15,6 +15,7 @@ class OcrLine:
     y1: float
     score: float
     page: int = 0
+    right_to_left: bool = False  # read in a right-to-left script (its text is in logical order)
 
     @property
     def height(self) -> float:
@@ -26,7 +27,8 @@ class OcrLine:
 
 
 def group_rows(lines: Sequence[OcrLine]) -> list[list[OcrLine]]:
-    """Lines that share a baseline band form a row; rows top to bottom, each left to right."""
+    """Lines that share a baseline band form a row; rows top to bottom, each left to right, or right to left
+    when most of its lines are in a right-to-left script (an Arabic label, then the Latin number left of it)."""
     rows: list[list[OcrLine]] = []
     for line in sorted(lines, key=lambda item: (item.page, item.center_y, item.x0)):
         row = rows[-1] if rows else None
@@ -36,7 +38,12 @@ def group_rows(lines: Sequence[OcrLine]) -> list[list[OcrLine]]:
                 row.append(line)
                 continue
         rows.append([line])
-    return [sorted(row, key=lambda item: item.x0) for row in rows]
+    return [
+        sorted(row, key=lambda item: -item.x1)
+        if 2 * sum(line.right_to_left for line in row) >= len(row) > 0 and any(line.right_to_left for line in row)
+        else sorted(row, key=lambda item: item.x0)
+        for row in rows
+    ]
 
 
 def reading_order_text(lines: Sequence[OcrLine]) -> str:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Sequence
 from functools import cache
+from pathlib import Path
 from typing import Any
 
+from snapscribe.config import get_settings
 from snapscribe.engines.base import ExtractionRequest, ExtractionResult
 from snapscribe.engines.filler import fill_template
 from snapscribe.engines.layout import OcrLine, reading_order_text
+from snapscribe.engines.multiscript import read_scripts
+from snapscribe.engines.scripts import RAPIDOCR_LANGUAGES, TESSERACT_MODELS
 from snapscribe.engines.tokens import estimate_tokens
 from snapscribe.errors import EngineError, EngineUnavailable
 from snapscribe.images.prepare import PreparedImage
@@ -22,6 +27,9 @@ _RAPIDOCR_PARAMS: dict[str, Any] = {
     "Det.limit_side_len": 960,
     "Global.use_cls": False,
     "Global.log_level": "error",
+    # Every line, however unsure: an unsure one may be another script, read again by Tesseract
+    # (multiscript.py); the rest are dropped below RapidOCR's own 0.5, as before.
+    "Global.text_score": 0.0,
 }
 # Prompt tokens charged per image by the local engine (a fixed, documented amount).
 TOKENS_PER_IMAGE = 258
@@ -44,21 +52,35 @@ def _rapidocr() -> Any:
 _ocr_lock = threading.Lock()
 
 
-def recognise(image: PreparedImage, page: int = 0) -> list[OcrLine]:
+@cache
+def tessdata_dir() -> Path | None:
+    """Where Tesseract's models are: the setting (the OCR image sets it), else the virtualenv's (make installs
+    them there). None: the engine reads Latin, Chinese and Japanese only."""
+    configured = get_settings().tessdata_dir
+    candidates = [Path(configured)] if configured else []
+    candidates.append(Path(sys.prefix) / "share" / "tessdata")
+    return next((folder for folder in candidates if (folder / "ara.traineddata").exists()), None)
+
+
+def recognise(image: PreparedImage, page: int = 0, languages: Sequence[str] = ()) -> list[OcrLine]:
     engine = _rapidocr()
+    pixels = image.to_rgb()
     with _ocr_lock:
         try:
-            output = engine(image.to_rgb())
+            output = engine(pixels)
         except Exception as error:  # onnxruntime/opencv raise many kinds; all are engine faults
             raise EngineError(f"local OCR failed: {type(error).__name__}") from error
-    if output.boxes is None or output.txts is None:
-        return []
-    lines = []
-    for box, text, score in zip(output.boxes, output.txts, output.scores or (), strict=False):
-        xs = [float(point[0]) for point in box]
-        ys = [float(point[1]) for point in box]
-        lines.append(OcrLine(str(text), min(xs), min(ys), max(xs), max(ys), float(score), page))
-    return lines
+        lines = []
+        found = output.boxes is not None and output.txts is not None  # numpy arrays: no truth value
+        boxes, texts, scores = (output.boxes, output.txts, output.scores or ()) if found else ((), (), ())
+        for box, text, score in zip(boxes, texts, scores, strict=False):
+            xs = [float(point[0]) for point in box]
+            ys = [float(point[1]) for point in box]
+            lines.append(OcrLine(str(text), min(xs), min(ys), max(xs), max(ys), float(score), page))
+        try:
+            return read_scripts(pixels, lines, tessdata=tessdata_dir(), languages=languages, index=page)
+        except RuntimeError as error:  # tesserocr's failures
+            raise EngineError(f"local OCR failed: {type(error).__name__}") from error
 
 
 class LocalEngine:
@@ -69,8 +91,17 @@ class LocalEngine:
     max_image_side: int | None = 2560
     reads_pages_apart = True
 
-    def read_page(self, image: PreparedImage, page: int = 0) -> list[OcrLine]:
-        return recognise(image, page)
+    def read_page(self, image: PreparedImage, page: int = 0, languages: Sequence[str] = ()) -> list[OcrLine]:
+        return recognise(image, page, languages)
+
+    def languages(self) -> frozenset[str]:
+        folder = tessdata_dir()
+        carried = {
+            language
+            for language, model in TESSERACT_MODELS.items()
+            if folder is not None and (folder / f"{model}.traineddata").exists()
+        }
+        return RAPIDOCR_LANGUAGES | carried
 
     def compose(self, request: ExtractionRequest, lines: Sequence[OcrLine], pages: int) -> ExtractionResult:
         """The answer to `request` from the lines of its `pages` pages (each line knows its page)."""
@@ -86,7 +117,9 @@ class LocalEngine:
         return ExtractionResult(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
 
     def extract(self, request: ExtractionRequest) -> ExtractionResult:
-        lines = [line for page, image in enumerate(request.images) for line in self.read_page(image, page)]
+        lines = [
+            line for page, image in enumerate(request.images) for line in self.read_page(image, page, request.languages)
+        ]
         return self.compose(request, lines, len(request.images))
 
     def token_hold(self, pages: int, prompt: str) -> int:

@@ -8,7 +8,8 @@ from snapscribe.config import Settings, get_settings
 from snapscribe.engines.base import Engine
 from snapscribe.errors import EngineUnavailable, UnknownEngine
 
-LOCAL_ENGINE_IDS = frozenset({"local", "rapidocr"})
+# "danlin": the local multi-script engine under the name the batch-extraction contract's example uses.
+LOCAL_ENGINE_IDS = frozenset({"local", "rapidocr", "danlin"})
 
 
 def is_gemini_id(engine_id: str) -> bool:
@@ -66,3 +67,6 @@ def reset_engines() -> None:
     """Forget built engines (tests change settings between cases)."""
     _local_engine.cache_clear()
     _gemini_engine.cache_clear()
+    from snapscribe.engines.local import tessdata_dir
+
+    tessdata_dir.cache_clear()

@@ -16,8 +16,15 @@ from snapscribe.contracts.batch_extraction import (
     PageResult,
     ProcessedExtraction,
 )
-from snapscribe.engines.base import Engine, ExtractionRequest
-from snapscribe.errors import CorruptImage, InvalidFileKey, LimitExceeded, NotFound, SnapscribeError
+from snapscribe.engines.base import Engine, ExtractionRequest, page_engine
+from snapscribe.errors import (
+    CorruptImage,
+    InvalidFileKey,
+    InvalidRequest,
+    LimitExceeded,
+    NotFound,
+    SnapscribeError,
+)
 from snapscribe.images.prepare import prepare_pages
 from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, WorkPlan
 from snapscribe.jobs.run import run_now
@@ -58,6 +65,28 @@ def _main_language(texts: list[str]) -> str:
     return max(weights, key=lambda code: weights[code]) if weights else UNDETERMINED
 
 
+def language_hints(options: dict[str, Any], engine: Engine) -> list[str]:
+    """`options.language` ("fa") or `options.languages` (["ar", "en"]) as ISO 639-1 codes. For the local engine
+    each must be one it reads in this deployment (a 400 otherwise); a model engine takes them as they are."""
+    raw = options.get("languages", options.get("language"))
+    if raw is None:
+        return []
+    values = [raw] if isinstance(raw, str) else raw
+    if not isinstance(values, list) or not all(isinstance(value, str) and value.strip() for value in values):
+        raise InvalidRequest("engine.options.language must be a language code, languages a list of them")
+    codes = [value.strip().lower().split("-", 1)[0] for value in values]
+    reader = page_engine(engine)
+    if reader is not None:
+        carried = reader.languages()
+        missing = [code for code in codes if code not in carried]
+        if missing:
+            readable = ", ".join(sorted(carried))
+            raise InvalidRequest(
+                f"Language {', '.join(missing)} is not available in this deployment; it reads: {readable}"
+            )
+    return codes
+
+
 class ExtractBatch:
     name = "extract_batch"
     all_or_nothing = False  # each page stands alone: a failed page is marked failed and refunded
@@ -69,6 +98,7 @@ class ExtractBatch:
         records = [_owned(caller.user_id, item.uuid, item.key, deps.upload_store()) for item in request.files]
         engine_id = request.engine.name.strip()
         engine = deps.engine_for(engine_id)
+        languages = language_hints(request.engine.options, engine)
         files: list[dict[str, Any]] = [
             {
                 "uuid": record.upload_id,
@@ -93,7 +123,7 @@ class ExtractBatch:
             hold=per_page * len(items),
             items=items,
             seconds=math.ceil(len(items) / (1 if local else NETWORK_WORKERS)) * seconds_per_page,
-            context={"engine": engine_id, "files": files, "credits_per_page": per_page},
+            context={"engine": engine_id, "files": files, "credits_per_page": per_page, "languages": languages},
             parallel=1 if local else NETWORK_WORKERS,
         )
 
@@ -116,7 +146,8 @@ class ExtractBatch:
             raise CorruptImage("The page is missing")
         if isinstance(found[0], SnapscribeError):
             raise found[0]
-        result = engine.extract(ExtractionRequest(images=[found[0]], prompt=OCR_PROMPT))
+        languages = tuple(plan.context.get("languages") or ())
+        result = engine.extract(ExtractionRequest(images=[found[0]], prompt=OCR_PROMPT, languages=languages))
         return {"text": result.text}
 
     def finish(self, plan: WorkPlan, outcomes: Sequence[ItemOutcome], caller: Caller, deps: Deps) -> Finished:
@@ -134,10 +165,10 @@ class ExtractBatch:
         failed = sum(page.status == "failed" for page in pages)
         returned = failed * int(plan.context["credits_per_page"])
         request = BatchExtractionRequest.model_validate(plan.request)
-        hint = request.engine.options.get("language")
+        hints = plan.context.get("languages") or []
         language = _main_language([page.text for page in pages if page.text])
-        if language == UNDETERMINED and isinstance(hint, str) and hint.strip():
-            language = hint.strip().lower()
+        if language == UNDETERMINED and hints:
+            language = str(hints[0])
         files = plan.context["files"]
         extraction = ProcessedExtraction(
             uuid=str(uuid.uuid4()),
