@@ -91,3 +91,28 @@ def test_results_are_written_per_file_in_page_order_under_the_files_own_names(tm
     assert (tmp_path / "scan-2.txt").read_text() == "other scan"  # same stem, not overwritten
     assert json.loads((tmp_path / "j1.json").read_text())["result"] == result
     assert len(written) == 5
+
+
+def test_a_job_start_that_timed_out_at_the_gateway_is_sent_again_with_the_same_key() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) == 1:
+            return httpx.Response(504, json={"message": "Endpoint request timed out"})
+        return httpx.Response(202, json={"jobId": "j1", "status": "queued", "statusUrl": "u", "createdAt": "t"})
+
+    assert api_answering(handler, []).start_batch("local", [{"uuid": "a"}])["jobId"] == "j1"
+    assert len({request.headers["Idempotency-Key"] for request in seen}) == 1
+
+
+def test_a_post_without_an_idempotency_key_is_not_sent_twice() -> None:
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(504, json={"message": "Endpoint request timed out"})
+
+    with pytest.raises(ClientError, match="HTTP 504"):
+        api_answering(handler, []).call("POST", "/api/files/upload-url", json={})
+    assert len(calls) == 1

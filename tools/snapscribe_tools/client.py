@@ -65,14 +65,26 @@ class Api:
         )
 
     def call(self, method: str, path: str, *, expect: tuple[int, ...] = (200,), **kwargs: Any) -> httpx.Response:
+        """One request; a 429 is waited out as asked. A request that is safe to send again (a GET or DELETE, or
+        a POST with an Idempotency-Key, which the service answers once) is also tried again after a gateway
+        error (502, 503, 504: its outcome unknown) or a dropped connection."""
+        headers = kwargs.get("headers") or {}
+        repeatable = method in ("GET", "DELETE") or "Idempotency-Key" in headers
         for attempt in range(MAX_RETRIES):
+            last = attempt == MAX_RETRIES - 1
             try:
                 response = self.http.request(method, path, **kwargs)
             except httpx.TransportError as error:
-                raise ClientError(f"cannot reach {self.base_url}: {error}") from error
-            if response.status_code != 429:
+                if not repeatable or last:
+                    raise ClientError(f"cannot reach {self.base_url}: {error}") from error
+                self.sleep(min(2.0**attempt, 30.0))
+                continue
+            if response.status_code == 429:
+                self.sleep(retry_after(response, attempt))
+            elif response.status_code in (502, 503, 504) and repeatable and not last:
+                self.sleep(min(2.0**attempt, 30.0))
+            else:
                 break
-            self.sleep(retry_after(response, attempt))
         if response.status_code not in expect:
             raise ClientError(f"{method} {path}: {error_message(response)}")
         return response
