@@ -129,6 +129,7 @@ class FakeAccountStore:
         created_at: str,
         hold_until: int,
         job_id: str | None = None,
+        source: str | None = None,
     ) -> Reservation | None:
         ledger_sk = f"LEDGER#{created_at}#{request_id}"
         with self.lock:
@@ -136,7 +137,7 @@ class FakeAccountStore:
                 return None  # DynamoDB cancels the whole transaction on either condition
             self.balances[user_id] -= cost
             self.rows[(user_id, ledger_sk)] = LedgerEntry(
-                user_id, request_id, route, key_id, cost, 0, "reserved", created_at, job_id
+                user_id, request_id, route, key_id, cost, 0, "reserved", created_at, job_id, source
             )
             reservation = Reservation(user_id, ledger_sk, cost, request_id, hold_until)
             self.open_holds[(user_id, ledger_sk)] = reservation

@@ -401,3 +401,12 @@ def test_handler_serves_when_the_shared_logger_has_no_parent(tmp_path: Path) -> 
         timeout=120,
     )
     assert completed.stdout.strip().splitlines()[-1] == "200", completed.stdout[-2000:] + completed.stderr[-2000:]
+
+
+def test_the_request_source_header_is_kept_with_the_request_in_the_usage_ledger(events_key: str) -> None:
+    event = _post()
+    event["headers"]["Request-Source"] = "API"
+    event["multiValueHeaders"] = {**event.get("multiValueHeaders", {}), "Request-Source": ["API"]}
+    assert invoke(FUNCTION, event)["statusCode"] == 200
+    assert invoke(FUNCTION, _post())["statusCode"] == 200  # without it: nothing recorded
+    assert sorted(str(row.source) for row in _ledger()) == ["API", "None"]

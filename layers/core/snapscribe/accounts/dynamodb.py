@@ -222,6 +222,7 @@ class DynamoAccountStore:
         created_at: str,
         hold_until: int,
         job_id: str | None = None,
+        source: str | None = None,
     ) -> Reservation | None:
         ledger_sk = f"LEDGER#{created_at}#{request_id}"
         row: dict[str, Any] = {
@@ -239,6 +240,8 @@ class DynamoAccountStore:
         }
         if job_id is not None:
             row["jobId"] = _s(job_id)
+        if source:
+            row["source"] = _s(source)
         codes = _transact(
             self._client,
             token=_token("hold", ledger_sk),
@@ -312,6 +315,7 @@ class DynamoAccountStore:
             status=item["status"]["S"],
             created_at=item["createdAt"]["S"],
             job_id=item.get("jobId", {}).get("S"),
+            source=item.get("source", {}).get("S"),
         )
 
     def _ledger_query(self, user_id: str) -> dict[str, Any]:

@@ -52,3 +52,4 @@ class LedgerEntry:
     status: str
     created_at: str
     job_id: str | None = None  # the job the hold was for, if the request was sent as a job
+    source: str | None = None  # the request's Request-Source header (the extract-image contract's), if any

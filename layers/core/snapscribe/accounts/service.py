@@ -40,6 +40,9 @@ class ChargedRequest(Protocol):
     def ends_at(self) -> float | None: ...
 
     @property
+    def source(self) -> str | None: ...
+
+    @property
     def job_id(self) -> str | None: ...
 
 
@@ -158,6 +161,7 @@ class AccountService:
                 route=request.route,
                 hold_until=int(ends_at) + 1 + self._hold_grace,
                 job_id=request.job_id,
+                source=request.source,
             )
         )
         try:
@@ -177,13 +181,14 @@ class AccountService:
         route: str,
         hold_until: int | None = None,
         job_id: str | None = None,
+        source: str | None = None,
     ) -> Reservation:
         """Take `cost` now (402 if short); `hold_until` (epoch seconds) is when the sweeper may give it back if
         nobody has settled it (default: the longest an invocation can run, and the grace)."""
         if hold_until is None:
             hold_until = int(self._clock()) + LONGEST_INVOCATION_SECONDS + self._hold_grace
         reservation = self._store.reserve(
-            principal.user_id, cost, request_id, route, principal.key_id, utc_now_iso(), hold_until, job_id
+            principal.user_id, cost, request_id, route, principal.key_id, utc_now_iso(), hold_until, job_id, source
         )
         if reservation is None:
             raise InsufficientBalance(needed=cost, available=self._store.get_balance(principal.user_id))

@@ -40,6 +40,7 @@ class AccountStore(Protocol):
         created_at: str,
         hold_until: int,
         job_id: str | None = None,
+        source: str | None = None,
     ) -> Reservation | None:
         """Take `cost` credits and write a ledger row (open until settled), atomically; None when the balance
         is short."""

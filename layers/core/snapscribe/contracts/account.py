@@ -20,6 +20,7 @@ class UsageRow(BaseModel):
     refunded: int
     charged: int  # held - refunded
     status: str  # reserved (still running), charged, partial, refunded, expired
+    source: str | None = None  # the request's Request-Source header, when it sent one
 
 
 class AccountView(BaseModel):

@@ -25,6 +25,7 @@ def account(caller: Caller, rate: RateStatus, *, accounts: AccountService, limit
                 refunded=row.refund,
                 charged=row.cost - row.refund if row.status != "reserved" else 0,
                 status=row.status,
+                source=row.source,
             )
             for row in rows
         ],

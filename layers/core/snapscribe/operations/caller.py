@@ -14,6 +14,7 @@ class Caller:
     route: str  # what the usage ledger calls the request, e.g. "POST /api/v1/extract-image"
     ends_at: float | None = None  # epoch seconds when the invocation serving it is stopped (None: no limit)
     job_id: str | None = None  # set when the request runs as a job
+    source: str | None = None  # what the client says it is (Request-Source), kept in the usage ledger
 
     @property
     def user_id(self) -> str:

@@ -15,6 +15,7 @@ from snapscribe.operations.caller import Caller
 from snapscribe.web.multipart import FormParts, read_form
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+MAX_SOURCE_LENGTH = 64
 
 
 def _event(router: BaseRouter) -> APIGatewayProxyEvent:
@@ -60,8 +61,22 @@ def caller(router: BaseRouter) -> Caller:
     context = router.lambda_context
     ends_at = time.time() + context.get_remaining_time_in_millis() / 1000 if context is not None else None
     return Caller(
-        principal=router.context["principal"], request_id=request_id(router), route=route_label(router), ends_at=ends_at
+        principal=router.context["principal"],
+        request_id=request_id(router),
+        route=route_label(router),
+        ends_at=ends_at,
+        source=request_source(router),
     )
+
+
+def request_source(router: BaseRouter) -> str | None:
+    """The optional Request-Source header (the extract-image contract's, e.g. "API"): printable, at most 64
+    characters, kept with the request in the usage ledger."""
+    raw = _event(router).get_header_value("Request-Source")  # case-insensitive
+    if not raw:
+        return None
+    printable = "".join(char for char in raw if char.isprintable()).strip()
+    return printable[:MAX_SOURCE_LENGTH] or None
 
 
 def text_body(router: BaseRouter) -> str | None:
