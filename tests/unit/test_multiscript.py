@@ -90,18 +90,9 @@ def _read(item_id: str, languages: tuple[str, ...] = ()) -> str:
 
 
 def _cer(read: str, truth: str) -> float:
-    def normal(text: str) -> str:
-        text = unicodedata.normalize("NFKC", text)
-        return " ".join("".join(char for char in text if unicodedata.category(char) not in ("Mn", "Cf")).split())
+    from snapscribe_tools.evaluate import character_error_rate
 
-    read, truth = normal(read), normal(truth)
-    previous = list(range(len(truth) + 1))
-    for i, a in enumerate(read, 1):
-        current = [i]
-        for j, b in enumerate(truth, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
-        previous = current
-    return previous[-1] / max(1, len(truth))
+    return character_error_rate(read, truth)
 
 
 @pytest.fixture(scope="module")

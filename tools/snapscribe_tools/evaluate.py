@@ -3,7 +3,9 @@
 SROIE (receipts): company, date, address, total, normalised exact match (case, whitespace and
 punctuation removed, as the official task-3 scoring does). FUNSD (forms): each question of a form is a
 template key (its text the description), the answer the expected value; normalised exact match, and
-the share within a 0.8 similarity for long answers that OCR rarely reads letter-perfect.
+the share within a 0.8 similarity for long answers that OCR rarely reads letter-perfect. Text lines (every
+script): the character error rate per language (NFKC, whitespace runs as one space, Arabic vowel marks
+dropped: the ground truth omits them), and whether the detected `language` is the line's.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 import statistics
 import sys
 import time
+import unicodedata
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
@@ -73,6 +76,49 @@ def funsd(engine: LocalEngine) -> tuple[int, int, int, list[float]]:
     return exact, close, total, times
 
 
+ARABIC_VOWEL_MARKS = re.compile("[\u064b-\u0652\u0670]")
+
+
+def character_error_rate(read: str, truth: str) -> float:
+    """Edit distance over the truth's length, after NFKC, without Arabic vowel marks and bidi controls, with
+    whitespace runs as one space."""
+
+    def normal(text: str) -> str:
+        text = ARABIC_VOWEL_MARKS.sub("", unicodedata.normalize("NFKC", text))
+        text = "".join(char for char in text if unicodedata.category(char) != "Cf")
+        return " ".join(text.split())
+
+    read, truth = normal(read), normal(truth)
+    previous = list(range(len(truth) + 1))
+    for i, a in enumerate(read, 1):
+        current = [i]
+        for j, b in enumerate(truth, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
+        previous = current
+    return previous[-1] / max(1, len(truth))
+
+
+def textlines(engine: LocalEngine) -> dict[str, list[tuple[float, bool, float]]]:
+    """Per language (the label's first): each line's CER, whether `language` was right, and its seconds."""
+    from snapscribe.language import detect_language
+
+    found: dict[str, list[tuple[float, bool, float]]] = {}
+    with (EVAL / "textlines" / "labels.jsonl").open(encoding="utf-8") as labels:
+        for item in map(json.loads, labels):
+            if not item.get("text"):
+                continue
+            data = (EVAL / "textlines" / item["image"]).read_bytes()
+            image = prepare_image(data, max_side=engine.max_image_side, max_pixels=80_000_000)
+            started = time.perf_counter()
+            text = engine.extract(ExtractionRequest(images=[image], prompt="")).text
+            seconds = time.perf_counter() - started
+            language = str(item["lang"]).split("+")[0]
+            group = "ar (classical)" if str(item["id"]).startswith("openarabic") else language
+            outcome = (character_error_rate(text, item["text"]), detect_language(text) == language, seconds)
+            found.setdefault(group, []).append(outcome)
+    return found
+
+
 def main() -> None:
     engine = LocalEngine()
     print("measuring: SROIE ...", file=sys.stderr, flush=True)
@@ -92,6 +138,16 @@ def main() -> None:
         f"\ntime per image (OCR + filling): SROIE median {statistics.median(sroie_times[1:]):.2f} s, "
         f"FUNSD median {statistics.median(funsd_times[1:]):.2f} s (first image excluded: model load)"
     )
+    print("measuring: text lines ...", file=sys.stderr, flush=True)
+    lines = textlines(engine)
+    print("\nsnapscribe eval: local engine, text lines of every script (../shared/eval/textlines)\n")
+    print("| language | lines | CER | language right | median s/line |")
+    print("|---|---|---|---|---|")
+    for language, outcomes in sorted(lines.items()):
+        cer = statistics.mean(outcome[0] for outcome in outcomes)
+        right = sum(outcome[1] for outcome in outcomes)
+        seconds = statistics.median(outcome[2] for outcome in outcomes)
+        print(f"| {language} | {len(outcomes)} | {cer:.3f} | {right}/{len(outcomes)} | {seconds:.2f} |")
 
 
 if __name__ == "__main__":
