@@ -151,3 +151,58 @@ def test_field_kinds(key: str, kind: str) -> None:
 )
 def test_value_types(kind: str, text: str, value: str | None) -> None:
     assert coerce(kind, text) == value
+
+
+# --- receipts in other scripts: their labels, their digits and separators ---------------------------------
+WORLD_TEMPLATE = {"invoice_no": "Invoice number", "date": "Date", "tax": "Tax", "total": "Total amount"}
+
+
+def _receipt(texts: list[str], right_to_left: bool = False) -> list[OcrLine]:
+    return [
+        OcrLine(text, 10, 40 * row, 400, 40 * row + 30, 0.95, right_to_left=right_to_left)
+        for row, text in enumerate(texts)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (
+            _receipt(
+                ["سوبر ماركت النور", "رقم الفاتورة: ١٠٢٤", "التاريخ: ٢٠٢٦/١١/٢١", "خبز ٢٫٥٠",
+                 "ضريبة القيمة المضافة: ١٫٤٣", "الإجمالي: ١٠٫٩٣"],
+                right_to_left=True,
+            ),
+            {"invoice_no": "١٠٢٤", "date": "٢٠٢٦/١١/٢١", "tax": "١٫٤٣", "total": "١٠٫٩٣"},
+        ),
+        (
+            _receipt(
+                ["فروشگاه رز", "شماره فاکتور: ۴۵۶", "تاریخ: ۱۴۰۲/۰۵/۱۲", "مالیات: ۹٬۰۰۰٫۰۰", "جمع کل: ۱۰۹٬۰۰۰٫۰۰"],
+                right_to_left=True,
+            ),
+            {"invoice_no": "۴۵۶", "date": "۱۴۰۲/۰۵/۱۲", "tax": "۹٬۰۰۰٫۰۰", "total": "۱۰۹٬۰۰۰٫۰۰"},
+        ),
+        (
+            _receipt(["ООО Ромашка", "Чек № 7781", "Дата: 21.11.2026", "НДС: 3.33", "Итого: 19.99"]),
+            {"invoice_no": "7781", "date": "21.11.2026", "tax": "3.33", "total": "19.99"},
+        ),
+        (
+            _receipt(["행복마트", "영수증 번호: 2231", "날짜: 2026-11-21", "부가세: 1,000.00", "합계: 11,000.00"]),
+            {"invoice_no": "2231", "date": "2026-11-21", "tax": "1,000.00", "total": "11,000.00"},
+        ),
+        (
+            _receipt(["शर्मा स्टोर", "बिल संख्या: 55", "दिनांक: 21/11/2026", "जीएसटी: 18.00", "कुल: 118.00"]),
+            {"invoice_no": "55", "date": "21/11/2026", "tax": "18.00", "total": "118.00"},
+        ),
+    ],
+    ids=["arabic", "persian", "russian", "korean", "hindi"],
+)  # fmt: skip
+def test_labels_digits_and_separators_of_other_scripts(lines: list[OcrLine], expected: dict[str, str]) -> None:
+    assert fill_template(WORLD_TEMPLATE, lines, "general") == expected
+
+
+def test_amounts_in_any_scripts_digits_compare_by_value() -> None:
+    from snapscribe.engines.filler.values import amount_value
+
+    assert amount_value("١٬٢٥٠٫٥٠") == amount_value("1,250.50") == 1250.5
+    assert amount_value("۱۲٫۵۰") == 12.5

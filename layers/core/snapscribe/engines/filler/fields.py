@@ -6,6 +6,7 @@ A field is a key and a description (`"invoice_no": "Invoice Number"`); both are 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from snapscribe.engines.filler.vocabulary import KIND_WORDS, SCENE_SYNONYMS, SYNONYMS
@@ -14,9 +15,15 @@ from snapscribe.engines.filler.vocabulary import KIND_WORDS, SCENE_SYNONYMS, SYN
 KIND_ORDER = ("date", "time", "address", "company", "phone", "email", "amount", "identifier")
 
 
+def is_word_char(char: str) -> bool:
+    """A letter, digit or mark of any script (a Devanagari vowel sign is part of its word), or '#'."""
+    return char == "#" or unicodedata.category(char)[0] in "LNM"
+
+
 def normalise(text: str) -> str:
-    """Lower case words and '#', single-spaced: the form labels and field words are compared in."""
-    return re.sub(r"[^0-9a-z#]+", " ", text.lower()).strip()
+    """Lower case words (of any script) and '#', single-spaced: the form labels and field words are compared
+    in."""
+    return " ".join("".join(char if is_word_char(char) else " " for char in text.lower()).split())
 
 
 def field_words(key: str, description: Any) -> list[str]:

@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from difflib import SequenceMatcher
 
-from snapscribe.engines.filler.fields import normalise
+from snapscribe.engines.filler.fields import is_word_char, normalise
 from snapscribe.engines.filler.page import Candidate, Page
 from snapscribe.engines.filler.values import coerce
 
@@ -22,7 +22,7 @@ def _raw_end(text: str, position: int, label: str) -> int:
     wanted = len(normalise(text)[:position].replace(" ", "")) + len(label.replace(" ", ""))
     consumed = index = 0
     while index < len(text) and consumed < wanted:
-        if text[index].isalnum() or text[index] == "#":
+        if is_word_char(text[index]):
             consumed += 1
         index += 1
     return index

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 DATE_PATTERNS = [
@@ -15,15 +16,17 @@ DATE_PATTERNS = [
     re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th)?[\s-]*{_MONTHS}[\s,-]*\d{{2,4}}\b", re.IGNORECASE),
     re.compile(rf"\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{2,4}}\b", re.IGNORECASE),
 ]
+# `\d` is any script's digit (Persian, Arabic-Indic, Devanagari, ...); U+066B and U+066C are the Arabic decimal
+# and thousands marks.
 AMOUNT = re.compile(
-    r"(?<![\w.])-?(?:[$€£¥₹]|RM|USD|EUR|MYR|SGD)\d+[.,:]\d{2}(?!\d)"  # currency glued on: 5:00 is money too
-    r"|(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d{2})(?!\d)"
-    r"|(?<![\w.:])-?\d+[.,]\d{2}(?![\d:])"
+    r"(?<![\w.])-?(?:[$€£¥₹₩₽₪฿]|RM|USD|EUR|MYR|SGD)\d+[.,:٫]\d{2}(?!\d)"  # currency glued on: 5:00 is money too
+    r"|(?<![\w.])-?\d{1,3}(?:[,٬]\d{3})+(?:[.٫]\d{2})(?!\d)"
+    r"|(?<![\w.:])-?\d+[.,٫]\d{2}(?![\d:])"
 )
 TIME = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\s*(?:[AaPp][Mm])?\b")
 PHONE = re.compile(r"(?:\+?\d[\d\s().-]{6,}\d)")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9/#._-]*\d[A-Za-z0-9/#._-]*")
+IDENTIFIER = re.compile(r"[A-Za-z\d][A-Za-z\d/#._-]*\d[A-Za-z\d/#._-]*")  # any script's digits
 
 
 def _first(pattern: re.Pattern[str], text: str) -> str | None:
@@ -44,9 +47,17 @@ def find_amounts(text: str) -> list[str]:
     return [match.group(0).strip() for match in AMOUNT.finditer(text)]
 
 
+def ascii_number(text: str) -> str:
+    """Any script's digits as 0-9, the Arabic decimal and thousands marks as '.' and ','."""
+    return "".join(
+        str(unicodedata.digit(char)) if char.isdigit() else {"٫": ".", "٬": ","}.get(char, char) for char in text
+    )
+
+
 def amount_value(text: str) -> float:
-    """The number an amount stands for, to compare amounts: "1,250.00" is 1250, "12,50" is 12.5."""
-    digits = re.sub(r"[^\d.,-]", "", text)
+    """The number an amount stands for, to compare amounts: "1,250.00" is 1250, "12,50" is 12.5, and the same
+    in Arabic-Indic digits with the Arabic decimal mark."""
+    digits = re.sub(r"[^\d.,-]", "", ascii_number(text))
     if digits.count(",") and digits.count(".") == 0 and re.search(r",\d{2}$", digits):
         digits = digits.replace(",", ".")
     return float(digits.replace(",", "") or 0)

@@ -216,3 +216,14 @@ SCENE_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "department": ("department", "dept", "ward", "clinic"),
     },
 }
+
+
+def _with_world_labels() -> None:
+    """The same fields' labels in the other scripts the local engine reads (vocabulary_world.py)."""
+    from snapscribe.engines.filler.vocabulary_world import WORLD_SYNONYMS
+
+    for word, labels in WORLD_SYNONYMS.items():
+        SYNONYMS[word] = SYNONYMS[word] + tuple(label for label in labels if label not in SYNONYMS[word])
+
+
+_with_world_labels()
