@@ -2,7 +2,7 @@
 
 1. cold import and init per handler (fresh process, median of several runs)
 2. request overhead without the engine (in-process, moto DynamoDB, a no-op engine)
-3. local OCR seconds and peak memory per image on ../shared/eval
+3. local OCR seconds and peak memory per image on ../shared/eval, and per line of each script
 4. image preparation time for a 12 MP JPEG and for HEIC files
 5. jobs on the local stack: 500 pages and 3000 images with 1 and 2 workers (bench_jobs.py)
 
@@ -159,6 +159,35 @@ def local_ocr() -> list[Row]:
     return rows
 
 
+def scripts() -> list[Row]:
+    """Per script of ../shared/eval/textlines, in a fresh process each: the median time per line (after the
+    first, which loads the models) and the process's peak memory (RapidOCR and the Tesseract models used)."""
+    labels = EVAL / "textlines" / "labels.jsonl"
+    if not labels.exists():
+        return [("local OCR per script", "n/a", "no ../shared/eval/textlines")]
+    groups: dict[str, list[str]] = {}
+    for item in map(json.loads, labels.read_text(encoding="utf-8").splitlines()):
+        script = "Arab (classical)" if str(item["id"]).startswith("openarabic") else str(item["script"])
+        groups.setdefault(script, []).append(str(EVAL / "textlines" / item["image"]))
+    rows: list[Row] = []
+    for script, paths in sorted(groups.items()):
+        chosen = paths[:6]
+        output = subprocess.run(
+            [sys.executable, "-c", _OCR_SCRIPT, chosen[0], *chosen], capture_output=True, text=True, check=True
+        )
+        figures = json.loads(output.stdout.strip().splitlines()[-1])
+        rest = figures["times"][1:]
+        rows.append(
+            (
+                f"local OCR per line: {script} ({len(rest)} lines)",
+                f"{statistics.median(rest):.2f} s/line",
+                f"max {max(rest):.2f} s; first {figures['times'][0]:.2f} s (models load); "
+                f"process peak {figures['peak_mb']:.0f} MB",
+            )
+        )
+    return rows
+
+
 def _time(function: Callable[[], Any], runs: int = 5) -> str:
     samples = []
     for _ in range(runs):
@@ -228,6 +257,7 @@ SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "cold_imports": cold_imports,
     "request_overhead": request_overhead,
     "local_ocr": local_ocr,
+    "scripts": scripts,
     "image_preparation": image_preparation,
     "jobs": jobs,
 }
