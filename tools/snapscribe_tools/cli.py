@@ -161,6 +161,9 @@ Press Ctrl-C to stop.
     )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    # Ctrl-C stops it even when started from a background job, whose shell hands it SIGINT ignored (Python
+    # then installs no KeyboardInterrupt handler of its own).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         while not stopped.wait(0.5):
             pass

@@ -38,6 +38,9 @@ MIN_GLYPHS_PER_HEIGHT = 0.6  # letters and digits per box height of width: garba
 PROBE_SHARE = 0.25  # unsure lines' share of the page's text area from which the page's script is sought
 PROBE_LINES = 3  # the widest unsure lines read with every script's model
 MIN_SCRIPT_SCORE = 45.0  # mean confidence (0-100) x the share of the script's own letters in what it read
+# A model sure of a word or two proves little: "n 0" in a small image reads as Greek "πο" at 96. Another script
+# needs this many of its letters in the sample lines before the page is read in it.
+MIN_SCRIPT_LETTERS = 4
 DETECTOR_AGREES = 10.0  # confidence points for a model whose reading the language detector finds in its language
 BIDI_MARKS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -176,12 +179,13 @@ def page_script(tess: Tesseract, samples: Sequence[Image.Image]) -> Script | Non
         model = TESSERACT_MODELS[script.languages[0]]
         if not tess.available(model):
             continue
-        scores = []
+        scores, letters = [], 0
         for sample in samples:
             reading = tess.read_line(sample, model)
             scores.append(reading.confidence * own_share(reading.text, script))
+            letters += sum(char.isalpha() and own_share(char, script) == 1.0 for char in reading.text)
         score = sum(scores) / len(scores)
-        if score > best[0]:
+        if letters >= MIN_SCRIPT_LETTERS and score > best[0]:
             best = (score, script)
     return best[1]
 
