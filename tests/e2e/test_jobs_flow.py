@@ -4,7 +4,6 @@ job; a job cancelled mid-way. In every case the balance is the start minus what 
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
@@ -20,6 +19,7 @@ import pytest
 from PIL import Image, ImageDraw
 from standardwebhooks import Webhook
 
+from snapscribe_tools.bench_jobs import tiny_png
 from tests.conftest import pdf_with_pages
 from tests.e2e.stack_process import CLI, StackProcess, balance, free_port, start, upload, wait_for_job
 
@@ -113,17 +113,9 @@ def test_forty_pages_of_ocr_by_key_as_a_job(client: httpx.Client, forty_pages: d
     assert balance(client) == before - result["tokensUsed"]
 
 
-def _tiny_image(number: int) -> str:
-    image = Image.new("RGB", (96, 32), "white")
-    ImageDraw.Draw(image).text((4, 8), f"n {number}", fill="black", font_size=16)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def test_a_3000_image_job(client: httpx.Client) -> None:
     before = balance(client)
-    images = [_tiny_image(number) for number in range(3000)]
+    images = [tiny_png(number) for number in range(3000)]
     body = {"inputMethod": "base64", "images": images, "prompt": "Read every image."}
     accepted = client.post("/api/v1/extract-image", json=body, headers=ASYNC)
     assert accepted.status_code == 202, accepted.text

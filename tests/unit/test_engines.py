@@ -27,9 +27,14 @@ def _image() -> object:
     return prepare_image(SAMPLE, max_side=2048, max_pixels=80_000_000)
 
 
-def _gemini(stub: GeminiStub, timeout: float = 2.0) -> GeminiEngine:
+def _gemini(stub: GeminiStub, timeout: float = 2.0, inline_bytes: int = 14 << 20) -> GeminiEngine:
     return GeminiEngine(
-        api_key="k-123", model="gemini-2.5-flash", timeout_seconds=timeout, max_image_side=2048, base_url=stub.url
+        api_key="k-123",
+        model="gemini-2.5-flash",
+        timeout_seconds=timeout,
+        max_image_side=2048,
+        base_url=stub.url,
+        inline_bytes=inline_bytes,
     )
 
 
@@ -110,14 +115,7 @@ def test_gemini_images_beyond_the_inline_limit_go_through_the_files_api_and_are_
     """Four images of 300, 5000, 120 and 7000 bytes with 5000 inline: the two largest are uploaded (the rest then
     fit), referenced in their places, and deleted after the call."""
     images = [_sized(300), _sized(5000, "image/jpeg"), _sized(120), _sized(7000)]
-    engine = GeminiEngine(
-        api_key="k-123",
-        model="gemini-2.5-flash",
-        timeout_seconds=2,
-        max_image_side=2048,
-        base_url=gemini_stub.url,
-        inline_bytes=5000,
-    )
+    engine = _gemini(gemini_stub, inline_bytes=5000)
     engine.extract(ExtractionRequest(images=images, prompt="Read them"))
     assert sorted(data for _mime, data in gemini_stub.files.values()) == sorted([images[1].data, images[3].data])
     parts = gemini_stub.requests[-1]["json"]["contents"][0]["parts"]
@@ -133,14 +131,7 @@ def test_gemini_images_beyond_the_inline_limit_go_through_the_files_api_and_are_
 
 def test_gemini_uploaded_images_are_deleted_when_the_call_fails(gemini_stub: GeminiStub) -> None:
     gemini_stub.reply_error(500)
-    engine = GeminiEngine(
-        api_key="k-123",
-        model="gemini-2.5-flash",
-        timeout_seconds=2,
-        max_image_side=2048,
-        base_url=gemini_stub.url,
-        inline_bytes=100,
-    )
+    engine = _gemini(gemini_stub, inline_bytes=100)
     with pytest.raises(EngineError):
         engine.extract(ExtractionRequest(images=[_sized(500), _sized(50)], prompt="Read them"))
     assert len(gemini_stub.files) == 1

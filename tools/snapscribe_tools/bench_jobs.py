@@ -49,7 +49,8 @@ def _pdf(pages: int, name: str) -> bytes:
     return buffer.getvalue()
 
 
-def _tiny_png(number: int) -> str:
+def tiny_png(number: int) -> str:
+    """A 96x32 PNG reading "n <number>", base64: the small images of the 3000-image job."""
     from PIL import Image, ImageDraw
 
     image = Image.new("RGB", (96, 32), "white")
@@ -154,7 +155,7 @@ def _batch_job(stack: Stack, folder: Path) -> tuple[float, float, int]:
 
 
 def _image_job(stack: Stack) -> tuple[float, float, int]:
-    images = [_tiny_png(number) for number in range(IMAGES)]
+    images = [tiny_png(number) for number in range(IMAGES)]
     body = {"inputMethod": "base64", "images": images, "prompt": "Read every image."}
     started = time.monotonic()
     accepted = stack.api.call(
