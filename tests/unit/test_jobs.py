@@ -334,3 +334,19 @@ def test_a_job_whose_finisher_was_stopped_is_finished_by_the_reapers_request(tmp
     assert reap(harness.jobs, now=int(harness.clock.now)).finish_requests == 1
     harness.run()
     assert (harness.job(job.job_id).status, harness.account.balance) == (SUCCEEDED, START - PER_PAGE)
+
+
+def test_a_redelivery_finishes_the_job_its_stopped_worker_resolved_the_last_item_of(tmp_path: Path) -> None:
+    """The worker resolved and counted the last item, then was stopped before finishing the job; SQS delivers
+    the message again: the job is finished then, not five minutes later by the reaper."""
+    harness = Harness(tmp_path, pages_engine())
+    tiff = harness.files.add("alice", tiff_pages([31, 32]), filename="r.tiff", pages=2)
+    job = harness.submit(EXTRACT_BATCH, batch_request(tiff.upload_id))
+    messages = harness.work.take()
+    for message in messages:
+        harness.worker.handle(message, finish=False)
+    harness.worker.touched = set()  # stopped after the batch's items, before finish_touched()
+    assert harness.job(job.job_id).finished_at is None
+    harness.worker.handle(messages[-1])  # redelivered
+    assert (harness.job(job.job_id).status, harness.account.balance) == (SUCCEEDED, START - 2 * PER_PAGE)
+    assert len(harness.engine.requests) == 2

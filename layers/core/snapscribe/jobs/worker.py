@@ -138,7 +138,10 @@ class Worker:
         now = int(self.clock())
         claim = store.claim_item(job.job_id, index, token=token, lease_until=now + self.lease_seconds, now=now)
         if claim == RESOLVED:
-            return  # a redelivery of work already counted
+            # A redelivery of work already counted (the claim completes a count its resolver did not make). Its
+            # worker may have been stopped before finishing the job: whoever sees the item resolved checks.
+            self.touched.add(job.job_id)
+            return
         if claim == BUSY:  # another worker is on it: if it dies, this message's redelivery takes the item over
             raise ItemBusy(f"item {index} of job {job.job_id} is being run by another worker")
         if job.status == QUEUED:
