@@ -172,7 +172,23 @@ def tesseract(tessdata: str) -> Tesseract:
     return Tesseract(Path(tessdata))
 
 
-def page_script(tess: Tesseract, samples: Sequence[Image.Image]) -> Script | None:
+class SampleReadings:
+    """The sample lines of a page, each read once per model: the script search and the language choice both read
+    them with the script's first model."""
+
+    def __init__(self, tess: Tesseract, samples: Sequence[Image.Image]) -> None:
+        self.tess = tess
+        self.samples = samples
+        self._read: dict[tuple[int, str], Reading] = {}
+
+    def with_model(self, model: str) -> list[Reading]:
+        for index, sample in enumerate(self.samples):
+            if (index, model) not in self._read:
+                self._read[(index, model)] = self.tess.read_line(sample, model)
+        return [self._read[(index, model)] for index in range(len(self.samples))]
+
+
+def page_script(tess: Tesseract, samples: SampleReadings) -> Script | None:
     """The script whose model reads the sample lines most surely in its own letters."""
     best: tuple[float, Script | None] = (MIN_SCRIPT_SCORE, None)
     for script in TESSERACT_SCRIPTS:
@@ -180,8 +196,7 @@ def page_script(tess: Tesseract, samples: Sequence[Image.Image]) -> Script | Non
         if not tess.available(model):
             continue
         scores, letters = [], 0
-        for sample in samples:
-            reading = tess.read_line(sample, model)
+        for reading in samples.with_model(model):
             scores.append(reading.confidence * own_share(reading.text, script))
             letters += sum(char.isalpha() and own_share(char, script) == 1.0 for char in reading.text)
         score = sum(scores) / len(scores)
@@ -190,7 +205,7 @@ def page_script(tess: Tesseract, samples: Sequence[Image.Image]) -> Script | Non
     return best[1]
 
 
-def page_language(tess: Tesseract, samples: Sequence[Image.Image], script: Script) -> str:
+def page_language(tess: Tesseract, samples: SampleReadings, script: Script) -> str:
     """Which of the script's languages: the samples read with each language's model; the surest reading wins,
     with a bonus when the language detector finds the reading in that model's language (Persian read by the
     Persian model, told from Arabic; Serbian by the Serbian one, which alone writes its letters)."""
@@ -203,7 +218,7 @@ def page_language(tess: Tesseract, samples: Sequence[Image.Image], script: Scrip
         model = TESSERACT_MODELS[language]
         if not tess.available(model):
             continue
-        readings = [tess.read_line(sample, model) for sample in samples]
+        readings = samples.with_model(model)
         confidence = sum(reading.confidence for reading in readings) / len(readings)
         agrees = detect_language(" ".join(reading.text for reading in readings)) == language
         score = confidence + (DETECTOR_AGREES if agrees else 0.0)
@@ -244,10 +259,11 @@ def read_scripts(
     if hinted is not None:
         script, model = hinted
     else:
-        found = page_script(tess, samples)
+        readings = SampleReadings(tess, samples)
+        found = page_script(tess, readings)
         if found is None:
             return as_before
-        script, model = found, TESSERACT_MODELS[page_language(tess, samples, found)]
+        script, model = found, TESSERACT_MODELS[page_language(tess, readings, found)]
     if not tess.available(model):
         return as_before
     logger.info("reading %d lines as %s (%s)", len(unsure) or 1, script.name, model)
