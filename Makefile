@@ -14,6 +14,8 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 TESSDATA := $(VENV)/share/tessdata
 TESSDATA_STAMP := $(TESSDATA)/.installed
+TEST_FONTS := $(VENV)/share/fonts
+TEST_FONTS_STAMP := $(TEST_FONTS)/.installed
 
 $(STAMP): requirements/dev.txt requirements/ocr.txt layers/core/requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "snapscribe needs Python 3.11+ (found %s)" % sys.version.split()[0])'
@@ -25,15 +27,22 @@ $(STAMP): requirements/dev.txt requirements/ocr.txt layers/core/requirements.txt
 
 # The local engine's models for Arabic, Cyrillic, Devanagari, Hangul, ... scripts (Debian's tessdata_fast packages,
 # downloaded and unpacked into the virtualenv: nothing is installed system-wide).
-$(TESSDATA_STAMP): requirements/tessdata.txt tools/install_tessdata.sh | $(STAMP)
+$(TESSDATA_STAMP): requirements/tessdata.txt tools/install_debian_files.sh | $(STAMP)
 	rm -rf $(TESSDATA)
-	tools/install_tessdata.sh $(TESSDATA)
+	tools/install_debian_files.sh $(TESSDATA)
 	@touch $(TESSDATA_STAMP)
+
+# Fonts the suite renders lines of the scripts ../shared/eval has no image of in (the same way: unpacked, not
+# installed).
+$(TEST_FONTS_STAMP): requirements/test-fonts.txt tools/install_debian_files.sh | $(STAMP)
+	rm -rf $(TEST_FONTS)
+	tools/install_debian_files.sh $(TEST_FONTS) requirements/test-fonts.txt '*.ttf'
+	@touch $(TEST_FONTS_STAMP)
 
 run: $(STAMP) $(TESSDATA_STAMP)
 	@$(BIN)/snapscribe run --port $(PORT) --dev-key "$(DEV_API_KEY)"
 
-test: $(STAMP) $(TESSDATA_STAMP) lint validate
+test: $(STAMP) $(TESSDATA_STAMP) $(TEST_FONTS_STAMP) lint validate
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -49,7 +58,7 @@ validate: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam validate --lint
 
-unit: $(STAMP) $(TESSDATA_STAMP)
+unit: $(STAMP) $(TESSDATA_STAMP) $(TEST_FONTS_STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 integration: $(STAMP) $(TESSDATA_STAMP)

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -20,39 +19,28 @@ import pytest
 
 from snapscribe import services
 from snapscribe.storage.uploads import UploadRecord
+from snapscribe_tools import container_image
 from snapscribe_tools.template import load_template
 from tests.conftest import EVENTS_KEY, PROJECT_ROOT, load_event
 
-DOCKERFILE = PROJECT_ROOT / "functions" / "Dockerfile"
+DOCKERFILE = container_image.DOCKERFILE
 IMAGE_FUNCTIONS = ("OcrByKeyFunction", "BatchExtractionFunction", "WorkerFunction")
 UPLOAD_ID = "0f8e2c55-6d1b-4d0a-9a53-3c1f4b2a7e10"
 UPLOAD_KEY = f"ocr/events/{UPLOAD_ID}-scan 2026-11 (copy).png"
 
 
 def _stages() -> dict[str, list[tuple[str, str]]]:
-    """The Dockerfile's stages by name ("" for the last, the image), each its instructions after its FROM."""
-    text = DOCKERFILE.read_text().replace("\\\n", " ")
-    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    stages: dict[str, list[tuple[str, str]]] = {}
-    current: list[tuple[str, str]] = []
-    for line in lines:
-        instruction, argument = line.split(None, 1)[0].upper(), line.split(None, 1)[1]
-        if instruction == "FROM":
-            current = []
-            words = argument.split()
-            stages[words[2] if len(words) == 3 and words[1].upper() == "AS" else ""] = current
-        current.append((instruction, argument))
-    return stages
+    return container_image.stages()
 
 
 def _instructions() -> list[tuple[str, str]]:
-    return _stages()[""]
+    return container_image.image_instructions()
 
 
 def test_the_image_carries_the_tesseract_models_make_installs() -> None:
     """The tessdata stage runs the script make runs, on the same list: so copying make's folder is the step."""
     (run,) = [argument for instruction, argument in _stages()["tessdata"] if instruction == "RUN"]
-    assert run == "/build/tools/install_tessdata.sh /opt/tessdata /build/requirements/tessdata.txt"
+    assert run == '/build/tools/install_debian_files.sh /opt/tessdata /build/requirements/tessdata.txt "*.traineddata"'
     copies = [argument for instruction, argument in _instructions() if instruction == "COPY"]
     assert "--from=tessdata /opt/tessdata ${LAMBDA_TASK_ROOT}/tessdata" in copies
     assert ("ENV", "SNAPSCRIBE_TESSDATA_DIR=${LAMBDA_TASK_ROOT}/tessdata") in _instructions()
@@ -75,36 +63,12 @@ def test_dockerfile_matches_the_template() -> None:
         assert "${LAMBDA_TASK_ROOT}/" + module.replace(".", "/") + ".py" in copied, (logical_id, command)
 
 
-def _build(task_root: Path) -> None:
-    for instruction, argument in _instructions():
-        expanded = argument.replace("${LAMBDA_TASK_ROOT}", str(task_root))
-        if instruction == "COPY" and expanded.startswith("--from=tessdata "):
-            # The tessdata stage's result: what tools/install_tessdata.sh made for this machine under make.
-            destination = Path(shlex.split(expanded)[2])
-            shutil.copytree(PROJECT_ROOT / ".venv" / "share" / "tessdata", destination)
-        elif instruction == "COPY":
-            source, destination = shlex.split(expanded)
-            target = Path(destination) / Path(source).name if destination.endswith("/") else Path(destination)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if (PROJECT_ROOT / source).is_dir():
-                shutil.copytree(PROJECT_ROOT / source, target, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy2(PROJECT_ROOT / source, target)
-        elif instruction == "RUN":
-            # The image's pip, with this machine's wheels; pip's cache is allowed here so the suite stays
-            # fast (the image itself builds with --no-cache-dir).
-            command = expanded.replace("pip install", f"{shlex.quote(sys.executable)} -m pip install --quiet")
-            command = command.replace("--no-cache-dir", "")
-            completed = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=1200)
-            assert completed.returncode == 0, completed.stderr[-3000:]
-
-
 @pytest.fixture(scope="module")
 def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("ocr-image")
     task_root, runtime = root / "var-task", root / "base-image-runtime"
     task_root.mkdir()
-    _build(task_root)
+    container_image.build_task_root(task_root)
     import boto3 as host_boto3
 
     completed = subprocess.run(
@@ -177,10 +141,7 @@ def test_handler_runs_from_the_image_alone(image_root: Path, moto_http: boto3.se
     )
     services.upload_store().mark_ready("events", UPLOAD_ID, image_format="PNG", size=26437, pages=1)
     environment = {**os.environ, "POWERTOOLS_SERVICE_NAME": "snapscribe", "PYTHONNOUSERSITE": "1"}
-    for instruction, argument in _instructions():  # the image's ENV
-        if instruction == "ENV":
-            name, _, value = argument.partition("=")
-            environment[name] = value.replace("${LAMBDA_TASK_ROOT}", str(image_root / "var-task"))
+    environment.update(container_image.environment(image_root / "var-task"))  # the image's ENV
     completed = subprocess.run(
         [
             sys.executable,

@@ -4,7 +4,8 @@
 2. request overhead without the engine (in-process, moto DynamoDB, a no-op engine)
 3. local OCR seconds and peak memory per image on ../shared/eval, and per line of each script
 4. image preparation time for a 12 MP JPEG and for HEIC files
-5. jobs on the local stack: 500 pages and 3000 images with 1 and 2 workers (bench_jobs.py)
+5. the OCR container image: its size for arm64, and a cold start from its files
+6. jobs on the local stack: 500 pages and 3000 images with 1 and 2 workers (bench_jobs.py)
 
 `make bench BENCH="local_ocr jobs"` measures only the sections named.
 """
@@ -247,6 +248,110 @@ def image_preparation() -> list[Row]:
     return rows
 
 
+# The image's platform: Lambda arm64, the base image's Python (3.13, Amazon Linux 2023, glibc 2.34).
+IMAGE_PLATFORM = [
+    *(f"--platform=manylinux_2_{minor}_aarch64" for minor in (17, 28, 34)),
+    "--platform=manylinux2014_aarch64",
+    "--python-version=3.13",
+    "--implementation=cp",
+    "--only-binary=:all:",
+]
+
+_IMAGE_COLD_START = r"""
+import json, sys, time
+task_root, module = sys.argv[1], sys.argv[2]
+sys.path.insert(0, task_root)
+started = time.perf_counter()
+import importlib
+importlib.import_module(module)
+imported = time.perf_counter()
+from pathlib import Path
+from snapscribe.engines.base import ExtractionRequest
+from snapscribe.engines.local import LocalEngine
+from snapscribe.images.prepare import prepare_image
+engine = LocalEngine()
+pages = []
+for name in sys.argv[3:]:
+    image = prepare_image(Path(name).read_bytes(), max_side=engine.max_image_side, max_pixels=80_000_000)
+    begun = time.perf_counter()
+    engine.extract(ExtractionRequest(images=[image], prompt="x"))
+    pages.append(time.perf_counter() - begun)
+print(json.dumps({"import": imported - started, "pages": pages}))
+"""
+
+
+def image() -> list[Row]:
+    """The OCR container image: what the Dockerfile adds to the base image, built for its own platform
+    (linux/arm64, CPython 3.13) with pip's platform flags, measured as the files' size; and a cold start from
+    the same Dockerfile built for this machine, in a fresh process: the handler's import, then the first page
+    (RapidOCR's and Tesseract's models load) against a second page."""
+    import tempfile
+    from pathlib import Path
+
+    from snapscribe_tools import container_image
+
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as folder:
+        arm = Path(folder) / "arm64"
+        container_image.build_task_root(arm, IMAGE_PLATFORM)
+        parts: dict[str, int] = {}
+        for child in arm.iterdir():
+            parts[child.name] = container_image.folder_size(child)
+        total = sum(parts.values())
+        largest = sorted(parts.items(), key=lambda item: item[1], reverse=True)[:6]
+        rows.append(
+            (
+                "OCR image: layers over the base image (arm64)",
+                f"{total / 1e6:.0f} MB",
+                "largest: "
+                + ", ".join(f"{name} {size / 1e6:.0f} MB" for name, size in largest)
+                + f"; base {container_image.base_image()} not measured here (no Docker); Lambda limit 10 GB",
+            )
+        )
+        local = Path(folder) / "this-machine"
+        container_image.build_task_root(local)
+        environment = {
+            **os.environ,
+            **container_image.environment(local),
+            "POWERTOOLS_SERVICE_NAME": "snapscribe",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "PYTHONNOUSERSITE": "1",
+        }
+        receipt = sorted((EVAL / "sroie" / "images").glob("*.jpg"))[:1]
+        sample = [str(path) for path in receipt] or [str(PROJECT_ROOT / "samples" / "invoice.png")]
+        for module in ("ocr_by_key.app", "batch_extraction.app", "worker.app"):
+            imports, firsts, seconds = [], [], []
+            for _ in range(3):
+                output = subprocess.run(
+                    [sys.executable, "-c", _IMAGE_COLD_START, str(local), module, sample[0], sample[0]],
+                    env=environment,
+                    capture_output=True,
+                    text=True,
+                )
+                if output.returncode != 0:
+                    raise RuntimeError(output.stderr[-3000:])
+                figures = json.loads(output.stdout.strip().splitlines()[-1])
+                imports.append(figures["import"])
+                firsts.append(figures["pages"][0])
+                seconds.append(figures["pages"][1])
+            rows.append(
+                (
+                    f"OCR image cold start: import {module}",
+                    _median_ms(imports),
+                    f"median of 3, fresh process, from the image's files ({os.uname().machine})",
+                )
+            )
+        rows.append(
+            (
+                "OCR image cold start: first page (models load)",
+                _median_ms(firsts),
+                f"the second page {_median_ms(seconds)}; {Path(sample[0]).name}",
+            )
+        )
+    return rows
+
+
 def jobs() -> list[Row]:
     from snapscribe_tools.bench_jobs import jobs_on_local_stack
 
@@ -259,6 +364,7 @@ SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "local_ocr": local_ocr,
     "scripts": scripts,
     "image_preparation": image_preparation,
+    "image": image,
     "jobs": jobs,
 }
 

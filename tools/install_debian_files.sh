@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Install the Tesseract models requirements/tessdata.txt lists into DEST (default .venv/share/tessdata):
-# the Debian packages are downloaded (not installed) and only their .traineddata files and copyright notices
-# are kept. Used by the Makefile and by functions/Dockerfile, so both carry the same models. Needs apt.
+# Take files of the Debian packages LIST names into DEST: the packages are downloaded (not installed) and only
+# their files matching PATTERN, and each package's copyright notice (DEST/licenses), are kept.
+#   tools/install_debian_files.sh DEST [LIST [PATTERN]]
+# Defaults: the Tesseract models of requirements/tessdata.txt into .venv/share/tessdata. Used by the Makefile
+# and by functions/Dockerfile, so both carry the same models; the Makefile also takes the test suite's fonts
+# (requirements/test-fonts.txt) this way. Needs apt.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 dest="${1:-$here/.venv/share/tessdata}"
 list="${2:-$here/requirements/tessdata.txt}"
+pattern="${3:-*.traineddata}"
 mkdir -p "$dest" && dest="$(cd "$dest" && pwd)"
 list="$(cd "$(dirname "$list")" && pwd)/$(basename "$list")"
 packages=$(sed -e 's/#.*//' "$list" | tr -s ' \t' '\n' | grep -v '^$')
@@ -23,6 +27,6 @@ for deb in ./*.deb; do
   name="$(dpkg-deb -f "$deb" Package)"
   cp extracted/usr/share/doc/"$name"/copyright "$dest/licenses/$name.copyright"
 done
-find extracted -name '*.traineddata' -exec cp {} "$dest/" \;
-count=$(find "$dest" -maxdepth 1 -name '*.traineddata' | wc -l)
-echo "tessdata: $count models in $dest"
+find extracted -name "$pattern" -exec cp {} "$dest/" \;
+count=$(find "$dest" -maxdepth 1 -name "$pattern" | wc -l)
+echo "$(basename "$list"): $count files ($pattern) in $dest"
