@@ -71,7 +71,7 @@ bench: $(STAMP) $(TESSDATA_STAMP)
 	$(BIN)/python -m snapscribe_tools.bench $(BENCH)
 
 eval: $(STAMP) $(TESSDATA_STAMP)
-	$(BIN)/python -m snapscribe_tools.evaluate
+	$(BIN)/python -m snapscribe_tools.evaluate $(EVAL_ARGS)
 
 build: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build

@@ -10,53 +10,165 @@ dropped: the ground truth omits them), and whether the detected `language` is th
 
 from __future__ import annotations
 
+import argparse
+import hashlib
+import importlib.metadata
 import json
 import re
 import statistics
 import sys
 import time
 import unicodedata
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
 from snapscribe.engines.base import ExtractionRequest
+from snapscribe.engines.layout import OcrLine
 from snapscribe.engines.local import LocalEngine
 from snapscribe.images.prepare import prepare_image
 from snapscribe_tools.template import PROJECT_ROOT
 
 EVAL = PROJECT_ROOT.parent / "shared" / "eval"
 SROIE_TEMPLATE = {"company": "Company name", "date": "Date", "address": "Address", "total": "Total amount"}
+SROIE_SETS = ("sroie", "sroie_train")
+# What the OCR's output depends on: a cached reading is used only while all of these are unchanged.
+OCR_SOURCES = ("engines/local.py", "engines/multiscript.py", "engines/scripts.py", "images/prepare.py")
+OCR_PACKAGES = ("rapidocr", "onnxruntime", "opencv-python-headless", "tesserocr", "Pillow")
+CACHE = PROJECT_ROOT / ".venv" / "cache" / "eval-ocr"
 
 
 def normalise(value: Any) -> str:
     return re.sub(r"[^0-9a-z]", "", str(value or "").lower())
 
 
-def _fill(engine: LocalEngine, image_path: Path, template: dict[str, Any]) -> tuple[dict[str, Any], float]:
-    image = prepare_image(image_path.read_bytes(), max_side=engine.max_image_side, max_pixels=80_000_000)
+class Reader:
+    """The local engine's lines for an image, as the engine reads them. With `cache`, each image's lines are kept
+    under .venv/cache/eval-ocr, keyed by the image's bytes and a fingerprint of the OCR code, its packages and
+    models: rules of the filler can be measured again in seconds; any change to the OCR reads afresh."""
+
+    def __init__(self, engine: LocalEngine, cache: bool = False) -> None:
+        self.engine = engine
+        self.folder = CACHE / _ocr_fingerprint() if cache else None
+        self.seconds: list[float] = []
+
+    def lines(self, image_path: Path) -> list[OcrLine]:
+        data = image_path.read_bytes()
+        cached = self.folder / f"{hashlib.sha256(data).hexdigest()}.json" if self.folder else None
+        if cached is not None and cached.exists():
+            return [OcrLine(**line) for line in json.loads(cached.read_text(encoding="utf-8"))]
+        image = prepare_image(data, max_side=self.engine.max_image_side, max_pixels=80_000_000)
+        started = time.perf_counter()
+        lines = self.engine.read_page(image)
+        self.seconds.append(time.perf_counter() - started)
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_text(json.dumps([asdict(line) for line in lines], ensure_ascii=False), encoding="utf-8")
+        return lines
+
+
+def _ocr_fingerprint() -> str:
+    from snapscribe.engines.local import tessdata_dir
+
+    digest = hashlib.sha256()
+    package = PROJECT_ROOT / "layers" / "core" / "snapscribe"
+    for source in OCR_SOURCES:
+        digest.update((package / source).read_bytes())
+    for name in OCR_PACKAGES:
+        digest.update(f"{name}=={importlib.metadata.version(name)}".encode())
+    folder = tessdata_dir()
+    for model in sorted(folder.glob("*.traineddata")) if folder else ():
+        digest.update(f"{model.name}:{model.stat().st_size}".encode())
+    return digest.hexdigest()[:16]
+
+
+def upstream_lines(csv_path: Path) -> list[OcrLine]:
+    """A receipt's lines as the dataset transcribed them (ocr_boxes/NNN.csv: 8 coordinates, then the text, which
+    may hold commas): the filler measured apart from the OCR."""
+    lines = []
+    for row in csv_path.read_text(encoding="utf-8", errors="replace").splitlines():
+        parts = row.split(",", 8)
+        if len(parts) < 9 or not parts[8].strip():
+            continue
+        xs, ys = [float(value) for value in parts[0:8:2]], [float(value) for value in parts[1:8:2]]
+        lines.append(OcrLine(parts[8].strip(), min(xs), min(ys), max(xs), max(ys), 1.0))
+    return lines
+
+
+def _fill(lines: list[OcrLine], template: dict[str, Any]) -> dict[str, Any]:
+    """The engine's own composition of an answer (compose: the filler over the lines), as JSON."""
     prompt = f"Extract these fields as JSON: {json.dumps(template)}"
-    started = time.perf_counter()
-    result = engine.extract(ExtractionRequest(images=[image], prompt=prompt, json_mode=True, template=template))
-    return json.loads(result.text), time.perf_counter() - started
+    request = ExtractionRequest(images=[], prompt=prompt, json_mode=True, template=template)
+    return dict(json.loads(LocalEngine().compose(request, lines, 1).text))
 
 
-def sroie(engine: LocalEngine) -> tuple[dict[str, float], list[float]]:
-    hits = dict.fromkeys(SROIE_TEMPLATE, 0)
-    times: list[float] = []
-    labels = sorted((EVAL / "sroie" / "labels").glob("*.json"))
-    for label in labels:
+@dataclass
+class FieldScores:
+    """Per field, how many receipts were right, and each miss with its category."""
+
+    count: int = 0
+    hits: Counter[str] = field(default_factory=Counter)
+    misses: list[dict[str, Any]] = field(default_factory=list)
+
+    def accuracy(self) -> dict[str, float]:
+        return {name: self.hits[name] / max(1, self.count) for name in SROIE_TEMPLATE}
+
+    def mean(self) -> float:
+        return statistics.mean(self.accuracy().values())
+
+    def add(self, other: FieldScores) -> FieldScores:
+        return FieldScores(self.count + other.count, self.hits + other.hits, self.misses + other.misses)
+
+
+def miss_category(got: Any, expected: Any) -> str:
+    """What kind of miss: nothing found, too much (the right value and more: a line joined), too little (part of
+    it: a line cut), near (within 0.8 similarity: OCR confusions, a character or two), or another value."""
+    value, wanted = normalise(got), normalise(expected)
+    if not value:
+        return "missing"
+    if wanted in value:
+        return "too much"
+    if value in wanted:
+        return "too little"
+    if SequenceMatcher(None, value, wanted).ratio() >= 0.8:
+        return "near"
+    return "other value"
+
+
+def sroie(reader: Reader, name: str = "sroie", upstream: bool = False) -> FieldScores:
+    """Template filling on one SROIE set (`upstream`: on the dataset's own line transcripts instead of the
+    engine's OCR)."""
+    scores = FieldScores()
+    folder = EVAL / name
+    for label in sorted((folder / "labels").glob("*.json")):
         gold = json.loads(label.read_text())
-        got, seconds = _fill(engine, EVAL / "sroie" / "images" / f"{label.stem}.jpg", SROIE_TEMPLATE)
-        times.append(seconds)
-        for field in SROIE_TEMPLATE:
-            hits[field] += normalise(got.get(field)) == normalise(gold.get(field))
-    return {field: count / len(labels) for field, count in hits.items()}, times
+        if upstream:
+            lines = upstream_lines(folder / "ocr_boxes" / f"{label.stem}.csv")
+        else:
+            lines = reader.lines(folder / "images" / f"{label.stem}.jpg")
+        got = _fill(lines, SROIE_TEMPLATE)
+        scores.count += 1
+        for name_ in SROIE_TEMPLATE:
+            if normalise(got.get(name_)) == normalise(gold.get(name_)):
+                scores.hits[name_] += 1
+            else:
+                scores.misses.append(
+                    {
+                        "set": name,
+                        "id": label.stem,
+                        "field": name_,
+                        "got": got.get(name_),
+                        "expected": gold.get(name_),
+                        "category": miss_category(got.get(name_), gold.get(name_)),
+                    }
+                )
+    return scores
 
 
-def funsd(engine: LocalEngine) -> tuple[int, int, int, list[float]]:
+def funsd(reader: Reader) -> tuple[int, int, int]:
     exact = close = total = 0
-    times: list[float] = []
     for path in sorted((EVAL / "funsd" / "kv_pairs").glob("*.json")):
         document = json.loads(path.read_text())
         pairs = [pair for pair in document["pairs"] if pair["question"].strip() and pair["answer"].strip()]
@@ -65,15 +177,14 @@ def funsd(engine: LocalEngine) -> tuple[int, int, int, list[float]]:
             template.setdefault(pair["question"].strip().rstrip(":").strip() or pair["question"], pair["question"])
         if not template:
             continue
-        got, seconds = _fill(engine, EVAL / "funsd" / "images" / f"{document['id']}.png", template)
-        times.append(seconds)
+        got = _fill(reader.lines(EVAL / "funsd" / "images" / f"{document['id']}.png"), template)
         for pair in pairs:
             key = pair["question"].strip().rstrip(":").strip() or pair["question"]
             value, expected = normalise(got.get(key)), normalise(pair["answer"])
             total += 1
             exact += value == expected
             close += bool(value) and SequenceMatcher(None, value, expected).ratio() >= 0.8
-    return exact, close, total, times
+    return exact, close, total
 
 
 ARABIC_VOWEL_MARKS = re.compile("[\u064b-\u0652\u0670]")
@@ -119,35 +230,74 @@ def textlines(engine: LocalEngine) -> dict[str, list[tuple[float, bool, float]]]
     return found
 
 
+def _sroie_table(results: dict[str, FieldScores]) -> None:
+    print("| set | receipts | " + " | ".join(SROIE_TEMPLATE) + " | mean |")
+    print("|---|---|" + "---|" * (len(SROIE_TEMPLATE) + 1))
+    for label, scores in results.items():
+        accuracy = scores.accuracy()
+        cells = " | ".join(f"{accuracy[name]:.3f}" for name in SROIE_TEMPLATE)
+        print(f"| {label} | {scores.count} | {cells} | **{scores.mean():.3f}** |")
+
+
+def _misses_table(results: dict[str, FieldScores]) -> None:
+    categories = ("missing", "too much", "too little", "near", "other value")
+    print("| set | field | " + " | ".join(categories) + " |")
+    print("|---|---|" + "---|" * len(categories))
+    for label, scores in results.items():
+        for name in SROIE_TEMPLATE:
+            counted = Counter(miss["category"] for miss in scores.misses if miss["field"] == name)
+            print(f"| {label} | {name} | " + " | ".join(str(counted[category]) for category in categories) + " |")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="make eval", description=__doc__)
+    parser.add_argument("--cache", action="store_true", help="keep and reuse the OCR's lines (.venv/cache/eval-ocr)")
+    parser.add_argument("--misses", type=Path, help="write every SROIE miss (set, id, field, got, expected) here")
+    parser.add_argument("--skip-textlines", action="store_true", help="receipts and forms only")
+    arguments = parser.parse_args()
+    started = time.perf_counter()
     engine = LocalEngine()
-    print("measuring: SROIE ...", file=sys.stderr, flush=True)
-    fields, sroie_times = sroie(engine)
+    reader = Reader(engine, cache=arguments.cache)
+    results: dict[str, FieldScores] = {}
+    for name in SROIE_SETS:
+        if (EVAL / name / "labels").exists():
+            print(f"measuring: {name} ...", file=sys.stderr, flush=True)
+            results[name] = sroie(reader, name)
+    if len(results) == len(SROIE_SETS):
+        results["both"] = results["sroie"].add(results["sroie_train"])
+    upstream = {}
+    if (EVAL / "sroie_train" / "ocr_boxes").exists():
+        upstream["sroie_train, the dataset's own lines"] = sroie(reader, "sroie_train", upstream=True)
     print("measuring: FUNSD ...", file=sys.stderr, flush=True)
-    exact, close, total, funsd_times = funsd(engine)
-    mean = statistics.mean(fields.values())
+    exact, close, total = funsd(reader)
     print("\nsnapscribe eval: local engine, template filling (normalised exact match)\n")
-    print("| set | field | accuracy |")
-    print("|---|---|---|")
-    for field, accuracy in fields.items():
-        print(f"| SROIE ({len(sroie_times)} receipts) | {field} | {accuracy:.3f} |")
-    print(f"| SROIE | **mean** | **{mean:.3f}** |")
-    print(f"| FUNSD ({len(funsd_times)} forms, {total} pairs) | exact | {exact / total:.3f} |")
-    print(f"| FUNSD | similarity >= 0.8 | {close / total:.3f} |")
+    _sroie_table({**results, **upstream})
     print(
-        f"\ntime per image (OCR + filling): SROIE median {statistics.median(sroie_times[1:]):.2f} s, "
-        f"FUNSD median {statistics.median(funsd_times[1:]):.2f} s (first image excluded: model load)"
+        f"\nFUNSD ({total} question-answer pairs): exact {exact / max(1, total):.3f}, "
+        f"similarity >= 0.8 {close / max(1, total):.3f}"
     )
-    print("measuring: text lines ...", file=sys.stderr, flush=True)
-    lines = textlines(engine)
-    print("\nsnapscribe eval: local engine, text lines of every script (../shared/eval/textlines)\n")
-    print("| language | lines | CER | language right | median s/line |")
-    print("|---|---|---|---|---|")
-    for language, outcomes in sorted(lines.items()):
-        cer = statistics.mean(outcome[0] for outcome in outcomes)
-        right = sum(outcome[1] for outcome in outcomes)
-        seconds = statistics.median(outcome[2] for outcome in outcomes)
-        print(f"| {language} | {len(outcomes)} | {cer:.3f} | {right}/{len(outcomes)} | {seconds:.2f} |")
+    print(
+        "\nSROIE misses by category (normalised: missing, the value and more, part of it, within 0.8 similarity, "
+        "another value)\n"
+    )
+    _misses_table({**results, **upstream})
+    if reader.seconds:
+        print(f"\nOCR per image: median {statistics.median(reader.seconds):.2f} s over {len(reader.seconds)} images")
+    if arguments.misses:
+        misses = [miss for scores in (*results.values(), *upstream.values()) for miss in scores.misses]
+        arguments.misses.write_text(json.dumps(misses, ensure_ascii=False, indent=1), encoding="utf-8")
+    if not arguments.skip_textlines and (EVAL / "textlines").exists():
+        print("measuring: text lines ...", file=sys.stderr, flush=True)
+        lines = textlines(engine)
+        print("\nsnapscribe eval: local engine, text lines of every script (../shared/eval/textlines)\n")
+        print("| language | lines | CER | language right | median s/line |")
+        print("|---|---|---|---|---|")
+        for language, outcomes in sorted(lines.items()):
+            cer = statistics.mean(outcome[0] for outcome in outcomes)
+            right = sum(outcome[1] for outcome in outcomes)
+            seconds = statistics.median(outcome[2] for outcome in outcomes)
+            print(f"| {language} | {len(outcomes)} | {cer:.3f} | {right}/{len(outcomes)} | {seconds:.2f} |")
+    print(f"\nmake eval took {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
 if __name__ == "__main__":
