@@ -206,3 +206,29 @@ def test_amounts_in_any_scripts_digits_compare_by_value() -> None:
 
     assert amount_value("١٬٢٥٠٫٥٠") == amount_value("1,250.50") == 1250.5
     assert amount_value("۱۲٫۵۰") == 12.5
+
+
+def test_a_label_that_begins_a_longer_label_names_nothing() -> None:
+    """ "Company No: 123456-X" is a registration number: the company is the name at the head."""
+    lines = page("KEDAI MAJU ENTERPRISE", "Company No: SA0127959-D", "LOT 4, JALAN ULU KELANG", "Total 5.00")
+    assert fill_template({"company": "Company name"}, lines) == {"company": "KEDAI MAJU ENTERPRISE"}
+
+
+TOTALS = [
+    # A total printed with no label at all: what was tendered less the change.
+    (["Total Excl. GST 28.11", "Add: GST 6% 1.69", [("29.80", 400)], "Cash 50.00", "Change 20.20"], "29.80"),
+    # The total before and after its rounding: the rounded one, whichever way the adjustment's sign was read.
+    (["Total (Inclusive of GST): 31.02", "Rounding Adj: -0.02", "TOTAL: 31.00", "Cash 31.00"], "31.00"),
+    (["Total Incl. GST 7.16", "Rounding Adjustment 0.01", "Total Rounded 7.15"], "7.15"),
+    # Rounding named alone: the adjustment is no total, the rounded amount is.
+    (["Total Sales (Inclusive GST) 45.34", "Rounding Adjustment .01", "Rounding 45.35"], "45.35"),
+    (["Total 16.31", "Rounding Adj: -0.01", "Payment (Cash): 17.00", "Change (Cash): 0.70"], "16.30"),
+    # "Net Amt" is a total's label; a gross amount is not.
+    (["Gross Amt 47.80", "Svr Tax 2.87", "GST (6%) 2.86", "Net Amt: 53.55"], "53.55"),
+]
+
+
+@pytest.mark.parametrize(("rows", "expected"), TOTALS)
+def test_the_total_is_the_amount_paid(rows: list[str | list[tuple[str, float]]], expected: str) -> None:
+    lines = page("SHOP", *rows)
+    assert fill_template({"total": "Total amount"}, lines) == {"total": expected}

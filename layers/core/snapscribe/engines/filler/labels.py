@@ -13,6 +13,8 @@ from snapscribe.engines.filler.fields import is_word_char, normalise
 from snapscribe.engines.filler.page import Candidate, Page
 from snapscribe.engines.filler.values import coerce
 
+# Kinds whose value is free text (any words): their label must stand alone or end in a separator.
+FREE_TEXT = frozenset({"text", "company", "address"})
 # Where the next "Label:" starts on a line: a free-text value ends there.
 NEXT_LABEL = re.compile(r"\s+(?=[A-Z][A-Za-z.'/() -]{1,40}:(?:\s|$))")
 
@@ -77,9 +79,10 @@ def labelled_candidates(
                     continue
                 end, quality = matched
                 rest = line.text[end:]
-                if kind == "text" and rest.strip() and not re.match(r"\s*[:#=.\-]", rest):
+                if kind in FREE_TEXT and rest.strip() and not re.match(r"\s*[:#=.\-]", rest):
                     # A free-text label is a whole cell or is followed by a separator: "To:" or "To",
-                    # never the first word of a sentence ("to have 100% ...").
+                    # never the first word of a sentence ("to have 100% ...") nor of a longer label
+                    # ("Company No: 123456-X" names a registration number, not the company).
                     continue
                 quality -= 0.01 * rank  # earlier variants are the more specific ones
                 value_at = end + len(rest) - len(rest.lstrip(" :#=.-|"))  # where the value itself begins
