@@ -232,3 +232,67 @@ TOTALS = [
 def test_the_total_is_the_amount_paid(rows: list[str | list[tuple[str, float]]], expected: str) -> None:
     lines = page("SHOP", *rows)
     assert fill_template({"total": "Total amount"}, lines) == {"total": expected}
+
+
+HEADS = [
+    # The name right above its registration number, though a line above it is in capitals too; greetings that
+    # head a torn receipt are never the name.
+    (
+        ["..THANK YOU AND DO VISIT US AGAIN.....", "FIVE STAR CASH & CARRY", "(1365663-P)", "G.23, Plaza Seri Setia,"],
+        "FIVE STAR CASH & CARRY",
+    ),
+    # A name over two lines: the second ends in the legal form, or sits right above the registration number.
+    (["POPULAR BOOK", "CO. (M) SDN BHD", "(Co. No. 113825-W)", "No 8, Jalan 7/118B"], "POPULAR BOOK CO. (M) SDN BHD"),
+    (["RESTAURANT JIAWEI", "JIAWEI HOUSE", "002693074-K", "13, JLN TASIK UTAMA 8"], "RESTAURANT JIAWEI JIAWEI HOUSE"),
+    # OCR's confusions in a name: 5/B for S/B, a digit between letters, a capital I inside a lower-case word.
+    (["(P) POSI", "99 SPEED MART 5/B (519537-X)", "LOT P.T. 2811, JALAN ANGSA,"], "99 SPEED MART S/B"),
+    (["MR. D.1.Y. (M) SDN BHD", "(860671-D)", "LOT 1851-A, JALAN KPB 6"], "MR. D.I.Y. (M) SDN BHD"),
+    (["Taste Of The WorId Sdn Bhd", "No. 3, Jalan 1"], "Taste Of The World Sdn Bhd"),
+    # A registration cut off after the name; a branch in brackets under it.
+    (["Dion Realties Sdn Bhd (Co, No", "Menara Dion #02-03, Level 2,"], "Dion Realties Sdn Bhd"),
+    (
+        ["CHECKERS HYPERMARKET SDN BHD", "(JALAN KLANG LAMA)", "LOT 2942, JLN SERI SENTOSA 8,"],
+        "CHECKERS HYPERMARKET SDN BHD (JALAN KLANG LAMA)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("rows", "expected"), HEADS)
+def test_the_business_at_the_head_of_a_receipt(rows: list[str], expected: str) -> None:
+    assert fill_template({"company": "Company name"}, page(*rows, "Total 5.00")) == {"company": expected}
+
+
+def test_an_address_ends_before_contact_lines_and_skips_the_branch() -> None:
+    rows = [
+        "CHECKERS HYPERMARKET SDN BHD",
+        "(JALAN KLANG LAMA)",
+        "LOT 2942 & 2945, JLN SERI SENTOSA 8,",
+        "58000 KUALA LUMPUR. Te1: 03-62612536",
+        "Total 5.00",
+    ]
+    assert fill_template({"address": "Address"}, page(*rows)) == {
+        "address": "LOT 2942 & 2945, JLN SERI SENTOSA 8, 58000 KUALA LUMPUR."
+    }
+    rows = [
+        "MYNEWS RETAIL SB",
+        "UNIT 105, BLOCK A, NO.9, JALAN 16/11,",
+        "46350,PETALING JAYA",
+        "myNEWScareline : 1800 88",
+    ]
+    assert (
+        fill_template({"address": "Address"}, page(*rows))["address"]
+        == "UNIT 105, BLOCK A, NO.9, JALAN 16/11, 46350,PETALING JAYA"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Date 25/FEB/2017 10:12", "25/FEB/2017"),
+        ("Code 21-41-71 Date 08-03-17", "08-03-17"),  # no month 41: a code
+        ("19-18/03 21/05/2018", "21/05/2018"),  # one separator throughout
+        ("2018.04.28", "2018.04.28"),
+    ],
+)
+def test_dates_are_possible_dates(text: str, expected: str) -> None:
+    assert coerce("date", text) == expected

@@ -13,16 +13,26 @@ from snapscribe.engines.filler.values import AMOUNT, PHONE, find_date
 from snapscribe.engines.filler.vocabulary import COMPANY_WORDS, HEADER_NOISE
 
 COMPANY_SUFFIX = re.compile(
-    r"\b(sdn\.?\s*bhd|s/b|bhd|berhad|ltd|limited|llc|inc|plt|corp|co\.|gmbh|pty|enterprises?|trading|company)\b",
+    r"\b(sdn\.?\s*bhd|[s5]\s*/\s*[b8]|bhd|berhad|ltd|limited|llc|inc|plt|corp|co\.|gmbh|pty|enterprises?|trading|company)\b",
     re.IGNORECASE,
 )
+# "Sendirian Berhad" abbreviated S/B, which OCR reads as 5/B or 5/8.
+SB_CONFUSED = re.compile(r"(?<=\s)5\s*/\s*[B8](?=\s|$|\))")
+# Closing lines that sometimes head a receipt (its top torn off or printed first): never the business's name.
+GREETING = re.compile(r"\b(thank|thanks|tq|visit|again|welcome|shopping with|please|goods sold)\b", re.IGNORECASE)
+# A registration opened and cut off at the end of a name: "Dion Realties Sdn Bhd (Co. No".
+CUT_REGISTRATION = re.compile(r"\s*\((?:co|reg|gst|no)\b[^)]*$", re.IGNORECASE)
+# A digit inside a word of letters is a letter OCR misread: D.1.Y. is D.I.Y.
+DIGIT_AS_LETTER = {"0": "O", "1": "I", "5": "S", "8": "B"}
 # Company registration numbers printed beside names and addresses: (524463-X), 002043319--W, (139386 X).
 REGISTRATION_TOKEN = re.compile(r"\(?\b\d{5,}\s*-*\s*[A-Z]\b\)?|\(\s*\d{5,}\s*\)|\(?\b[A-Z]{2,4}\d{5,}-[A-Z]{1,4}\b\)?")
 # "Co. No.", "Reg No", "Company No": a registration label left in front of an address line.
 REGISTRATION_LABEL = re.compile(
-    r"^\s*(co\.?\s*(reg|keg)?\.?\s*no\.?|reg\.?\s*no\.?|company\s*no\.?)\s*:?\s*", re.IGNORECASE
+    r"^\s*\(?\s*(co\.?\s*(reg|keg)?\.?\s*no\.?|reg\.?\s*no\.?|company\s*no\.?)\s*:?\s*\(?\s*", re.IGNORECASE
 )
 # A whole line that is a registration number.
+# A line wholly in brackets under the name that is no registration number: the branch, "(JALAN KLANG LAMA)".
+BRANCH = re.compile(r"^\((?!.*\d{4})[^()]*[A-Za-z]{3,}[^()]*\)$")
 REGISTRATION = re.compile(r"^\(?[A-Z]{0,3}\d{4,}[-\s]?[A-Z]?\)?$|^\(?\d{5,}-[A-Z]\)?$")
 # "Owned by: ...", "A member of ...": the operator in front of a name.
 OWNER_PREFIX = re.compile(r"^\s*(owned|own|operated|managed|a member of)\b[^:]*:?\s*", re.IGNORECASE)
@@ -34,14 +44,44 @@ STREET = re.compile(
 )
 # What follows an address: contact and tax lines, the document's own heading.
 ADDRESS_STOP = re.compile(
-    r"\b(tel|telephone|phone|fax|h/p|hp|mobile|gst|sst|reg|co\.? ?reg|company no|email|e-mail|www|http|"
-    r"tax ?invoice|invoice|receipt|cashier|date|table|bill|doc|gst id)",
+    r"\b(tel|[t1]e[l1i]|telephone|phone|fax|h/p|hp|mobile|gst|sst|reg|co\.? ?reg|company\b|email|e-mail|www|http|"
+    r"tax ?invoice|invoice|inv\b|receipt|cashier|date|table|bill|doc|gst id|site\b|outlet\b|hotline)"
+    r"|careline|\S+@\S+",  # "myNEWScareline": a brand glued to it
     re.IGNORECASE,
 )
+# A line of a phone number or two: digits, spaces, dashes, slashes, brackets.
+PHONE_LINE = re.compile(r"[+\d\s()/-]{7,}")
 
 
 def _clean_name(text: str) -> str:
-    return " ".join(OWNER_PREFIX.sub("", REGISTRATION_TOKEN.sub(" ", text)).split()).strip(" -:|")
+    text = CUT_REGISTRATION.sub("", OWNER_PREFIX.sub("", REGISTRATION_TOKEN.sub(" ", text)))
+    return " ".join(text.split()).strip(" -:|")
+
+
+def _repair(name: str) -> str:
+    """OCR's usual confusions inside a name: 5/B for S/B, a digit between letters (D.1.Y.), a capital I inside a
+    lower-case word (WorId)."""
+    name = SB_CONFUSED.sub("S/B", name)
+    words = []
+    for word in name.split(" "):
+        letters, digits = sum(char.isalpha() for char in word), sum(char.isdigit() for char in word)
+        if digits and letters > digits:
+            word = "".join(
+                DIGIT_AS_LETTER.get(char, char)
+                if 0 < index < len(word) - 1 and not word[index - 1].isdigit() and not word[index + 1].isdigit()
+                else char
+                for index, char in enumerate(word)
+            )
+        words.append(re.sub(r"(?<=[a-z])I(?=[a-z])", "l", word))
+    return " ".join(words)
+
+
+def _is_registration(raw: str) -> bool:
+    """A row that is a company registration number, bare or labelled: (1365663-P), Co. No. 113825-W."""
+    text = raw.strip()
+    return bool(REGISTRATION.match(text.replace(" ", ""))) or bool(
+        REGISTRATION_LABEL.match(text) and REGISTRATION_TOKEN.search(text)
+    )
 
 
 def company_row(page: Page) -> int | None:
@@ -53,7 +93,7 @@ def company_row(page: Page) -> int | None:
         letters = sum(char.isalpha() for char in text)
         if not words or letters < 4 or letters / max(1, len(text.replace(" ", ""))) < 0.6:
             continue
-        if set(words) <= HEADER_NOISE or REGISTRATION.match(raw.strip()):
+        if set(words) <= HEADER_NOISE or REGISTRATION.match(raw.strip()) or GREETING.search(raw):
             continue
         if AMOUNT.search(raw):  # a line with a price is an item, not a name
             continue
@@ -64,6 +104,8 @@ def company_row(page: Page) -> int | None:
             score += 0.05
         if text.upper() == text:
             score += 0.1
+        if index + 1 < len(page.row_texts) and _is_registration(page.row_texts[index + 1]):
+            score += 0.4  # a business prints its registration number right under its name
         if ADDRESS_STOP.search(raw) or find_date(raw) or STREET.search(text):
             score -= 0.8
         if best is None or score > best[0]:
@@ -80,9 +122,16 @@ def company(page: Page) -> str | None:
     raw = page.row_texts[index]
     name = _clean_name(raw)
     suffix = COMPANY_SUFFIX.search(name)
-    # A name printed over two lines leaves a short second line ("STATIONERY SDN BHD"): join the line above
-    # when it is in capitals and free of anything else.
-    if index > 0 and suffix and len(name[: suffix.start()].split()) <= 1 and not OWNER_PREFIX.match(raw):
+    # A name printed over two lines leaves a short second line ("STATIONERY SDN BHD", "CO. (M) SDN BHD"), or
+    # a second line right above the registration number ("JIAWEI HOUSE"): join the line above when it is in
+    # capitals and free of anything else.
+    before_suffix = (
+        [word for word in name[: suffix.start()].split() if not re.fullmatch(r"co\.?|\(\w\)", word, re.I)]
+        if suffix
+        else []
+    )
+    above_registration = index + 1 < len(page.row_texts) and _is_registration(page.row_texts[index + 1])
+    if index > 0 and (len(before_suffix) <= 1 if suffix else above_registration) and not OWNER_PREFIX.match(raw):
         above = page.row_texts[index - 1].strip()
         words = normalise(above).split()
         if (
@@ -91,9 +140,14 @@ def company(page: Page) -> str | None:
             and not set(words) <= HEADER_NOISE
             and not re.search(r"\d", above)
             and not ADDRESS_STOP.search(above)
+            and not GREETING.search(above)
+            and (suffix or len(words) <= 4)
         ):
             name = f"{above} {name}"
-    return name
+    below = page.row_texts[index + 1].strip() if index + 1 < len(page.row_texts) else ""
+    if BRANCH.match(below) and not _is_registration(below) and not ADDRESS_STOP.search(below):
+        name = f"{name} {below}"
+    return _repair(name)
 
 
 def address(page: Page) -> str | None:
@@ -108,14 +162,21 @@ def address(page: Page) -> str | None:
             # Before the address: registration and tax numbers, a branch name, a slogan.
             if not text or ADDRESS_STOP.search(text) or REGISTRATION.match(text.replace(" ", "")):
                 continue
+            if BRANCH.match(text):  # the branch's name, part of the business's name
+                continue
             if not STREET.search(text):
                 continue
-        elif find_date(text) or PHONE.fullmatch(text) or not text:
+        elif find_date(text) or PHONE.fullmatch(text) or PHONE_LINE.fullmatch(text) or not text:
             break
         stop = ADDRESS_STOP.search(text)
         if stop:  # the address may run into a phone number or "TAX INVOICE" on the same line
-            if stop.start() > 0:
-                parts.append(text[: stop.start()].strip(" ,;|"))
+            cut = (
+                len(text[: stop.start()].rstrip("".join(filter(str.isalnum, text[: stop.start()][-20:]))))
+                if (stop.start() > 0 and text[stop.start() - 1].isalnum())
+                else stop.start()
+            )  # "myNEWScareline": the whole word goes
+            if cut > 0:
+                parts.append(text[:cut].strip(" ,;|("))
             break
         parts.append(text)
-    return " ".join(parts) if parts else None
+    return " ".join(parts).rstrip(" (") if parts else None

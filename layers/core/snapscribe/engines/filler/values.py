@@ -10,10 +10,11 @@ import unicodedata
 
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 DATE_PATTERNS = [
-    re.compile(r"\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?!\d)"),
-    # OCR often glues the time to the year (30-06-201822:16:06): a 4-digit year may touch a time.
-    re.compile(r"(?<!\d)\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}(?=\d{1,2}:\d{2})|\d{4}(?!\d)|\d{2}(?!\d))"),
-    re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th)?[\s-]*{_MONTHS}[\s,-]*\d{{2,4}}\b", re.IGNORECASE),
+    re.compile(r"\b\d{4}([-/.])\d{1,2}\1\d{1,2}(?!\d)"),
+    # OCR often glues the time to the year (30-06-201822:16:06): a 4-digit year may touch a time. One separator
+    # throughout: 19-18/03 is no date.
+    re.compile(r"(?<!\d)\d{1,2}([-/.])\d{1,2}\1(?:\d{4}(?=\d{1,2}:\d{2})|\d{4}(?!\d)|\d{2}(?!\d))"),
+    re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th)?[\s/.-]*{_MONTHS}[\s,/.-]*\d{{2,4}}\b", re.IGNORECASE),
     re.compile(rf"\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{2,4}}\b", re.IGNORECASE),
 ]
 # `\d` is any script's digit (Persian, Arabic-Indic, Devanagari, ...); U+066B and U+066C are the Arabic decimal
@@ -34,12 +35,25 @@ def _first(pattern: re.Pattern[str], text: str) -> str | None:
     return found.group(0).strip() if found else None
 
 
+def _possible(value: str) -> bool:
+    """A numeric date whose day and month can be read one way or the other: 21-41-71 is a code, not a date."""
+    numbers = [int(part) for part in re.findall(r"\d+", ascii_number(value))]
+    if len(numbers) != 3:
+        return True  # a month name
+    if numbers[0] > 31:  # year first
+        numbers = [numbers[2], numbers[1], numbers[0]]
+    day_month = 1 <= numbers[0] <= 31 and 1 <= numbers[1] <= 12
+    month_day = 1 <= numbers[1] <= 31 and 1 <= numbers[0] <= 12
+    return day_month or month_day
+
+
 def find_date(text: str) -> str | None:
     """The first date in `text`, trying the patterns in order (numeric forms before month names)."""
     for pattern in DATE_PATTERNS:
-        value = _first(pattern, text)
-        if value:
-            return value
+        for match in pattern.finditer(text):
+            value = match.group(0).strip()
+            if _possible(value):
+                return value
     return None
 
 
