@@ -170,11 +170,9 @@ def address(page: Page) -> str | None:
             break
         stop = ADDRESS_STOP.search(text)
         if stop:  # the address may run into a phone number or "TAX INVOICE" on the same line
-            cut = (
-                len(text[: stop.start()].rstrip("".join(filter(str.isalnum, text[: stop.start()][-20:]))))
-                if (stop.start() > 0 and text[stop.start() - 1].isalnum())
-                else stop.start()
-            )  # "myNEWScareline": the whole word goes
+            cut = stop.start()
+            while cut > 0 and text[cut - 1].isalnum():  # "myNEWScareline": the whole word goes
+                cut -= 1
             if cut > 0:
                 parts.append(text[:cut].strip(" ,;|("))
             break
