@@ -20,8 +20,20 @@ def test_sroie_fields(reader: evaluate.Reader) -> None:
     scores = evaluate.sroie(reader)
     fields = scores.accuracy()
     assert scores.count == 30
-    assert scores.mean() >= 0.85, fields  # measured 0.925 when this floor was set
-    assert min(fields.values()) >= 0.75, fields
+    assert scores.mean() >= 0.91, fields  # measured 0.933 when this floor was set (0.925 before issue 11)
+    assert min(fields.values()) >= 0.88, fields  # company and address 0.900
+
+
+def test_sroie_train_fields_on_the_datasets_own_lines() -> None:
+    """The filler alone, on the 150 receipts' upstream transcriptions (no OCR: a second each): rules that fit
+    only the 30 receipts above fail here."""
+    if not (evaluate.EVAL / "sroie_train" / "ocr_boxes").exists():
+        pytest.skip("../shared/eval/sroie_train is not there")
+    scores = evaluate.sroie(evaluate.Reader(LocalEngine()), "sroie_train", upstream=True)
+    fields = scores.accuracy()
+    assert scores.count == 150
+    assert scores.mean() >= 0.92, fields  # measured 0.942 when this floor was set (0.853 before issue 11)
+    assert min(fields.values()) >= 0.86, fields  # address 0.887
 
 
 def test_funsd_pairs(reader: evaluate.Reader) -> None:
