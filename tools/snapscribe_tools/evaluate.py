@@ -156,7 +156,7 @@ def sroie(reader: Reader, name: str = "sroie", upstream: bool = False) -> FieldS
             else:
                 scores.misses.append(
                     {
-                        "set": name,
+                        "set": f"{name} (own lines)" if upstream else name,
                         "id": label.stem,
                         "field": name_,
                         "got": got.get(name_),
