@@ -296,3 +296,50 @@ def test_an_address_ends_before_contact_lines_and_skips_the_branch() -> None:
 )
 def test_dates_are_possible_dates(text: str, expected: str) -> None:
     assert coerce("date", text) == expected
+
+
+def test_a_form_in_columns_each_label_takes_its_own_cells() -> None:
+    """Two label-value columns on one row, a header row over its values, a long label with its value in the
+    same cell, a label whose cell is only a dot: each field its own value, no more."""
+    lines = page(
+        "Type of Cigarette 100 mm Filter",
+        [("Labels", 68), ("White", 208), ("Tobacco Blend", 338), ("Lassiter/Douglas", 472)],
+        [("Closures", 68), ("Blue", 208), ("Filter Production", 337), ("MFG.", 470)],
+        [("BLEND", 47), ("CASING", 156), ("MENTHOL", 300)],
+        [("Attached", 47), ("None", 152), ("None", 300)],
+        [("Tip. Paper Por.", 69), ("430", 211), ("Plug Wrap Por.", 337), ("655", 471)],
+        [("Plug Wrap", 69), ("84-52-28", 211)],
+    )
+    template = {
+        "Type of Cigarette": "Type of Cigarette",
+        "Labels": "Labels",
+        "Tobacco Blend": "Tobacco Blend",
+        "Closures": "Closures",
+        "Filter Production": "Filter Production",
+        "BLEND": "BLEND",
+        "CASING": "CASING",
+        "MENTHOL": "MENTHOL",
+        "Tip. Paper Por.": "Tip. Paper Por.",
+        "Plug Wrap Por.": "Plug Wrap Por.",
+        "Plug Wrap": "Plug Wrap",
+    }
+    assert fill_template(template, lines) == {
+        "Type of Cigarette": "100 mm Filter",
+        "Labels": "White",
+        "Tobacco Blend": "Lassiter/Douglas",
+        "Closures": "Blue",
+        "Filter Production": "MFG.",
+        "BLEND": "Attached",
+        "CASING": "None",
+        "MENTHOL": "None",
+        "Tip. Paper Por.": "430",
+        "Plug Wrap Por.": "655",
+        "Plug Wrap": "84-52-28",
+    }
+
+
+def test_a_field_named_for_a_date_and_a_time_holds_both() -> None:
+    lines = page("ARRIVAL DATE AND TIME: 2/18/80 7:00 P.M.")
+    assert fill_template({"ARRIVAL DATE AND TIME": "ARRIVAL DATE AND TIME:"}, lines) == {
+        "ARRIVAL DATE AND TIME": "2/18/80 7:00 P.M."
+    }

@@ -42,6 +42,8 @@ def _kind_of_word(word: str) -> str | None:
 def field_kind(key: str, description: Any) -> str:
     """What a field holds, from its key's head noun first ("vendor_email" is an email, "shop_name" a company)."""
     key_words = field_words(key, None)
+    if {"date", "time"} <= set(key_words):
+        return "text"  # "Arrival date and time": both, as printed
     if key_words:
         head = _kind_of_word(key_words[-1])
         if head and head != "identifier":
