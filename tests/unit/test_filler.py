@@ -343,3 +343,31 @@ def test_a_field_named_for_a_date_and_a_time_holds_both() -> None:
     assert fill_template({"ARRIVAL DATE AND TIME": "ARRIVAL DATE AND TIME:"}, lines) == {
         "ARRIVAL DATE AND TIME": "2/18/80 7:00 P.M."
     }
+
+
+def test_an_address_read_through_ocr_confusions() -> None:
+    """A Malay street word starts the address; a postcode glued to its town is no registration number; G5T is
+    GST and ends it; J1n and BIk are Jln and Blk; 4115O is 41150; a careline with its number is no address."""
+    rows = [
+        "SUNFISH",
+        "<484297-M>",
+        "22 LRG PERUSAHAAN 4, BIk G, J1n PJU",
+        "No1, Lebuh Bandar Utama, 4115O P.Jaya",
+        "myNEWScarellne : 1800 88 1231",
+        "G5T ID. NO: 000181747712",
+    ]
+    assert fill_template({"address": "Address"}, page(*rows)) == {
+        "address": "22 LRG PERUSAHAAN 4, Blk G, Jln PJU No1, Lebuh Bandar Utama, 41150 P.Jaya"
+    }
+
+
+def test_a_misread_time_is_no_name_and_stray_accents_are_noise_only_where_the_language_has_none() -> None:
+    english = page("2-UU U:UU", "GERBANG ALAF RESTÄURANTS SDN BHD", "(139386-X)", *(["SOME ITEMS WERE SOLD HERE"] * 8))
+    assert fill_template({"company": "Company"}, english) == {"company": "GERBANG ALAF RESTAURANTS SDN BHD"}
+    german = page("Bäckerei Müller GmbH", "Hauptstraße 5, 10115 Berlin", "Vielen Dank für Ihren Einkauf heute")
+    assert fill_template({"company": "Company"}, german)["company"] == "Bäckerei Müller GmbH"
+
+
+def test_a_cut_off_label_of_another_amount_is_still_not_the_total() -> None:
+    lines = page("SHOP", "Total 6% supplies (Inc. GST): 15.52", "Total 0% supplic. 9.62", "Total Payat .e: 5.90")
+    assert fill_template({"total": "Total"}, lines) == {"total": "5.90"}

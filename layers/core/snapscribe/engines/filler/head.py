@@ -25,7 +25,10 @@ CUT_REGISTRATION = re.compile(r"\s*\((?:co|reg|gst|no)\b[^)]*$", re.IGNORECASE)
 # A digit inside a word of letters is a letter OCR misread: D.1.Y. is D.I.Y.
 DIGIT_AS_LETTER = {"0": "O", "1": "I", "5": "S", "8": "B"}
 # Company registration numbers printed beside names and addresses: (524463-X), 002043319--W, (139386 X).
-REGISTRATION_TOKEN = re.compile(r"\(?\b\d{5,}\s*-*\s*[A-Z]\b\)?|\(\s*\d{5,}\s*\)|\(?\b[A-Z]{2,4}\d{5,}-[A-Z]{1,4}\b\)?")
+# A postcode glued to its town (47800P.Jaya) is none: the letter needs a dash or brackets.
+REGISTRATION_TOKEN = re.compile(
+    r"\(?\b\d{5,}\s*-+\s*[A-Z]\b\)?|\(\s*\d{5,}\s*-*\s*[A-Z]?\s*\)|\(?\b[A-Z]{2,4}\d{5,}-[A-Z]{1,4}\b\)?"
+)
 # "Co. No.", "Reg No", "Company No": a registration label left in front of an address line.
 REGISTRATION_LABEL = re.compile(
     r"^\s*\(?\s*(co\.?\s*(reg|keg)?\.?\s*no\.?|reg\.?\s*no\.?|company\s*no\.?)\s*:?\s*\(?\s*", re.IGNORECASE
@@ -39,7 +42,8 @@ OWNER_PREFIX = re.compile(r"^\s*(owned|own|operated|managed|a member of)\b[^:]*:
 # What an address line has: numbers with separators, commas, street words.
 STREET = re.compile(
     r"\d+\s*[/-]\s*\d+|\d+\s*,|,|\b(no|lot|jalan|jln|road|rd|street|st|avenue|ave|lane|blvd|floor|fl|suite|unit|block|blk|"
-    r"taman|tmn|batu|km|level|building|plaza|centre|center|mall)\b\.?",
+    r"taman|tmn|batu|km|level|building|plaza|centre|center|mall|lrg|lorong|kg|kampung|lebuh|persiaran|"
+    r"seksyen|section|kawasan)\b\.?",
     re.IGNORECASE,
 )
 # What follows an address: contact and tax lines, the document's own heading.
@@ -76,6 +80,29 @@ def _repair(name: str) -> str:
     return " ".join(words)
 
 
+def _as_letters(text: str) -> str:
+    """The text with digits inside words of letters read as the letters they resemble (G5T is GST, Te1 is Tel),
+    same length: where a label word is found in it is where it is in the text."""
+    return re.sub(
+        r"\b[A-Za-z]+[0158][A-Za-z0158]*\b",
+        lambda word: "".join(DIGIT_AS_LETTER.get(char, char) for char in word.group(0)),
+        text,
+    )
+
+
+# Street abbreviations with OCR's l/I/1 confusion: BIk is Blk, J1n is Jln.
+ABBREVIATION_CONFUSED = re.compile(r"\b(J[I1]n|B[I1]k|F[I1]r)\b")
+
+
+def _carries_phone(text: str) -> bool:
+    """A phone number of eight digits or more: a contact line ("careline : 1800 88 1231"), not the address."""
+    return any(sum(char.isdigit() for char in match.group(0)) >= 8 for match in PHONE.finditer(text))
+
+
+# A letter O closing a run of digits is a zero: postcode 4115O is 41150.
+LETTER_O_IN_NUMBER = re.compile(r"(?<=\d\d)[Oo](?=\d|\b)")
+
+
 def _is_registration(raw: str) -> bool:
     """A row that is a company registration number, bare or labelled: (1365663-P), Co. No. 113825-W."""
     text = raw.strip()
@@ -92,6 +119,8 @@ def company_row(page: Page) -> int | None:
         words = normalise(text).split()
         letters = sum(char.isalpha() for char in text)
         if not words or letters < 4 or letters / max(1, len(text.replace(" ", ""))) < 0.6:
+            continue
+        if not re.search(r"[^\W\d_]{3}", text):  # a name has a word of three letters: "2-UU U:UU" is a misread time
             continue
         if set(words) <= HEADER_NOISE or REGISTRATION.match(raw.strip()) or GREETING.search(raw):
             continue
@@ -160,15 +189,15 @@ def address(page: Page) -> str | None:
         text = REGISTRATION_LABEL.sub("", " ".join(REGISTRATION_TOKEN.sub(" ", raw).split()))
         if not parts:
             # Before the address: registration and tax numbers, a branch name, a slogan.
-            if not text or ADDRESS_STOP.search(text) or REGISTRATION.match(text.replace(" ", "")):
+            if not text or ADDRESS_STOP.search(_as_letters(text)) or REGISTRATION.match(text.replace(" ", "")):
                 continue
             if BRANCH.match(text):  # the branch's name, part of the business's name
                 continue
             if not STREET.search(text):
                 continue
-        elif find_date(text) or PHONE.fullmatch(text) or PHONE_LINE.fullmatch(text) or not text:
+        elif find_date(text) or PHONE_LINE.fullmatch(text) or not text:
             break
-        stop = ADDRESS_STOP.search(text)
+        stop = ADDRESS_STOP.search(_as_letters(text))
         if stop:  # the address may run into a phone number or "TAX INVOICE" on the same line
             cut = stop.start()
             while cut > 0 and text[cut - 1].isalnum():  # "myNEWScareline": the whole word goes
@@ -176,5 +205,10 @@ def address(page: Page) -> str | None:
             if cut > 0:
                 parts.append(text[:cut].strip(" ,;|("))
             break
+        if parts and _carries_phone(text):  # a contact line whose label OCR garbled
+            break
         parts.append(text)
-    return " ".join(parts).rstrip(" (") if parts else None
+    if not parts:
+        return None
+    text = ABBREVIATION_CONFUSED.sub(lambda word: word.group(0)[0] + "l" + word.group(0)[2], " ".join(parts))
+    return LETTER_O_IN_NUMBER.sub("0", text).rstrip(" (")

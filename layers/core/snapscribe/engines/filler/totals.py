@@ -14,7 +14,7 @@ TOTAL_LABEL = re.compile(r"total|payable|amount due|due\b|\bnett? ?(amt|amount)\
 # A total is the amount finally paid: these labels name other amounts.
 NOT_TOTAL = re.compile(
     r"sub|excl|before|qty|quantity|items?\b|gst|tax|vat|sst|discount|saving|change|adj|gross|"
-    r"cash|tender|paid|points|weight|unit|supplies",
+    r"cash|tender|paid|points|weight|unit|suppl",  # suppl: "supplies" as OCR cuts it ("supplic.")
     re.IGNORECASE,
 )
 # Labels of the final amount itself: they outrank a plain "Total" (which may be before rounding or tax).

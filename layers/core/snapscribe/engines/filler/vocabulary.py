@@ -227,3 +227,40 @@ def _with_world_labels() -> None:
 
 
 _with_world_labels()
+
+# Languages (ISO 639-1) written in Latin letters with accents: on their pages an accented letter is the word's own.
+ACCENTED_LANGUAGES = frozenset(
+    [
+        "de",
+        "fr",
+        "es",
+        "pt",
+        "it",
+        "nl",
+        "ca",
+        "pl",
+        "cs",
+        "sk",
+        "hu",
+        "ro",
+        "tr",
+        "vi",
+        "sv",
+        "da",
+        "no",
+        "fi",
+        "et",
+        "lv",
+        "lt",
+        "hr",
+        "sl",
+        "sq",
+        "is",
+        "ga",
+        "cy",
+        "eu",
+        "gl",
+        "af",
+        "sw",
+    ]
+)
