@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from snapscribe.engines.filler import fill_template
+from snapscribe.engines.filler import fill_template, fill_template_with_sources
 from snapscribe.engines.filler.fields import field_kind
 from snapscribe.engines.filler.values import coerce
 from snapscribe.engines.layout import OcrLine
@@ -371,3 +371,35 @@ def test_a_misread_time_is_no_name_and_stray_accents_are_noise_only_where_the_la
 def test_a_cut_off_label_of_another_amount_is_still_not_the_total() -> None:
     lines = page("SHOP", "Total 6% supplies (Inc. GST): 15.52", "Total 0% supplic. 9.62", "Total Payat .e: 5.90")
     assert fill_template({"total": "Total"}, lines) == {"total": "5.90"}
+
+
+def test_each_field_says_where_it_was_read_and_how_surely() -> None:
+    lines = page(
+        "Blue Harbour Cafe Sdn Bhd",
+        "(123456-K)",
+        "No. 7, Jalan Laut 3,",
+        "10200 Georgetown, Penang",
+        [("Invoice No:", 10), ("8841", 300)],
+        [("Latte", 10), ("9.50", 400)],
+        [("Total", 10), ("9.50", 400)],
+        [("Cash", 10), ("10.00", 400)],
+        [("Change", 10), ("0.50", 400)],
+    )
+    template = {
+        "company": "Shop",
+        "address": "Address",
+        "invoice_no": "Invoice No",
+        "total": "Total",
+        "tip": "Tip",
+        "items": [{"name": "Item", "price": "Price"}],
+    }
+    filled = fill_template_with_sources(template, lines)
+    assert filled.document == fill_template(template, lines)
+    fields = filled.fields_json()
+    assert fields["/invoice_no"] == {"value": "8841", "confidence": 0.941, "page": 0, "box": [300, 138, 336, 158]}
+    # The address spans its two rows; the total agrees with the payment; a field not on the page has no source.
+    assert fields["/address"]["box"] == [10, 74, 226, 126]
+    assert fields["/total"]["confidence"] > fields["/address"]["confidence"]
+    assert fields["/tip"] == {"value": None, "confidence": None, "page": None, "box": None}
+    assert fields["/items/0/name"]["value"] == "Latte" and fields["/items/0/price"]["box"] == [400, 170, 436, 190]
+    assert all(0 < source["confidence"] <= 1 for source in fields.values() if source["value"] is not None)

@@ -97,11 +97,13 @@ def upstream_lines(csv_path: Path) -> list[OcrLine]:
     return lines
 
 
-def _fill(lines: list[OcrLine], template: dict[str, Any]) -> dict[str, Any]:
-    """The engine's own composition of an answer (compose: the filler over the lines), as JSON."""
+def _fill(lines: list[OcrLine], template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The engine's own composition of an answer (compose: the filler over the lines), as JSON, and its fields'
+    sources (confidence and box by JSON pointer)."""
     prompt = f"Extract these fields as JSON: {json.dumps(template)}"
     request = ExtractionRequest(images=[], prompt=prompt, json_mode=True, template=template)
-    return dict(json.loads(LocalEngine().compose(request, lines, 1).text))
+    result = LocalEngine().compose(request, lines, 1)
+    return dict(json.loads(result.text)), result.fields or {}
 
 
 @dataclass
@@ -111,6 +113,7 @@ class FieldScores:
     count: int = 0
     hits: Counter[str] = field(default_factory=Counter)
     misses: list[dict[str, Any]] = field(default_factory=list)
+    confidences: list[tuple[float, bool]] = field(default_factory=list)  # each filled field's, and if right
 
     def accuracy(self) -> dict[str, float]:
         return {name: self.hits[name] / max(1, self.count) for name in SROIE_TEMPLATE}
@@ -119,7 +122,12 @@ class FieldScores:
         return statistics.mean(self.accuracy().values())
 
     def add(self, other: FieldScores) -> FieldScores:
-        return FieldScores(self.count + other.count, self.hits + other.hits, self.misses + other.misses)
+        return FieldScores(
+            self.count + other.count,
+            self.hits + other.hits,
+            self.misses + other.misses,
+            self.confidences + other.confidences,
+        )
 
 
 def miss_category(got: Any, expected: Any) -> str:
@@ -148,10 +156,14 @@ def sroie(reader: Reader, name: str = "sroie", upstream: bool = False) -> FieldS
             lines = upstream_lines(folder / "ocr_boxes" / f"{label.stem}.csv")
         else:
             lines = reader.lines(folder / "images" / f"{label.stem}.jpg")
-        got = _fill(lines, SROIE_TEMPLATE)
+        got, sources = _fill(lines, SROIE_TEMPLATE)
         scores.count += 1
         for name_ in SROIE_TEMPLATE:
-            if normalise(got.get(name_)) == normalise(gold.get(name_)):
+            right = normalise(got.get(name_)) == normalise(gold.get(name_))
+            confidence = sources.get(f"/{name_}", {}).get("confidence")
+            if confidence is not None:
+                scores.confidences.append((float(confidence), right))
+            if right:
                 scores.hits[name_] += 1
             else:
                 scores.misses.append(
@@ -177,7 +189,7 @@ def funsd(reader: Reader) -> tuple[int, int, int]:
             template.setdefault(pair["question"].strip().rstrip(":").strip() or pair["question"], pair["question"])
         if not template:
             continue
-        got = _fill(reader.lines(EVAL / "funsd" / "images" / f"{document['id']}.png"), template)
+        got, _sources = _fill(reader.lines(EVAL / "funsd" / "images" / f"{document['id']}.png"), template)
         for pair in pairs:
             key = pair["question"].strip().rstrip(":").strip() or pair["question"]
             value, expected = normalise(got.get(key)), normalise(pair["answer"])
@@ -249,6 +261,21 @@ def _misses_table(results: dict[str, FieldScores]) -> None:
             print(f"| {label} | {name} | " + " | ".join(str(counted[category]) for category in categories) + " |")
 
 
+def _confidence_table(results: dict[str, FieldScores]) -> None:
+    """Whether the fields' confidence tells right from wrong."""
+    print("\nPer-field confidence (fields filled; right = normalised exact match)\n")
+    print("| set | right: mean confidence | wrong: mean confidence | confidence >= 0.8: share of fields, right |")
+    print("|---|---|---|---|")
+    for label, scores in results.items():
+        right = [confidence for confidence, ok in scores.confidences if ok]
+        wrong = [confidence for confidence, ok in scores.confidences if not ok]
+        sure = [ok for confidence, ok in scores.confidences if confidence >= 0.8]
+        print(
+            f"| {label} | {statistics.mean(right or [0]):.2f} | {statistics.mean(wrong or [0]):.2f} | "
+            f"{len(sure) / max(1, len(scores.confidences)):.2f}, {sum(sure) / max(1, len(sure)):.3f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="make eval", description=__doc__)
     parser.add_argument("--cache", action="store_true", help="keep and reuse the OCR's lines (.venv/cache/eval-ocr)")
@@ -281,6 +308,7 @@ def main() -> None:
         "another value)\n"
     )
     _misses_table({**results, **upstream})
+    _confidence_table({**results, **upstream})
     if reader.seconds:
         print(f"\nOCR per image: median {statistics.median(reader.seconds):.2f} s over {len(reader.seconds)} images")
     if arguments.misses:

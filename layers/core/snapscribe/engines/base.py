@@ -26,6 +26,8 @@ class ExtractionResult:
     text: str  # with json_mode, a JSON document
     prompt_tokens: int
     completion_tokens: int
+    # A filled template's fields by JSON pointer: value, confidence, page and box (engines that can tell).
+    fields: dict[str, dict[str, Any]] | None = None
 
     @property
     def total_tokens(self) -> int:
@@ -33,11 +35,13 @@ class ExtractionResult:
 
     def to_json(self) -> dict[str, Any]:
         """As a work item's output (a job's items run in other invocations)."""
-        return {"text": self.text, "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+        output = {"text": self.text, "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+        return output if self.fields is None else {**output, "fields": self.fields}
 
     @classmethod
     def from_json(cls, output: dict[str, Any]) -> ExtractionResult:
-        return cls(str(output["text"]), int(output["prompt_tokens"]), int(output["completion_tokens"]))
+        fields = output.get("fields")
+        return cls(str(output["text"]), int(output["prompt_tokens"]), int(output["completion_tokens"]), fields)
 
 
 class Engine(Protocol):

@@ -12,7 +12,7 @@ from typing import Any
 
 from snapscribe.config import get_settings
 from snapscribe.engines.base import ExtractionRequest, ExtractionResult
-from snapscribe.engines.filler import fill_template
+from snapscribe.engines.filler import fill_template_with_sources
 from snapscribe.engines.layout import OcrLine, reading_order_text
 from snapscribe.engines.multiscript import read_scripts
 from snapscribe.engines.scripts import RAPIDOCR_LANGUAGES, TESSERACT_MODELS
@@ -106,15 +106,20 @@ class LocalEngine:
     def compose(self, request: ExtractionRequest, lines: Sequence[OcrLine], pages: int) -> ExtractionResult:
         """The answer to `request` from the lines of its `pages` pages (each line knows its page)."""
         text = reading_order_text(lines)
+        fields = None
         if request.json_mode:
             if request.template is not None:
-                document: Any = fill_template(request.template, lines, request.scene)
+                filled = fill_template_with_sources(request.template, lines, request.scene)
+                document: Any = filled.document
+                fields = filled.fields_json()
             else:
                 document = {"text": text, "lines": [row for row in text.splitlines() if row]}
             text = json.dumps(document, ensure_ascii=False)
         prompt_tokens = estimate_tokens(request.prompt) + TOKENS_PER_IMAGE * pages
         completion_tokens = min(estimate_tokens(text), MAX_TEXT_TOKENS_PER_PAGE * max(1, pages))
-        return ExtractionResult(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+        return ExtractionResult(
+            text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, fields=fields
+        )
 
     def extract(self, request: ExtractionRequest) -> ExtractionResult:
         lines = [

@@ -10,9 +10,10 @@ Absent fields are null; values are returned as printed, trimmed. Nothing here is
 
 The parts, each on its own: `vocabulary` (word lists), `values` (value types), `fields` (what a field
 is), `page` (rows and candidates), `labels` (a value by its label), `head` (company and address),
-`totals`, `rows` (table items), and `fill` (the walk over the template).
+`totals`, `rows` (table items), `sources` (each value's box and confidence), and `fill` (the walk over the
+template).
 """
 
-from snapscribe.engines.filler.fill import fill_template
+from snapscribe.engines.filler.fill import Filled, fill_template, fill_template_with_sources
 
-__all__ = ["fill_template"]
+__all__ = ["Filled", "fill_template", "fill_template_with_sources"]

@@ -3,22 +3,46 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from snapscribe.engines.filler.fields import field_kind, field_words, label_variants
-from snapscribe.engines.filler.head import address, company
+from snapscribe.engines.filler.head import address, company, company_certainty
 from snapscribe.engines.filler.labels import labelled_candidates
-from snapscribe.engines.filler.page import Page, best
+from snapscribe.engines.filler.page import Page, best_candidate
 from snapscribe.engines.filler.rows import items
-from snapscribe.engines.filler.totals import total
+from snapscribe.engines.filler.sources import FieldSource, locate
+from snapscribe.engines.filler.totals import total_with_certainty
 from snapscribe.engines.filler.values import coerce, find_date
 from snapscribe.engines.layout import OcrLine, group_rows
+
+# How surely a rule names its field when no label does (a label's own score is its match and place, 0.6-1; a
+# total's is in totals.py, a business's in head.py): the date or phone first printed, the lines under the
+# business's name, a table row's cells.
+LAYOUT_CERTAINTY = {"typed": 0.75, "address": 0.7, "item": 0.7}
+
+
+@dataclass(frozen=True)
+class Filled:
+    """The filled template, and for each of its fields (by JSON pointer) where its value came from."""
+
+    document: Any
+    fields: dict[str, FieldSource]
+
+    def fields_json(self) -> dict[str, dict[str, Any]]:
+        return {pointer: source.to_json() for pointer, source in self.fields.items()}
 
 
 def fill_template(template: Any, lines: Sequence[OcrLine], scene: str = "general") -> Any:
     """The template's shape, each field filled from the page or null."""
+    return fill_template_with_sources(template, lines, scene).document
+
+
+def fill_template_with_sources(template: Any, lines: Sequence[OcrLine], scene: str = "general") -> Filled:
+    """The filled template and each field's source: its box on the page and how sure the filler is of it."""
     page = Page(group_rows(lines))
     company_cache: dict[str, str | None] = {}
+    sources: dict[str, FieldSource] = {}
     # Every field's labels: a free-text value stops at a line that is another field's label.
     known_labels = set()
     for key_name, description in _leaves(template):
@@ -29,40 +53,68 @@ def fill_template(template: Any, lines: Sequence[OcrLine], scene: str = "general
             company_cache["value"] = company(page)
         return company_cache["value"]
 
-    def leaf(key: str, description: Any) -> Any:
-        kind = field_kind(key, description)
+    def labelled(key: str, description: Any, kind: str) -> tuple[str, float] | None:
         labels = label_variants(key, description, scene)
+        chosen = best_candidate(labelled_candidates(page, labels, kind, known_labels))
+        return (chosen.value, chosen.score) if chosen else None
+
+    def leaf(key: str, description: Any) -> tuple[Any, float]:
+        kind = field_kind(key, description)
         if (
             kind == "amount"
             and "total" in field_words(key, None)
             and not set(field_words(key, None)) & {"sub", "subtotal", "tax", "gst", "vat"}
         ):
-            return total(page) or best(labelled_candidates(page, labels, kind))
-        found = best(labelled_candidates(page, labels, kind, known_labels))
+            found_total = total_with_certainty(page)
+            if found_total is not None:
+                return found_total
+            chosen = best_candidate(labelled_candidates(page, label_variants(key, description, scene), kind))
+            return (chosen.value, chosen.score) if chosen else (None, 0.0)
+        found = labelled(key, description, kind)
         if found is not None:
             return found
         if kind == "company":
-            return page_company()
+            name = page_company()
+            return name, company_certainty(page, name)
         if kind == "address":
-            return address(page)
+            return address(page), LAYOUT_CERTAINTY["address"]
         if kind == "date":
-            return next((value for text in page.row_texts if (value := find_date(text))), None)
+            date = next((value for text in page.row_texts if (value := find_date(text))), None)
+            return date, LAYOUT_CERTAINTY["typed"]
         if kind in ("phone", "email", "time"):
-            return next((value for text in page.row_texts if (value := coerce(kind, text))), None)
-        return None
+            typed = next((value for text in page.row_texts if (value := coerce(kind, text))), None)
+            return typed, LAYOUT_CERTAINTY["typed"]
+        return None, 0.0
 
-    def fill(node: Any, key: str) -> Any:
+    def fill(node: Any, key: str, pointer: str) -> Any:
         if isinstance(node, dict):
-            return {child_key: fill(child, child_key) for child_key, child in node.items()}
+            return {
+                child_key: fill(child, child_key, f"{pointer}/{_escape(child_key)}")
+                for child_key, child in node.items()
+            }
         if isinstance(node, list):
             if node and isinstance(node[0], dict):
-                return items(page, node[0])
+                rows = items(page, node[0])
+                for index, row in enumerate(rows):
+                    for item_key, value in row.items():
+                        item_pointer = f"{pointer}/{index}/{_escape(item_key)}"
+                        sources[item_pointer] = locate(page, value, LAYOUT_CERTAINTY["item"])
+                return rows
             return []
-        return leaf(key, node)
+        value, certainty = leaf(key, node)
+        sources[pointer] = locate(page, value, certainty)
+        return value
 
     if isinstance(template, list):
-        return items(page, template[0]) if template and isinstance(template[0], dict) else []
-    return {key: fill(value, key) for key, value in template.items()}
+        document: Any = fill(template, "", "")
+    else:
+        document = {key: fill(value, key, f"/{_escape(key)}") for key, value in template.items()}
+    return Filled(document, sources)
+
+
+def _escape(key: str) -> str:
+    """A key as a JSON pointer's reference token (RFC 6901)."""
+    return str(key).replace("~", "~0").replace("/", "~1")
 
 
 def _leaves(node: Any, key: str = "") -> list[tuple[str, Any]]:

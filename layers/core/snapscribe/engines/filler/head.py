@@ -143,6 +143,19 @@ def company_row(page: Page) -> int | None:
     return best[1] if best and best[0] >= 0.5 else None
 
 
+# How surely the head names the business: a legal form in the name or its registration number under it, or
+# neither (the top line that reads most like a name).
+NAMED_FOR_SURE, NAMED_BY_PLACE = 0.85, 0.6
+
+
+def company_certainty(page: Page, name: str | None) -> float:
+    index = company_row(page)
+    if name is None or index is None:
+        return 0.0
+    below = page.row_texts[index + 1] if index + 1 < len(page.row_texts) else ""
+    return NAMED_FOR_SURE if COMPANY_SUFFIX.search(name) or _is_registration(below) else NAMED_BY_PLACE
+
+
 def company(page: Page) -> str | None:
     """The business's name as printed, without its registration number."""
     index = company_row(page)

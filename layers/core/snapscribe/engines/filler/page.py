@@ -57,8 +57,13 @@ class Candidate:
     row: int
 
 
-def best(candidates: list[Candidate]) -> str | None:
-    """The highest scoring value; of equals, the one nearest the top of the page."""
+def best_candidate(candidates: list[Candidate]) -> Candidate | None:
+    """The highest scoring candidate; of equals, the one nearest the top of the page."""
     if not candidates:
         return None
-    return max(candidates, key=lambda candidate: (candidate.score, -candidate.row)).value
+    return max(candidates, key=lambda candidate: (candidate.score, -candidate.row))
+
+
+def best(candidates: list[Candidate]) -> str | None:
+    chosen = best_candidate(candidates)
+    return chosen.value if chosen else None

@@ -59,9 +59,20 @@ def paid_amount(page: Page) -> float | None:
     return round(tendered[0] - change[0], 2)
 
 
+# How surely each way of finding the total names it: the payment and a total's label agree, a rounding and the
+# payment agree, a total and its rounding, the strongest label alone, a subtotal where no total is printed.
+AGREES_WITH_PAYMENT, ROUNDED, STRONGEST_LABEL, SUBTOTAL_ONLY = 0.98, 0.95, 0.85, 0.6
+
+
 def total(page: Page) -> str | None:
-    """The amount finally paid: the amount right after a total's label, the strongest label winning; the amount
-    tendered less the change decides between them, and stands for the total a page prints without a label."""
+    found = total_with_certainty(page)
+    return found[0] if found else None
+
+
+def total_with_certainty(page: Page) -> tuple[str, float] | None:
+    """The amount finally paid, and how surely: the amount right after a total's label, the strongest label
+    winning; the amount tendered less the change decides between them, and stands for the total a page prints
+    without a label."""
     totals: list[tuple[int, float, str]] = []
     subtotals: list[tuple[int, float, str]] = []
     printed: list[str] = []
@@ -84,11 +95,12 @@ def total(page: Page) -> str | None:
     if paid is not None:
         agreeing = [value for _, amount, value in totals if abs(amount - paid) < CENT]
         if agreeing:
-            return agreeing[0]
+            return agreeing[0], AGREES_WITH_PAYMENT
         if not totals:
-            return next((value for value in printed if abs(amount_value(value) - paid) < CENT), None) or (
-                max(subtotals)[2] if subtotals else None
-            )
+            unlabelled = next((value for value in printed if abs(amount_value(value) - paid) < CENT), None)
+            if unlabelled is not None:
+                return unlabelled, ROUNDED
+            return (max(subtotals)[2], SUBTOTAL_ONLY) if subtotals else None
     adjustments = rounding_adjustments(page)
     rounded = [
         candidate
@@ -96,11 +108,12 @@ def total(page: Page) -> str | None:
         if any(abs(candidate[1] - (other[1] + adjustment)) < CENT for other in totals for adjustment in adjustments)
     ]
     if rounded:  # a total and the same total after the printed rounding: the rounded one, printed last, was paid
-        return rounded[-1][2]
+        return rounded[-1][2], ROUNDED
     if paid is not None and any(
         abs(paid - (other[1] + adjustment)) < CENT for other in totals for adjustment in adjustments
     ):
-        return f"{paid:.2f}"  # the rounded total is not printed, but it is what was paid
+        return f"{paid:.2f}", ROUNDED  # the rounded total is not printed, but it is what was paid
     # Of equally strong labels the largest amount wins; a subtotal only when the page prints no total.
-    chosen = max(totals or subtotals, default=None)
-    return chosen[2] if chosen else None
+    if totals:
+        return max(totals)[2], STRONGEST_LABEL
+    return (max(subtotals)[2], SUBTOTAL_ONLY) if subtotals else None
