@@ -410,3 +410,16 @@ def test_the_request_source_header_is_kept_with_the_request_in_the_usage_ledger(
     assert invoke(FUNCTION, event)["statusCode"] == 200
     assert invoke(FUNCTION, _post())["statusCode"] == 200  # without it: nothing recorded
     assert sorted(str(row.source) for row in _ledger()) == ["API", "None"]
+
+
+def test_fields_true_adds_each_fields_confidence_and_box(events_key: str) -> None:
+    plain = body_of(invoke(FUNCTION, load_event("extract_image_json_mode")))
+    result = invoke(FUNCTION, load_event("extract_image_json_mode_with_fields"))
+    assert result["statusCode"] == 200, result["body"]
+    body = body_of(result)
+    assert {key: value for key, value in body.items() if key != "fields"} == plain
+    assert set(body["fields"]) == {"/invoice_no", "/date", "/total"}
+    total = body["fields"]["/total"]
+    assert total["value"] == "22.30"
+    assert 0.5 < total["confidence"] <= 1
+    assert len(total["box"]) == 4

@@ -191,3 +191,19 @@ def test_the_reaper_fails_an_overdue_job_and_a_worker_finishes_it(
     assert finished["result"]["error"] == "OCR failed: The item did not finish before the job's deadline"
     assert balance() == before
     assert services.job_services().store.open_jobs(10) == []
+
+
+def test_a_structured_extraction_job_asked_for_fields_has_them_in_its_result(
+    events_key: str, work: Callable[[], None]
+) -> None:
+    services.account_service()._store.add_credits("events", 99_000)
+    event = load_event("extract_structured_with_fields")
+    event["headers"]["Prefer"] = "respond-async"
+    event["multiValueHeaders"]["Prefer"] = ["respond-async"]
+    accepted = invoke("StructuredExtractionFunction", event)
+    assert accepted["statusCode"] == 202, accepted["body"]
+    work()
+    finished = _job(body_of(accepted)["jobId"])
+    assert finished["status"] == "succeeded"
+    assert set(finished["result"]) == {"content", "usage", "base_resp", "fields"}
+    assert finished["result"]["fields"]["/invoice_no"]["value"] == "INV-1042"

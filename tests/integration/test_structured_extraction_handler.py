@@ -179,3 +179,34 @@ def test_upstream_failure_is_261999_and_500(gemini: GeminiStub) -> None:
     assert (status, code) == (500, 261999)
     assert "500" in message
     assert _balance() == before
+
+
+def test_fields_true_adds_each_fields_confidence_and_box_and_nothing_else_changes(funded: str) -> None:
+    plain = body_of(invoke(FUNCTION, load_event("extract_structured")))
+    result = invoke(FUNCTION, load_event("extract_structured_with_fields"))
+    assert result["statusCode"] == 200, result["body"]
+    body = body_of(result)
+    assert set(body) == {"content", "usage", "base_resp", "fields"}
+    assert body["content"] == plain["content"]
+    assert body["usage"] == plain["usage"]  # the same work, charged the same
+    fields = body["fields"]
+    assert set(fields) == {"/invoice_no", "/date", "/items/0/name", "/items/0/total", "/items/1/name", "/items/1/total"}
+    invoice = fields["/invoice_no"]
+    assert invoice["value"] == "INV-1042"
+    assert 0.5 < invoice["confidence"] <= 1
+    assert invoice["page"] == 0
+    x0, y0, x1, y1 = invoice["box"]
+    assert 0 <= x0 < x1 <= 720
+    assert 0 <= y0 < y1 <= 460  # samples/invoice.png is 720 x 460
+    assert fields["/items/1/total"]["value"] == "12.50"
+
+
+def test_a_fields_flag_that_is_not_true_or_false_is_100001(funded: str) -> None:
+    event = load_event("extract_structured_with_fields")
+    event["queryStringParameters"] = {"fields": "maybe"}
+    event["multiValueQueryStringParameters"] = {"fields": ["maybe"]}
+    before = _balance()
+    status, code, message = _code(invoke(FUNCTION, event))
+    assert (status, code) == (400, 100001)
+    assert "fields" in message
+    assert _balance() == before

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
+from snapscribe.contracts.fields import FieldSource
+
 BASE_CREDITS = 10
 CREDITS_PER_IMAGE = 1
 
@@ -35,3 +37,7 @@ class ExtractImageResponse(BaseModel):
     prompt: str
     imageCount: int
     creditUsage: int
+    # Each filled field's value, confidence (0-1), page and box [x0, y0, x1, y1] by JSON pointer, only when asked
+    # (?fields=true): the contract's body is otherwise exactly as specified. An engine that cannot tell (a language
+    # model) answers {}.
+    fields: dict[str, FieldSource] | None = Field(default=None, exclude_if=lambda value: value is None)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from snapscribe.contracts.fields import FieldSource
 from snapscribe.errors import InvalidRequest, MissingField
 
 # The contract's model id: the deployment's default engine.
@@ -76,6 +77,10 @@ class StructuredExtractionResponse(BaseModel):
     content: str
     usage: Usage
     base_resp: BaseResp
+    # Each filled field's value, confidence (0-1), page and box [x0, y0, x1, y1] by JSON pointer, only when asked
+    # (?fields=true): the contract's body is otherwise exactly as specified. An engine that cannot tell (a language
+    # model) answers {}.
+    fields: dict[str, FieldSource] | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 def error_body(status_code: int, message: str) -> dict[str, object]:

@@ -15,6 +15,7 @@ class Caller:
     ends_at: float | None = None  # epoch seconds when the invocation serving it is stopped (None: no limit)
     job_id: str | None = None  # set when the request runs as a job
     source: str | None = None  # what the client says it is (Request-Source), kept in the usage ledger
+    with_fields: bool = False  # the client asked for each filled field's confidence and box (?fields=true)
 
     @property
     def user_id(self) -> str:

@@ -19,6 +19,7 @@ from typing import IO, Any
 from snapscribe.accounts.service import AccountService
 from snapscribe.config import Settings
 from snapscribe.contracts.extract_image import ExtractImageRequest, ExtractImageResponse, credit_usage
+from snapscribe.contracts.fields import field_sources
 from snapscribe.engines.base import Engine, ExtractionRequest, ExtractionResult, page_engine
 from snapscribe.engines.layout import OcrLine
 from snapscribe.engines.prompt_template import canonical_json, find_json_template
@@ -142,7 +143,7 @@ class ExtractImage:
             seconds = settings.model_seconds_per_call + count * settings.model_seconds_per_image + fetch_seconds
         return WorkPlan(
             kind=self.name,
-            request=request.model_dump(),
+            request={**request.model_dump(), "withFields": caller.with_fields},
             hold=credit_usage(count),
             items=items,
             seconds=seconds,
@@ -201,13 +202,18 @@ class ExtractImage:
         if reader is not None:
             _check_total([int(output["bytes"]) for output in outputs], deps.settings)
             lines = [OcrLine(**line) for output in outputs for line in output["lines"]]
-            text = reader.compose(_extraction_request(plan, deps.settings), lines, count).text
+            composed = reader.compose(_extraction_request(plan, deps.settings), lines, count)
         else:
-            text = ExtractionResult.from_json(outputs[0]).text
+            composed = ExtractionResult.from_json(outputs[0])
+        text = composed.text
         if plan.request.get("jsonMode"):
             text = _as_json_text(text)
         response = ExtractImageResponse(
-            results=text, prompt=plan.request["prompt"], imageCount=count, creditUsage=plan.hold
+            results=text,
+            prompt=plan.request["prompt"],
+            imageCount=count,
+            creditUsage=plan.hold,
+            fields=field_sources(composed.fields) if plan.request.get("withFields") else None,
         )
         return Finished(result=response, used=plan.hold)
 

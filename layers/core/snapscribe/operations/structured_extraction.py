@@ -7,6 +7,7 @@ from typing import Any
 
 from snapscribe.accounts.service import AccountService
 from snapscribe.config import Settings
+from snapscribe.contracts.fields import field_sources
 from snapscribe.contracts.structured_extraction import (
     ACCEPTED_FORMATS,
     DEFAULT_MODEL,
@@ -55,7 +56,13 @@ class ExtractStructured:
         prepare_image(form.image, max_side=engine.max_image_side, max_pixels=deps.settings.max_image_pixels)
         return WorkPlan(
             kind=self.name,
-            request={"model": form.model, "scene": form.scene, "prompt": form.prompt, "filename": form.filename},
+            request={
+                "model": form.model,
+                "scene": form.scene,
+                "prompt": form.prompt,
+                "filename": form.filename,
+                "withFields": caller.with_fields,
+            },
             hold=engine.token_hold(1, form.prompt),
             items=[{"image": 0}],
             seconds=(
@@ -103,6 +110,7 @@ class ExtractStructured:
                 total_tokens=answered.total_tokens,
             ),
             base_resp=BaseResp(status_code=SUCCESS, status_msg="success"),
+            fields=field_sources(answered.fields) if plan.request.get("withFields") else None,
         )
         return Finished(result=response, used=min(answered.total_tokens, plan.hold))
 

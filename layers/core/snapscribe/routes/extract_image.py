@@ -10,7 +10,7 @@ from snapscribe.contracts.extract_image import ExtractImageRequest
 from snapscribe.operations import extract_image as operations
 from snapscribe.web.errors import EXTRACT_IMAGE_ERRORS
 from snapscribe.web.middleware import account_checks
-from snapscribe.web.requests import json_body
+from snapscribe.web.requests import json_body, wants_fields
 from snapscribe.web.responses import json_response
 from snapscribe.web.work import perform
 
@@ -19,7 +19,8 @@ router = APIGatewayRouter()
 
 @router.post("/api/v1/extract-image", middlewares=account_checks(EXTRACT_IMAGE_ERRORS, idempotent=True))
 def extract_image() -> Response[str]:
-    return perform(router, operations.EXTRACT_IMAGE, json_body(router, ExtractImageRequest), services.deps())
+    request = json_body(router, ExtractImageRequest)
+    return perform(router, operations.EXTRACT_IMAGE, request, services.deps(), with_fields=wants_fields(router))
 
 
 @router.get("/api/v1/extract-image", middlewares=account_checks(EXTRACT_IMAGE_ERRORS))

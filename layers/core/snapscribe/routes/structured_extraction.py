@@ -11,7 +11,7 @@ from snapscribe.contracts.structured_extraction import MAX_IMAGE_BYTES, Structur
 from snapscribe.operations import structured_extraction as operations
 from snapscribe.web.errors import STRUCTURED_EXTRACTION_ERRORS
 from snapscribe.web.middleware import account_checks
-from snapscribe.web.requests import form_body
+from snapscribe.web.requests import form_body, wants_fields
 from snapscribe.web.work import perform
 
 router = APIGatewayRouter()
@@ -21,4 +21,4 @@ router = APIGatewayRouter()
 def extract_structured() -> Response[str]:
     parts = form_body(router, max_file_bytes=MAX_IMAGE_BYTES)
     form = StructuredExtractionForm.from_parts(parts.fields, parts.files)
-    return perform(router, operations.EXTRACT_STRUCTURED, form, services.deps())
+    return perform(router, operations.EXTRACT_STRUCTURED, form, services.deps(), with_fields=wants_fields(router))

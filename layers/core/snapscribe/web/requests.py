@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 
 from snapscribe.contracts.parsing import parse_json_body
+from snapscribe.errors import InvalidRequest
 from snapscribe.operations.caller import Caller
 from snapscribe.web.multipart import FormParts, read_form
 
@@ -67,6 +68,20 @@ def caller(router: BaseRouter) -> Caller:
         ends_at=ends_at,
         source=request_source(router),
     )
+
+
+FLAGS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def wants_fields(router: BaseRouter) -> bool:
+    """The optional `fields` query flag of the template-filling APIs: true adds each field's confidence and box
+    to the answer, whose contract body is otherwise unchanged."""
+    raw = _event(router).get_query_string_value("fields")
+    if raw is None:
+        return False
+    if raw.strip().lower() not in FLAGS:
+        raise InvalidRequest("Invalid query parameter fields: use true or false")
+    return FLAGS[raw.strip().lower()]
 
 
 def request_source(router: BaseRouter) -> str | None:

@@ -4,6 +4,7 @@ same hold), then 202 with where to follow it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -44,14 +45,17 @@ def callback_url(router: BaseRouter, deps: Deps) -> str | None:
     return url
 
 
-def perform(router: BaseRouter, kind: JobKind, request: Any, deps: Deps) -> Response[str]:
+def perform(router: BaseRouter, kind: JobKind, request: Any, deps: Deps, *, with_fields: bool = False) -> Response[str]:
+    """The operation now, or as a job when the client prefers (Prefer: respond-async); `with_fields`: the client
+    asked for each filled field's confidence and box (a template-filling route's ?fields=true)."""
+    who = replace(caller(router), with_fields=with_fields)
     if not prefers_async(router):
-        status, body = answer(kind.name, run_now(kind, request, caller(router), deps))
+        status, body = answer(kind.name, run_now(kind, request, who, deps))
         return json_response(status, body)
     job = submit(
         kind,
         request,
-        caller(router),
+        who,
         deps,
         services.job_services(),
         callback_url=callback_url(router, deps),
