@@ -20,8 +20,8 @@ def test_sroie_fields(reader: evaluate.Reader) -> None:
     scores = evaluate.sroie(reader)
     fields = scores.accuracy()
     assert scores.count == 30
-    assert scores.mean() >= 0.91, fields  # measured 0.933 when this floor was set (0.925 before issue 11)
-    assert min(fields.values()) >= 0.88, fields  # company and address 0.900
+    assert scores.mean() >= 0.92, fields  # measured 0.942 when this floor was set (0.925 before issue 11)
+    assert min(fields.values()) >= 0.88, fields  # address 0.900
 
 
 def test_sroie_train_fields_on_the_datasets_own_lines() -> None:
@@ -32,12 +32,12 @@ def test_sroie_train_fields_on_the_datasets_own_lines() -> None:
     scores = evaluate.sroie(evaluate.Reader(LocalEngine()), "sroie_train", upstream=True)
     fields = scores.accuracy()
     assert scores.count == 150
-    assert scores.mean() >= 0.92, fields  # measured 0.942 when this floor was set (0.853 before issue 11)
-    assert min(fields.values()) >= 0.86, fields  # address 0.887
+    assert scores.mean() >= 0.93, fields  # measured 0.947 when this floor was set (0.853 before issue 11)
+    assert min(fields.values()) >= 0.89, fields  # address 0.907
 
 
 def test_funsd_pairs(reader: evaluate.Reader) -> None:
     exact, close, total = evaluate.funsd(reader)
     assert total > 200
-    assert exact / total >= 0.25  # measured 0.295: forms with long, multi-line answers
+    assert exact / total >= 0.43  # measured 0.459 (0.295 before issue 11): forms with long, multi-line answers
     assert close >= exact
