@@ -423,3 +423,15 @@ def test_fields_true_adds_each_fields_confidence_and_box(events_key: str) -> Non
     assert total["value"] == "22.30"
     assert 0.5 < total["confidence"] <= 1
     assert len(total["box"]) == 4
+
+
+def test_json_nested_too_deeply_is_400_and_charges_nothing(events_key: str) -> None:
+    event = load_event("extract_image_base64")
+    event["body"] = "[" * 2000
+    result = invoke(FUNCTION, event)
+    assert (result["statusCode"], body_of(result)) == (400, {"error": "The request body is nested too deeply"})
+    deep_template = '{"a": ' * 40 + '"x"' + "}" * 40
+    result = invoke(FUNCTION, _post(jsonMode=True, prompt=f"Fill this schema: {deep_template}"))
+    assert result["statusCode"] == 400
+    assert "nested deeper than 32 levels" in body_of(result)["error"]
+    assert _balance() == 1000

@@ -97,3 +97,16 @@ def test_a_pdf_upload_is_accepted_checked_and_read(aws: boto3.session.Session, e
     process["body"] = json.dumps({"key": upload["key"]})
     body = body_of(invoke("OcrByKeyFunction", process))
     assert body["text"] == "Quarterly report page 1\n\nQuarterly report page 2"
+
+
+@pytest.mark.parametrize("body", ["[" * 2000, '{"filename": ' + "[" * 3000 + "]" * 3000 + "}", "{" * 100_000])
+def test_json_nested_too_deeply_is_400_not_500(aws: boto3.session.Session, events_key: str, body: str) -> None:
+    for function, event_name in (("FileUploadFunction", "create_upload_url"), ("OcrByKeyFunction", "ocr_by_key")):
+        event = load_event(event_name)
+        event["body"] = body
+        result = invoke(function, event)
+        assert result["statusCode"] == 400, result["body"]
+        assert body_of(result)["error"] in {
+            "The request body is nested too deeply",
+            "The request body is not valid JSON",
+        }

@@ -90,3 +90,35 @@ def test_a_live_lease_keeps_the_item_and_an_expired_one_gives_it_up(store: Dynam
     assert not store.resolve_item(job.job_id, 0, ITEM_DONE, token="a", error=None)  # the old claim lost it
     assert store.resolve_item(job.job_id, 0, ITEM_DONE, token="b", error=None, output="{}")
     assert _counts(store, job.job_id) == (1, 0, 0)
+
+
+def test_pages_of_a_callers_jobs_and_cursors_that_are_not_ours(store: DynamoJobStore) -> None:
+    """A cursor is the page key DynamoDB gave, for its owner: a forged one (not base64 or JSON, nested too deeply,
+    other keys, another owner's key) is a ValueError (the API's 400), never a query DynamoDB refuses (a 500)."""
+    import base64
+    import json
+    from dataclasses import replace
+
+    first = _job(store, 1)
+    store.create(replace(first, job_id="job-2", created_at="2026-11-24T00:00:01.000Z"))
+    page = store.list_for("alice", limit=1, cursor=None)
+    assert [job.job_id for job in page.jobs] == ["job-2"]
+    assert page.cursor is not None
+    assert [job.job_id for job in store.list_for("alice", limit=1, cursor=page.cursor).jobs] == ["job-1"]
+
+    def encoded(value: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+    key = json.loads(base64.urlsafe_b64decode(page.cursor.encode()))
+    forged = [
+        "not base64 at all!",
+        base64.urlsafe_b64encode(b"[" * 5000).decode(),
+        encoded({"a": {"S": "b"}}),
+        encoded({**key, "owner": {"S": "mallory"}}),
+        encoded({name: {"N": "1"} for name in key}),
+    ]
+    for cursor in forged:
+        with pytest.raises(ValueError):
+            store.list_for("alice", limit=1, cursor=cursor)
+    with pytest.raises(ValueError):  # alice's own cursor is not bob's
+        store.list_for("bob", limit=1, cursor=page.cursor)

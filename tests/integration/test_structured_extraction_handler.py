@@ -210,3 +210,12 @@ def test_a_fields_flag_that_is_not_true_or_false_is_100001(funded: str) -> None:
     assert (status, code) == (400, 100001)
     assert "fields" in message
     assert _balance() == before
+
+
+def test_a_template_nested_too_deeply_is_100001_and_charges_nothing(funded: str) -> None:
+    before = _balance()
+    prompt = "Please extract with this schema: " + '{"a": ' * 40 + '"x"' + "}" * 40
+    status, code, message = _code(invoke(FUNCTION, _with_body({"model": "local", "prompt": prompt}, SAMPLE)))
+    assert (status, code) == (400, 100001)
+    assert "nested deeper than 32 levels" in message
+    assert _balance() == before

@@ -19,6 +19,8 @@ def parse_json_body(body: str | bytes | None, model: type[ModelT]) -> ModelT:
         document = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InvalidRequest("The request body is not valid JSON") from error
+    except RecursionError as error:  # "[[[[..." deeper than the decoder goes: no contract nests like that
+        raise InvalidRequest("The request body is nested too deeply") from error
     if not isinstance(document, dict):
         raise InvalidRequest("The request body must be a JSON object")
     try:

@@ -115,6 +115,28 @@ def job_from_item(item: dict[str, Any]) -> Job:
     )
 
 
+# The keys a ByOwner page ends at: the table's (pk, sk) and the index's (owner, createdAt), all strings.
+CURSOR_KEYS = {"pk", "sk", "owner", "createdAt"}
+
+
+def _start_key(cursor: str, owner: str) -> dict[str, Any]:
+    """The page key a cursor of ours carries, for this owner only: anything else (not base64, not JSON, nested
+    too deeply, other keys, another owner's) is a ValueError, never a call DynamoDB refuses."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, RecursionError, TypeError) as error:
+        raise ValueError("not a cursor") from error
+    if not isinstance(key, dict) or set(key) != CURSOR_KEYS:
+        raise ValueError("not a cursor")
+    if not all(
+        isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str) for value in key.values()
+    ):
+        raise ValueError("not a cursor")
+    if key["owner"]["S"] != owner:
+        raise ValueError("not this caller's cursor")
+    return key
+
+
 class DynamoJobStore:
     def __init__(self, client: DynamoDBClient, table_name: str, *, expire_after_seconds: int) -> None:
         self._client = client
@@ -165,7 +187,7 @@ class DynamoJobStore:
             "Limit": limit,
         }
         if cursor:
-            arguments["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+            arguments["ExclusiveStartKey"] = _start_key(cursor, owner)
         response = self._client.query(**arguments)
         last = response.get("LastEvaluatedKey")
         next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None

@@ -124,6 +124,8 @@ class ExtractImage:
     def plan(self, request: ExtractImageRequest, caller: Caller, deps: Deps) -> WorkPlan:
         settings = deps.settings
         count = len(request.images)
+        if request.jsonMode:
+            find_json_template(request.prompt)  # a template nested too deeply is refused now, before any hold
         if count > settings.max_images:
             raise LimitExceeded(f"At most {settings.max_images} images can be processed in one request")
         if request.inputMethod == "base64":  # checked now: a request that is invalid never becomes a job

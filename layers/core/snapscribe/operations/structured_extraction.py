@@ -53,6 +53,7 @@ class ExtractStructured:
         engine_id = None if form.model == DEFAULT_MODEL else form.model
         engine = deps.engine_for(engine_id)
         check_image(form.image)
+        find_json_template(form.prompt)  # a template nested too deeply is refused now, before any hold
         prepare_image(form.image, max_side=engine.max_image_side, max_pixels=deps.settings.max_image_pixels)
         return WorkPlan(
             kind=self.name,
