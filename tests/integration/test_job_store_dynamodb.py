@@ -118,7 +118,7 @@ def test_pages_of_a_callers_jobs_and_cursors_that_are_not_ours(store: DynamoJobS
         encoded({name: {"N": "1"} for name in key}),
     ]
     for cursor in forged:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="cursor"):
             store.list_for("alice", limit=1, cursor=cursor)
-    with pytest.raises(ValueError):  # alice's own cursor is not bob's
+    with pytest.raises(ValueError, match="cursor"):  # alice's own cursor is not bob's
         store.list_for("bob", limit=1, cursor=page.cursor)
