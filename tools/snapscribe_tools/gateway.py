@@ -21,6 +21,10 @@ log = logging.getLogger("snapscribe.gateway")
 # A synchronous Lambda invocation carries at most 6 MB; API Gateway refuses such requests before the
 # function runs, and so does the local gateway, so that nothing works locally that fails in AWS.
 LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
+# A body over the limit is read and dropped up to this much before the 413 (API Gateway itself takes 10 MB), and
+# for at most this long; a larger one gets its 413 and the connection closed.
+DRAIN_LIMIT = 64 * 1024 * 1024
+DRAIN_SECONDS = 30
 
 Invoke = Callable[[str, dict[str, Any]], Any]
 
@@ -132,11 +136,43 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     def _send_json(self, status: int, document: Any) -> None:
         self._send(status, [("Content-Type", "application/json")], json.dumps(document).encode())
 
+    def _too_long(self) -> None:
+        self.close_connection = True
+        self._send_json(413, {"message": "Request Too Long"})
+
+    def handle_expect_100(self) -> bool:
+        """A client that asks first (Expect: 100-continue, as curl does for large bodies) is told 413 before it
+        sends the body."""
+        if self._declared_length() > LAMBDA_PAYLOAD_LIMIT:
+            self._too_long()
+            return False
+        return super().handle_expect_100()
+
+    def _declared_length(self) -> int:
+        try:
+            return max(0, int(self.headers.get("Content-Length") or 0))
+        except ValueError:
+            return 0
+
+    def _drain(self, length: int) -> None:
+        """Read and drop a body too long to forward (up to DRAIN_LIMIT, with a timeout), so that a client still
+        sending sees the 413, as API Gateway's clients do, not a reset connection."""
+        remaining = min(length, DRAIN_LIMIT)
+        self.connection.settimeout(DRAIN_SECONDS)
+        try:
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 1 << 16))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+        except OSError:  # the client gave up or stalled: answer what can still be answered
+            pass
+
     def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        length = self._declared_length()
         if length > LAMBDA_PAYLOAD_LIMIT:
-            self.close_connection = True
-            self._send_json(413, {"message": "Request Too Long"})
+            self._drain(length)
+            self._too_long()
             return
         body = self.rfile.read(length) if length else b""
         path = urlsplit(self.path).path
