@@ -350,6 +350,12 @@ def image() -> list[Row]:
     return rows
 
 
+def cold_start() -> list[Row]:
+    from snapscribe_tools.bench_cold import cold_starts
+
+    return cold_starts()
+
+
 def jobs() -> list[Row]:
     from snapscribe_tools.bench_jobs import jobs_on_local_stack
 
@@ -358,6 +364,7 @@ def jobs() -> list[Row]:
 
 SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "cold_imports": cold_imports,
+    "cold_start": cold_start,
     "request_overhead": request_overhead,
     "local_ocr": local_ocr,
     "scripts": scripts,

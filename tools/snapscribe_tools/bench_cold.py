@@ -1,0 +1,105 @@
+"""`make bench BENCH=cold_start`: each function's cold start in a fresh process, as Lambda starts an instance:
+the handler module's import (and what it does at import), then its first request, then a second (warm), against
+the local stack's moto over HTTP. Each function gets the environment make run gives it and a request of its own
+from events/ (the events' key is created first). The OCR image's functions read no page here: their model load
+is `make bench BENCH=image`."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from typing import Any
+
+from snapscribe_tools.template import PROJECT_ROOT
+
+RUNS = 5
+EVENTS = PROJECT_ROOT / "events"
+# A request per function that goes through its whole path (auth, rate window, DynamoDB, S3) without an engine.
+FIRST_REQUEST = {
+    "ExtractImageFunction": "list_image_formats",
+    "StructuredExtractionFunction": "extract_structured_unknown_model",
+    "FileUploadFunction": "create_upload_url",
+    "UploadEventsFunction": "s3_upload_created",
+    "HousekeepingFunction": "housekeeping_schedule",
+    "OcrByKeyFunction": "ocr_by_key_malformed_key",
+    "BatchExtractionFunction": "get_batch_extraction",
+    "JobsFunction": "list_jobs",
+    "AccountFunction": "get_account",
+    "WorkerFunction": "work_item",
+}
+
+_COLD_START = r"""
+import importlib.util, json, sys, time
+started = time.perf_counter()
+path, name, event_file, logical_id, memory, timeout = sys.argv[1:7]
+spec = importlib.util.spec_from_file_location("handler_module", path)
+module = importlib.util.module_from_spec(spec)
+sys.modules["handler_module"] = module
+spec.loader.exec_module(module)
+imported = time.perf_counter()
+from snapscribe_tools.lambdas import LocalLambdaContext
+handler = getattr(module, name)
+event = json.loads(open(event_file).read())
+times = []
+for _ in range(2):
+    context = LocalLambdaContext(function_name=logical_id, memory_limit_in_mb=int(memory), timeout_seconds=int(timeout))
+    begun = time.perf_counter()
+    result = handler(json.loads(json.dumps(event)), context)
+    times.append(time.perf_counter() - begun)
+status = result.get("statusCode") if isinstance(result, dict) else None
+print("COLD " + json.dumps({"import": imported - started, "first": times[0], "second": times[1], "status": status}))
+"""
+
+
+def _median_ms(samples: list[float]) -> str:
+    return f"{statistics.median(samples) * 1000:.0f} ms"
+
+
+def cold_starts() -> list[tuple[str, str, str]]:
+    from snapscribe_tools.stack import LocalStack
+
+    stack = LocalStack(port=0)
+    stack.start()
+    try:
+        key = json.loads((EVENTS / "get_account.json").read_text())["headers"]["X-API-Key"]
+        from snapscribe import services
+
+        services.account_service().create_key(user_id="events", credits=1_000_000, rate_limit=10_000, raw_key=key)
+        rows = []
+        for logical_id, event_name in FIRST_REQUEST.items():
+            function = stack.functions[logical_id]
+            definition = function.definition
+            module, _, name = definition.handler.rpartition(".")
+            path = definition.code_uri / (module.replace(".", "/") + ".py")
+            environment = {**function.environment, "PYTHONPATH": os.pathsep.join(sys.path)}
+            figures: dict[str, list[float]] = {"import": [], "first": [], "second": []}
+            statuses = set()
+            for _ in range(RUNS):
+                arguments = [str(path), name, str(EVENTS / f"{event_name}.json"), logical_id]
+                arguments += [str(definition.memory), str(definition.timeout)]
+                output = subprocess.run(
+                    [sys.executable, "-c", _COLD_START, *arguments], env=environment, capture_output=True, text=True
+                )
+                line = next((row for row in output.stdout.splitlines() if row.startswith("COLD ")), None)
+                if line is None:
+                    raise RuntimeError(output.stderr[-3000:])
+                measured: dict[str, Any] = json.loads(line[5:])
+                for part in figures:
+                    figures[part].append(float(measured[part]))
+                statuses.add(measured["status"])
+                cold = [imported + first for imported, first in zip(figures["import"], figures["first"], strict=True)]
+            rows.append(
+                (
+                    f"cold start: {logical_id} ({definition.package_type.lower()})",
+                    _median_ms(cold),
+                    f"import {_median_ms(figures['import'])} + first request {_median_ms(figures['first'])} "
+                    f"({event_name}, status {sorted(statuses, key=str)}); warm {_median_ms(figures['second'])}; "
+                    f"median of {RUNS} fresh processes",
+                )
+            )
+        return rows
+    finally:
+        stack.stop()
