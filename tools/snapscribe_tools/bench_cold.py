@@ -2,17 +2,23 @@
 the handler module's import (and what it does at import), then its first request, then a second (warm), against
 the local stack's moto over HTTP. Each function gets the environment make run gives it and a request of its own
 from events/ (the events' key is created first). The OCR image's functions read no page here: their model load
-is `make bench BENCH=image`."""
+is `make bench BENCH=image`.
+
+The process sees what the function sees on Lambda, not this virtualenv (which also holds the dev tools, some of
+which botocore would load, such as awscrt and pyOpenSSL): Python without site-packages, the function's code, the
+core layer (its requirements installed for this machine, and the snapscribe package), and the boto3 the runtime
+provides; an image function, the files its Dockerfile puts in the image."""
 
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
+from snapscribe_tools import container_image
 from snapscribe_tools.template import PROJECT_ROOT
 
 RUNS = 5
@@ -32,20 +38,25 @@ FIRST_REQUEST = {
 }
 
 _COLD_START = r"""
-import importlib.util, json, sys, time
+import json, sys, time
 started = time.perf_counter()
-path, name, event_file, logical_id, memory, timeout = sys.argv[1:7]
+path, name, event_file, logical_id, memory, timeout, paths = sys.argv[1:8]
+sys.path[:0] = json.loads(paths)
+import importlib.util, types
 spec = importlib.util.spec_from_file_location("handler_module", path)
 module = importlib.util.module_from_spec(spec)
 sys.modules["handler_module"] = module
 spec.loader.exec_module(module)
 imported = time.perf_counter()
-from snapscribe_tools.lambdas import LocalLambdaContext
 handler = getattr(module, name)
 event = json.loads(open(event_file).read())
 times = []
-for _ in range(2):
-    context = LocalLambdaContext(function_name=logical_id, memory_limit_in_mb=int(memory), timeout_seconds=int(timeout))
+for index in range(2):
+    context = types.SimpleNamespace(
+        function_name=logical_id, memory_limit_in_mb=int(memory), aws_request_id=f"cold-{index}",
+        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{logical_id}",
+        get_remaining_time_in_millis=lambda: int(timeout) * 1000,
+    )
     begun = time.perf_counter()
     result = handler(json.loads(json.dumps(event)), context)
     times.append(time.perf_counter() - begun)
@@ -58,9 +69,39 @@ def _median_ms(samples: list[float]) -> str:
     return f"{statistics.median(samples) * 1000:.0f} ms"
 
 
+def _pip_target(folder: Path, *requirements: str) -> Path:
+    completed = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(folder), *requirements],
+        capture_output=True,
+        text=True,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(completed.stderr[-3000:])
+    return folder
+
+
+def _lambda_paths(folder: Path) -> dict[str, list[str]]:
+    """sys.path for each kind of function, as on Lambda: zip (code, layer, runtime) and image (task root, runtime).
+    The function's own code folder is put first for each function."""
+    import boto3
+
+    runtime = _pip_target(folder / "runtime", f"boto3=={boto3.__version__}")
+    layer = _pip_target(folder / "layer", "-r", str(PROJECT_ROOT / "layers" / "core" / "requirements.txt"))
+    task_root = folder / "image"
+    container_image.build_task_root(task_root)
+    return {
+        "Zip": [str(layer), str(PROJECT_ROOT / "layers" / "core"), str(runtime)],
+        "Image": [str(task_root), str(runtime)],
+    }
+
+
 def cold_starts() -> list[tuple[str, str, str]]:
+    import tempfile
+
     from snapscribe_tools.stack import LocalStack
 
+    workspace = tempfile.TemporaryDirectory()
+    paths = _lambda_paths(Path(workspace.name))
     stack = LocalStack(port=0)
     stack.start()
     try:
@@ -74,14 +115,20 @@ def cold_starts() -> list[tuple[str, str, str]]:
             definition = function.definition
             module, _, name = definition.handler.rpartition(".")
             path = definition.code_uri / (module.replace(".", "/") + ".py")
-            environment = {**function.environment, "PYTHONPATH": os.pathsep.join(sys.path)}
+            environment = {**function.environment, **container_image.environment(Path(paths["Image"][0]))}
+            environment.pop("PYTHONPATH", None)
+            code = [] if definition.package_type == "Image" else [str(definition.code_uri)]
+            search = json.dumps(code + paths[definition.package_type])
             figures: dict[str, list[float]] = {"import": [], "first": [], "second": []}
             statuses = set()
             for _ in range(RUNS):
                 arguments = [str(path), name, str(EVENTS / f"{event_name}.json"), logical_id]
-                arguments += [str(definition.memory), str(definition.timeout)]
+                arguments += [str(definition.memory), str(definition.timeout), search]
                 output = subprocess.run(
-                    [sys.executable, "-c", _COLD_START, *arguments], env=environment, capture_output=True, text=True
+                    [sys.executable, "-S", "-c", _COLD_START, *arguments],
+                    env=environment,
+                    capture_output=True,
+                    text=True,
                 )
                 line = next((row for row in output.stdout.splitlines() if row.startswith("COLD ")), None)
                 if line is None:
@@ -103,3 +150,4 @@ def cold_starts() -> list[tuple[str, str, str]]:
         return rows
     finally:
         stack.stop()
+        workspace.cleanup()

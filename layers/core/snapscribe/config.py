@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     tmp_dir: Path | None = None  # None: the platform's temporary directory
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Powertools' own switch (its name, not ours): X-Ray tracing off, and its SDK never imported.
+    trace_disabled: bool = Field(default=False, validation_alias="POWERTOOLS_TRACE_DISABLED")
 
 
 @lru_cache(maxsize=1)
