@@ -10,7 +10,6 @@ from botocore.config import Config
 from snapscribe.accounts.dynamodb import DynamoAccountStore
 from snapscribe.accounts.service import AccountService
 from snapscribe.config import get_settings
-from snapscribe.jobs.plan import BlobCache, Deps
 from snapscribe.storage.dynamodb import DynamoUploadStore
 from snapscribe.storage.s3 import S3ObjectStore
 
@@ -19,6 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
+    from snapscribe.jobs.plan import Deps
     from snapscribe.jobs.submit import JobServices
     from snapscribe.jobs.webhooks import WebhookSender
     from snapscribe.jobs.worker import Worker
@@ -144,6 +144,7 @@ def deps(*, files: bool = False) -> Deps:
     """What a charging operation uses: accounts, settings and engines; with `files`, upload records and the
     bucket too (their clients are made only for the functions that use them)."""
     from snapscribe.engines.registry import get_engine
+    from snapscribe.jobs.plan import BlobCache, Deps
 
     return Deps(
         accounts=account_service(),
