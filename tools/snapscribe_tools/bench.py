@@ -46,7 +46,7 @@ def cold_imports() -> list[Row]:
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     for definition in functions(load_template()):
-        module_file = definition.code_uri / (definition.handler.rpartition(".")[0] + ".py")
+        module_file = definition.code_uri / (definition.handler.rpartition(".")[0].replace(".", "/") + ".py")
         script = (
             "import time, importlib.util as u; t = time.perf_counter();"
             f"s = u.spec_from_file_location('handler', {str(module_file)!r}); m = u.module_from_spec(s);"
