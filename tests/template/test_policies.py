@@ -455,13 +455,15 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, set
     with mock_aws():
         monkeypatch.setattr(S3ObjectStore, "presigned_post", presigned_post)
         boto3.setup_default_session(region_name="us-east-1")
-        assert boto3.DEFAULT_SESSION is not None
-        boto3.DEFAULT_SESSION.events.register("before-parameter-build", record.hook)
+        # The functions' clients come from services' own botocore session: every call they make passes the hook.
+        session = services._botocore_session()
+        session.register("before-parameter-build", record.hook)
         aws = _template_resources(monkeypatch)
         accounts = services.account_service()
         accounts.create_key(user_id="events", credits=1_000_000, rate_limit=600, raw_key=EVENTS_KEY)
         drive_every_function(aws, record)
         yield record.uses
+        session.unregister("before-parameter-build", record.hook)
         services.reset()
         boto3.DEFAULT_SESSION = None
     monkeypatch.undo()
