@@ -41,6 +41,11 @@ def _state() -> dict[str, object]:
 
 def _attempts(job_id: str) -> list[int]:
     """Each item's claims, read from the stack's jobs table."""
+    return [int(item["attempts"]["N"]) for item in _items(job_id)]
+
+
+def _items(job_id: str) -> list[dict[str, dict[str, str]]]:
+    """The job's item records in the stack's jobs table (an item has one once a worker claims it)."""
     state = _state()
     names = state["names"]
     assert isinstance(names, dict)
@@ -56,7 +61,7 @@ def _attempts(job_id: str) -> list[int]:
         KeyConditionExpression="pk = :pk AND begins_with(sk, :items)",
         ExpressionAttributeValues={":pk": {"S": f"JOB#{job_id}"}, ":items": {"S": "ITEM#"}},
     )["Items"]
-    return [int(item["attempts"]["N"]) for item in items]
+    return list(items)
 
 
 def test_items_of_a_killed_worker_are_redelivered_and_counted_once(stack: StackProcess) -> None:
@@ -70,9 +75,12 @@ def test_items_of_a_killed_worker_are_redelivered_and_counted_once(stack: StackP
         )
         job_id = accepted.json()["jobId"]
         deadline = time.monotonic() + 120
-        while client.get(f"/api/v1/jobs/{job_id}").json()["progress"]["done"] < 3:
+        # Some items done, and one claimed and still being read: the kill must stop an item mid-way.
+        while client.get(f"/api/v1/jobs/{job_id}").json()["progress"]["done"] < 3 or not any(
+            item["status"]["S"] == "running" for item in _items(job_id)
+        ):
             assert time.monotonic() < deadline
-            time.sleep(0.1)
+            time.sleep(0.05)
         functions = _state()["functions"]
         assert isinstance(functions, dict)
         killed = list(functions.get("WorkerFunction", []))
