@@ -53,9 +53,10 @@ def fill_template_with_sources(template: Any, lines: Sequence[OcrLine], scene: s
             company_cache["value"] = company(page)
         return company_cache["value"]
 
-    def labelled(key: str, description: Any, kind: str) -> tuple[str, float] | None:
+    def labelled(key: str, description: Any, kind: str, ends: set[str] | None) -> tuple[str, float] | None:
+        """The value a label names, and its score; `ends`: the labels that end a free-text value."""
         labels = label_variants(key, description, scene)
-        chosen = best_candidate(labelled_candidates(page, labels, kind, known_labels))
+        chosen = best_candidate(labelled_candidates(page, labels, kind, ends))
         return (chosen.value, chosen.score) if chosen else None
 
     def leaf(key: str, description: Any) -> tuple[Any, float]:
@@ -65,12 +66,8 @@ def fill_template_with_sources(template: Any, lines: Sequence[OcrLine], scene: s
             and "total" in field_words(key, None)
             and not set(field_words(key, None)) & {"sub", "subtotal", "tax", "gst", "vat"}
         ):
-            found_total = total_with_certainty(page)
-            if found_total is not None:
-                return found_total
-            chosen = best_candidate(labelled_candidates(page, label_variants(key, description, scene), kind))
-            return (chosen.value, chosen.score) if chosen else (None, 0.0)
-        found = labelled(key, description, kind)
+            return total_with_certainty(page) or labelled(key, description, kind, None) or (None, 0.0)
+        found = labelled(key, description, kind, known_labels)
         if found is not None:
             return found
         if kind == "company":
