@@ -103,6 +103,11 @@ def _carries_phone(text: str) -> bool:
 LETTER_O_IN_NUMBER = re.compile(r"(?<=\d\d)[Oo](?=\d|\b)")
 
 
+def _row_below(page: Page, index: int) -> str:
+    """The text of the row under row `index`, stripped ("" under the last)."""
+    return page.row_texts[index + 1].strip() if index + 1 < len(page.row_texts) else ""
+
+
 def _is_registration(raw: str) -> bool:
     """A row that is a company registration number, bare or labelled: (1365663-P), Co. No. 113825-W."""
     text = raw.strip()
@@ -133,7 +138,7 @@ def company_row(page: Page) -> int | None:
             score += 0.05
         if text.upper() == text:
             score += 0.1
-        if index + 1 < len(page.row_texts) and _is_registration(page.row_texts[index + 1]):
+        if _is_registration(_row_below(page, index)):
             score += 0.4  # a business prints its registration number right under its name
         if ADDRESS_STOP.search(raw) or find_date(raw) or STREET.search(text):
             score -= 0.8
@@ -152,8 +157,8 @@ def company_certainty(page: Page, name: str | None) -> float:
     index = company_row(page)
     if name is None or index is None:
         return 0.0
-    below = page.row_texts[index + 1] if index + 1 < len(page.row_texts) else ""
-    return NAMED_FOR_SURE if COMPANY_SUFFIX.search(name) or _is_registration(below) else NAMED_BY_PLACE
+    named_for_sure = COMPANY_SUFFIX.search(name) or _is_registration(_row_below(page, index))
+    return NAMED_FOR_SURE if named_for_sure else NAMED_BY_PLACE
 
 
 def company(page: Page) -> str | None:
@@ -172,7 +177,7 @@ def company(page: Page) -> str | None:
         if suffix
         else []
     )
-    above_registration = index + 1 < len(page.row_texts) and _is_registration(page.row_texts[index + 1])
+    above_registration = _is_registration(_row_below(page, index))
     if index > 0 and (len(before_suffix) <= 1 if suffix else above_registration) and not OWNER_PREFIX.match(raw):
         above = page.row_texts[index - 1].strip()
         words = normalise(above).split()
@@ -186,7 +191,7 @@ def company(page: Page) -> str | None:
             and (suffix or len(words) <= 4)
         ):
             name = f"{above} {name}"
-    below = page.row_texts[index + 1].strip() if index + 1 < len(page.row_texts) else ""
+    below = _row_below(page, index)
     if BRANCH.match(below) and not _is_registration(below) and not ADDRESS_STOP.search(below):
         name = f"{name} {below}"
     return _repair(name)
