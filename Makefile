@@ -10,7 +10,7 @@ DEV_API_KEY ?=
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint format typecheck validate unit integration e2e bench eval build clean
+.PHONY: run test lint format typecheck validate unit integration e2e bench eval openapi build clean
 
 TESSDATA := $(VENV)/share/tessdata
 TESSDATA_STAMP := $(TESSDATA)/.installed
@@ -72,6 +72,10 @@ bench: $(STAMP) $(TESSDATA_STAMP)
 
 eval: $(STAMP) $(TESSDATA_STAMP)
 	$(BIN)/python -m snapscribe_tools.evaluate $(EVAL_ARGS)
+
+# docs/openapi.json: the document GET /openapi.json serves (a test fails when the committed copy is stale).
+openapi: $(STAMP)
+	$(BIN)/python -m snapscribe_tools.openapi
 
 build: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build

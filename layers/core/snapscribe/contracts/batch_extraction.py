@@ -61,3 +61,9 @@ class ProcessedExtraction(BaseModel):
     failed_pages: int
     returned_credits: int
     files: list[FileResult]
+
+
+class BatchExtractionAnswer(BaseModel):
+    """What the API answers: the extraction under `data`, as its contract shows."""
+
+    data: ProcessedExtraction

@@ -41,3 +41,17 @@ class ExtractImageResponse(BaseModel):
     # (?fields=true): the contract's body is otherwise exactly as specified. An engine that cannot tell (a language
     # model) answers {}.
     fields: dict[str, FieldSource] | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
+class ImageFormat(BaseModel):
+    format: str
+    mimeType: str
+    extensions: list[str]
+    handling: str  # "as-is", or what the image is converted to before the engine sees it
+
+
+class ImageFormats(BaseModel):
+    """What GET /api/v1/extract-image answers: the formats an image may be sent in."""
+
+    supportedFormats: list[ImageFormat]
+    notes: str

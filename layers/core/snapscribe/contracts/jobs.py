@@ -47,3 +47,12 @@ class JobView(BaseModel):
 class JobList(BaseModel):
     jobs: list[JobView]
     nextCursor: str | None = None
+
+
+class JobAccepted(BaseModel):
+    """The 202 of a charging route sent with `Prefer: respond-async`: the job was admitted (and its hold taken)."""
+
+    jobId: str
+    status: str  # queued
+    statusUrl: str  # GET it for the job's progress and, once finished, its result
+    createdAt: str

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from snapscribe.contracts.fields import FieldSource
 from snapscribe.errors import InvalidRequest, MissingField
@@ -32,15 +33,16 @@ CONFLICT = 1000
 REQUEST_TIMEOUT = 1001  # too much work for a synchronous request: send it as a job
 
 
-@dataclass(frozen=True)
-class StructuredExtractionForm:
-    """The multipart form, as parsed: the operation's typed input."""
+class StructuredExtractionForm(BaseModel):
+    """The multipart form, as parsed: the operation's typed input, and the form the API documents."""
 
-    model: str
-    scene: str
-    prompt: str
-    image: bytes
-    filename: str
+    model_config = ConfigDict(frozen=True)
+
+    model: str = Field(description=f"The model: {DEFAULT_MODEL} (the deployment's default engine), local or gemini")
+    scene: Literal["general", "medical"] = Field(default="general", description="What the image shows")
+    prompt: str = Field(description="What to extract; a JSON template in it is filled and answered as JSON")
+    image: bytes = Field(description="The image: JPG/JPEG, PNG or BMP, at most 10 MB")
+    filename: SkipJsonSchema[str] = ""  # the image part's file name, not a field of the form
 
     @classmethod
     def from_parts(cls, fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> StructuredExtractionForm:
@@ -59,7 +61,15 @@ class StructuredExtractionForm:
         scene = (fields.get("scene") or "general").strip().lower()
         if scene not in SCENES:
             raise InvalidRequest(f"Invalid scene {scene!r}: use general or medical")
-        return cls(fields["model"].strip(), scene, fields["prompt"], image, filename)
+        return cls.model_validate(
+            {
+                "model": fields["model"].strip(),
+                "scene": scene,
+                "prompt": fields["prompt"],
+                "image": image,
+                "filename": filename,
+            }
+        )
 
 
 class Usage(BaseModel):

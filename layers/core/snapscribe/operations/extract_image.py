@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from snapscribe.accounts.service import AccountService
 from snapscribe.config import Settings
-from snapscribe.contracts.extract_image import ExtractImageRequest, ExtractImageResponse, credit_usage
+from snapscribe.contracts.extract_image import ExtractImageRequest, ExtractImageResponse, ImageFormats, credit_usage
 from snapscribe.contracts.fields import field_sources
 from snapscribe.engines.base import Engine, ExtractionRequest, ExtractionResult, page_engine
 from snapscribe.engines.layout import OcrLine
@@ -239,6 +239,6 @@ def extract_image(
     return result
 
 
-def list_image_formats() -> dict[str, object]:
+def list_image_formats() -> ImageFormats:
     """What GET /api/v1/extract-image answers: free of charge."""
-    return supported_formats()
+    return ImageFormats.model_validate(supported_formats())

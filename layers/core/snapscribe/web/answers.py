@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from snapscribe.contracts.batch_extraction import BatchExtractionAnswer
 from snapscribe.errors import SnapscribeError
 from snapscribe.web.errors import (
     BATCH_EXTRACTION_ERRORS,
@@ -32,7 +33,7 @@ def _as_is(result: BaseModel) -> dict[str, Any]:
 
 def _under_data(result: BaseModel) -> dict[str, Any]:
     """The batch-extraction contract's shape: the extraction under `data`; a page's `error` only if it failed."""
-    return {"data": result.model_dump(exclude_none=True)}
+    return BatchExtractionAnswer.model_validate({"data": result}).model_dump(exclude_none=True)
 
 
 ANSWERS: dict[str, Answer] = {

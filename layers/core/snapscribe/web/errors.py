@@ -104,23 +104,25 @@ def _base_resp(code: int) -> BodyBuilder:
 
 
 # The structured-extraction API: every answer carries base_resp; the HTTP status follows the code's class.
+# (error, HTTP status, base_resp.status_code): the OpenAPI document lists the codes of each status from here.
+BASE_RESP_ROWS: tuple[tuple[type[e.SnapscribeError], int, int], ...] = (
+    (e.Unauthorized, 401, structured.AUTHENTICATION_FAILED),
+    (e.InsufficientBalance, 402, structured.INSUFFICIENT_BALANCE),
+    (e.RateLimited, 429, structured.RATE_LIMITED),
+    (e.RequestInProgress, 409, structured.CONFLICT),
+    (e.TooLongForSync, 413, structured.REQUEST_TIMEOUT),
+    (e.MissingField, 400, structured.MISSING_REQUIRED),
+    (e.UnsupportedImageFormat, 400, structured.INVALID_IMAGE_FORMAT),
+    (e.ImageTooLarge, 400, structured.IMAGE_TOO_LARGE),
+    (e.CorruptImage, 400, structured.IMAGE_CORRUPT),
+    (e.DecompressionBomb, 400, structured.IMAGE_CORRUPT),
+    (e.InvalidRequest, 400, structured.MISSING_REQUIRED),
+    (e.EngineTimeout, 504, structured.UPSTREAM_TIMEOUT),
+    (e.EngineError, 500, structured.INTERNAL_ERROR),
+)
 STRUCTURED_EXTRACTION_ERRORS = ErrorTable(
     name="structured-extraction",
-    rows=(
-        (e.Unauthorized, 401, _base_resp(structured.AUTHENTICATION_FAILED)),
-        (e.InsufficientBalance, 402, _base_resp(structured.INSUFFICIENT_BALANCE)),
-        (e.RateLimited, 429, _base_resp(structured.RATE_LIMITED)),
-        (e.RequestInProgress, 409, _base_resp(structured.CONFLICT)),
-        (e.TooLongForSync, 413, _base_resp(structured.REQUEST_TIMEOUT)),
-        (e.MissingField, 400, _base_resp(structured.MISSING_REQUIRED)),
-        (e.UnsupportedImageFormat, 400, _base_resp(structured.INVALID_IMAGE_FORMAT)),
-        (e.ImageTooLarge, 400, _base_resp(structured.IMAGE_TOO_LARGE)),
-        (e.CorruptImage, 400, _base_resp(structured.IMAGE_CORRUPT)),
-        (e.DecompressionBomb, 400, _base_resp(structured.IMAGE_CORRUPT)),
-        (e.InvalidRequest, 400, _base_resp(structured.MISSING_REQUIRED)),
-        (e.EngineTimeout, 504, _base_resp(structured.UPSTREAM_TIMEOUT)),
-        (e.EngineError, 500, _base_resp(structured.INTERNAL_ERROR)),
-    ),
+    rows=tuple((error, status, _base_resp(code)) for error, status, code in BASE_RESP_ROWS),
     internal=lambda: ErrorResponse(500, structured.error_body(structured.INTERNAL_ERROR, "Internal system error"), {}),
 )
 
@@ -154,3 +156,7 @@ JOBS_ERRORS = ErrorTable(
     ),
     internal=lambda: ErrorResponse(500, {"error": "Internal error"}, {}),
 )
+
+
+# The API's own description (public): nothing to refuse, only an internal error to answer in the usual shape.
+DOCS_ERRORS = ErrorTable(name="docs", rows=(), internal=lambda: ErrorResponse(500, {"error": "Internal error"}, {}))

@@ -48,6 +48,11 @@ def external_base(router: BaseRouter) -> str:
     return f"{scheme}://{headers.get('host', 'localhost')}"
 
 
+def api_base(router: BaseRouter) -> str:
+    """The URL the API's paths are relative to, as the client called it (with the stage, on API Gateway)."""
+    return external_base(router) + _stage_prefix(_event(router))
+
+
 def request_id(router: BaseRouter) -> str:
     request_id = _event(router).request_context.request_id
     if request_id:
@@ -87,7 +92,7 @@ def wants_fields(router: BaseRouter) -> bool:
 def request_source(router: BaseRouter) -> str | None:
     """The optional Request-Source header (the extract-image contract's, e.g. "API"): printable, at most 64
     characters, kept with the request in the usage ledger."""
-    raw = _event(router).get_header_value("Request-Source")  # case-insensitive
+    raw = _event(router).headers.get("request-source")  # Powertools headers are case-insensitive
     if not raw:
         return None
     printable = "".join(char for char in raw if char.isprintable()).strip()

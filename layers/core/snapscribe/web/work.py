@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 
 from snapscribe import services
+from snapscribe.contracts.jobs import JobAccepted
 from snapscribe.errors import InvalidRequest
 from snapscribe.images.fetch import FetchPolicy, vet_url
 from snapscribe.jobs.plan import Deps, JobKind
@@ -62,13 +63,7 @@ def perform(router: BaseRouter, kind: JobKind, request: Any, deps: Deps, *, with
         status_url=lambda job_id: external_base(router) + job_path(router, job_id),
     )
     location = job_path(router, job.job_id)
-    return json_response(
-        202,
-        {
-            "jobId": job.job_id,
-            "status": job.status,
-            "statusUrl": external_base(router) + location,
-            "createdAt": job.created_at,
-        },
-        {"Location": location, "Preference-Applied": "respond-async"},
+    accepted = JobAccepted(
+        jobId=job.job_id, status=job.status, statusUrl=external_base(router) + location, createdAt=job.created_at
     )
+    return json_response(202, accepted, {"Location": location, "Preference-Applied": "respond-async"})

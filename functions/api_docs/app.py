@@ -1,0 +1,9 @@
+"""ApiDocsFunction: the API's OpenAPI document and Swagger UI (snapscribe.routes.api_docs)."""
+
+from __future__ import annotations
+
+from snapscribe.routes import api_docs
+from snapscribe.web.handler import lambda_handler_for, rest_api
+
+app = rest_api(api_docs.router)
+lambda_handler = lambda_handler_for(app)
