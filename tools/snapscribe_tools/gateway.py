@@ -224,3 +224,10 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         self._send(int(result["statusCode"]), headers, body)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, QUERY, ...) reaches the routes too, as at API Gateway, where a method no route
+        # serves is a 403 with its JSON body: never http.server's 501 page.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)

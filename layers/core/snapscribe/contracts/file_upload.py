@@ -23,7 +23,8 @@ class UploadUrlRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     filename: StrictStr = Field(min_length=1)
-    contentType: StrictStr = Field(min_length=1)
+    # The accepted types are documented (the schema's enum); the operation refuses others with a message listing them.
+    contentType: StrictStr = Field(min_length=1, json_schema_extra={"enum": sorted(UPLOAD_CONTENT_TYPES)})
     size: StrictInt | None = None
 
 

@@ -82,8 +82,9 @@ PARAMETERS: dict[str, Any] = {
     "RequestSource": {
         "name": "Request-Source",
         "in": "header",
-        "description": "What the client is (e.g. API), kept with the request in the usage ledger",
-        "schema": {"type": "string", "maxLength": 64},
+        "description": "What the client is (e.g. API), kept with the request in the usage ledger (its first 64 "
+        "printable characters)",
+        "schema": {"type": "string"},
     },
 }
 RATE_HEADERS = {
@@ -156,6 +157,8 @@ def _responses(route: DocumentedRoute, schemas: dict[tuple[type[BaseModel], Json
         if status == 429:
             response["headers"] |= {name: _ref("headers", name) for name in ("X-RateLimit-Reset", "Retry-After")}
         responses[str(status)] = response
+    for status, name, link in route.links:
+        responses[str(status)].setdefault("links", {})[name] = link
     return responses
 
 

@@ -57,6 +57,7 @@ class DocumentedRoute:
     description: str = ""
     example: dict[str, Any] | None = None  # a request body
     content_type: str = "application/json"  # of the answer
+    links: tuple[tuple[int, str, dict[str, Any]], ...] = ()  # (status, name, OpenAPI link): what a client does next
 
 
 FIELDS = QueryParameter(
@@ -67,6 +68,18 @@ FIELDS = QueryParameter(
 )
 LIMIT = QueryParameter("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "Jobs per page")
 CURSOR = QueryParameter("cursor", {"type": "string"}, "The previous page's nextCursor")
+
+
+def _follow_job(status: int = 202) -> tuple[tuple[int, str, dict[str, Any]], ...]:
+    job_id = {"jobId": "$response.body#/jobId"}
+    return (
+        (status, "GetJob", {"operationId": "get_job", "parameters": job_id}),
+        (status, "CancelJob", {"operationId": "cancel_job", "parameters": job_id}),
+    )
+
+
+UPLOADED_KEY = {"key": "$response.body#/key"}
+UPLOADED_UUID = {"uuid": "$response.body#/uuid"}
 
 ROUTES: tuple[DocumentedRoute, ...] = (
     DocumentedRoute(
@@ -90,6 +103,7 @@ ROUTES: tuple[DocumentedRoute, ...] = (
             "prompt": 'Extract with this schema: {"total": "", "date": ""}',
             "jsonMode": True,
         },
+        links=_follow_job(),
     ),
     DocumentedRoute(
         name="list_image_formats",
@@ -119,6 +133,7 @@ ROUTES: tuple[DocumentedRoute, ...] = (
         query=(FIELDS,),
         charging=True,
         idempotent=True,
+        links=_follow_job(),
     ),
     DocumentedRoute(
         name="create_upload_url",
@@ -135,6 +150,27 @@ ROUTES: tuple[DocumentedRoute, ...] = (
         body=UploadUrlRequest,
         idempotent=True,
         example={"filename": "scan.png", "contentType": "image/png", "size": 48213},
+        links=(
+            (200, "OcrByKey", {"operationId": "ocr_by_key", "requestBody": UPLOADED_KEY}),
+            (
+                200,
+                "OcrByKeyAsJob",
+                {
+                    "operationId": "ocr_by_key",
+                    "requestBody": UPLOADED_KEY,
+                    "parameters": {"header.Prefer": "respond-async"},
+                },
+            ),
+            (
+                200,
+                "ExtractBatch",
+                {
+                    "operationId": "extract_batch",
+                    "requestBody": {"engine": {"name": "local"}, "files": [UPLOADED_UUID]},
+                },
+            ),
+            (200, "DeleteUpload", {"operationId": "delete_upload", "parameters": UPLOADED_UUID}),
+        ),
     ),
     DocumentedRoute(
         name="delete_upload",
@@ -162,6 +198,10 @@ ROUTES: tuple[DocumentedRoute, ...] = (
         charging=True,
         idempotent=True,
         example={"key": "ocr/0b6f2c1e-user/5f0c7a4e-1d2b-4c3a-9e8f-7a6b5c4d3e2f-scan.png"},
+        links=(
+            (200, "GetOcrResult", {"operationId": "get_ocr_result", "parameters": {"id": "$response.body#/id"}}),
+            *_follow_job(),
+        ),
     ),
     DocumentedRoute(
         name="get_ocr_result",
@@ -189,6 +229,14 @@ ROUTES: tuple[DocumentedRoute, ...] = (
         charging=True,
         idempotent=True,
         example={"engine": {"name": "local"}, "files": [{"uuid": "5f0c7a4e-1d2b-4c3a-9e8f-7a6b5c4d3e2f"}]},
+        links=(
+            (
+                201,
+                "GetBatchExtraction",
+                {"operationId": "get_batch_extraction", "parameters": {"uuid": "$response.body#/data/uuid"}},
+            ),
+            *_follow_job(),
+        ),
     ),
     DocumentedRoute(
         name="extract_batch_by_get",
@@ -204,6 +252,7 @@ ROUTES: tuple[DocumentedRoute, ...] = (
         body=BatchExtractionRequest,
         charging=True,
         example={"engine": {"name": "local"}, "files": [{"uuid": "5f0c7a4e-1d2b-4c3a-9e8f-7a6b5c4d3e2f"}]},
+        links=_follow_job(),
     ),
     DocumentedRoute(
         name="get_batch_extraction",
@@ -227,6 +276,9 @@ ROUTES: tuple[DocumentedRoute, ...] = (
         errors=JOBS_ERRORS,
         error_statuses=(400, 401, 429, 500),
         query=(LIMIT, CURSOR),
+        links=(
+            (200, "GetFirstJob", {"operationId": "get_job", "parameters": {"jobId": "$response.body#/jobs/0/jobId"}}),
+        ),
     ),
     DocumentedRoute(
         name="get_job",
