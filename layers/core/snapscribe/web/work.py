@@ -51,6 +51,9 @@ def perform(router: BaseRouter, kind: JobKind, request: Any, deps: Deps, *, with
     asked for each filled field's confidence and box (a template-filling route's ?fields=true)."""
     who = replace(caller(router), with_fields=with_fields)
     if not prefers_async(router):
+        if router.current_event.headers.get("callback-url") is not None:
+            # Checked before any work: a webhook the client expects would otherwise never come.
+            raise InvalidRequest("Callback-Url applies to jobs: send it with the header 'Prefer: respond-async'")
         status, body = answer(kind.name, run_now(kind, request, who, deps))
         return json_response(status, body)
     job = submit(
