@@ -34,6 +34,7 @@ FIRST_REQUEST = {
     "BatchExtractionFunction": "get_batch_extraction",
     "JobsFunction": "list_jobs",
     "AccountFunction": "get_account",
+    "ApiDocsFunction": "get_openapi",
     "WorkerFunction": "work_item",
 }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictInt, StrictStr
 
 # What the upload flow accepts: every format the service reads, PDF included (its pages are rendered).
 UPLOAD_CONTENT_TYPES: dict[str, str] = {
@@ -19,12 +19,15 @@ UPLOAD_CONTENT_TYPES: dict[str, str] = {
 }
 
 
+_CONTENT_TYPE_ENUM: list[JsonValue] = [*sorted(UPLOAD_CONTENT_TYPES)]
+
+
 class UploadUrlRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     filename: StrictStr = Field(min_length=1)
     # The accepted types are documented (the schema's enum); the operation refuses others with a message listing them.
-    contentType: StrictStr = Field(min_length=1, json_schema_extra={"enum": sorted(UPLOAD_CONTENT_TYPES)})
+    contentType: StrictStr = Field(min_length=1, json_schema_extra={"enum": _CONTENT_TYPE_ENUM})
     size: StrictInt | None = None
 
 

@@ -4,11 +4,13 @@ result when it is too large for the job's record. A lifecycle rule expires them 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from snapscribe.jobs.plan import WorkPlan
 from snapscribe.storage.keys import JOBS_PREFIX
 from snapscribe.storage.uploads import ObjectStore
+
+if TYPE_CHECKING:  # imported when a plan is read: the plan's module imports the image code
+    from snapscribe.jobs.plan import WorkPlan
 
 READS_IN_PARALLEL = 16
 
@@ -40,6 +42,8 @@ class JobFiles:
             if data is None:
                 raise LookupError(f"job {job_id} lost its input {name}")
             inputs[str(name)] = data
+        from snapscribe.jobs.plan import WorkPlan
+
         return WorkPlan.from_json(dict(document), inputs)
 
     def put_output(self, owner: str, job_id: str, index: int, output: str) -> str:

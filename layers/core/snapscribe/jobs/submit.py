@@ -8,12 +8,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from snapscribe.jobs.files import JobFiles
 from snapscribe.jobs.model import Job, JobStore, WorkQueue
-from snapscribe.jobs.plan import Deps, JobKind
 from snapscribe.operations.caller import Caller
+
+if TYPE_CHECKING:  # the plan's module imports the image code: the jobs API and the reaper never need it
+    from snapscribe.jobs.plan import Deps, JobKind
 
 # A job's hold stays open this long past the job's deadline: time for the reaper to fail what is left and
 # for a worker to finish the job and settle it, before the hold sweeper would give everything back.
