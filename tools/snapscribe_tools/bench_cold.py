@@ -12,6 +12,7 @@ provides; an image function, the files its Dockerfile puts in the image."""
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -36,6 +37,7 @@ FIRST_REQUEST = {
     "AccountFunction": "get_account",
     "ApiDocsFunction": "get_openapi",
     "WorkerFunction": "work_item",
+    "WebhookFunction": "webhook_delivery",
 }
 
 _COLD_START = r"""
@@ -81,19 +83,80 @@ def _pip_target(folder: Path, *requirements: str) -> Path:
     return folder
 
 
+def _compiled(folder: Path) -> Path:
+    """Bytecode as the layer's build makes it (layers/core/Makefile: compileall, unchecked hashes), here with this
+    interpreter standing in for the runtime's."""
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(folder)],
+        check=True,
+        capture_output=True,
+    )
+    return folder
+
+
 def _lambda_paths(folder: Path) -> dict[str, list[str]]:
-    """sys.path for each kind of function, as on Lambda: zip (code, layer, runtime) and image (task root, runtime).
-    The function's own code folder is put first for each function."""
+    """sys.path for each kind of function, as on Lambda: zip (code, layer, runtime) and image (task root, runtime);
+    and "Zip without bytecode", the layer as it was built before its build compiled it (every cold start compiled
+    what it imported: /opt is read-only). The function's own code folder is put first for each function."""
     import boto3
 
     runtime = _pip_target(folder / "runtime", f"boto3=={boto3.__version__}")
     layer = _pip_target(folder / "layer", "-r", str(PROJECT_ROOT / "layers" / "core" / "requirements.txt"))
+    shutil.copytree(PROJECT_ROOT / "layers" / "core" / "snapscribe", layer / "snapscribe", ignore=_NO_BYTECODE)
+    bare = folder / "layer-without-bytecode"
+    shutil.copytree(layer, bare, ignore=_NO_BYTECODE)
+    _compiled(layer)
     task_root = folder / "image"
     container_image.build_task_root(task_root)
     return {
-        "Zip": [str(layer), str(PROJECT_ROOT / "layers" / "core"), str(runtime)],
+        "Zip": [str(layer), str(runtime)],
+        "Zip without bytecode": [str(bare), str(runtime)],
         "Image": [str(task_root), str(runtime)],
     }
+
+
+_NO_BYTECODE = shutil.ignore_patterns("__pycache__")
+
+
+def _cold_start(
+    stack: Any, paths: dict[str, list[str]], logical_id: str, event_name: str, layer: str | None = None
+) -> tuple[str, str, str]:
+    function = stack.functions[logical_id]
+    definition = function.definition
+    module, _, name = definition.handler.rpartition(".")
+    path = definition.code_uri / (module.replace(".", "/") + ".py")
+    environment = {**function.environment, **container_image.environment(Path(paths["Image"][0]))}
+    environment.pop("PYTHONPATH", None)
+    code = [] if definition.package_type == "Image" else [str(definition.code_uri)]
+    kind = layer or definition.package_type
+    search = json.dumps(code + paths[kind])
+    figures: dict[str, list[float]] = {"import": [], "first": [], "second": []}
+    statuses = set()
+    for _ in range(RUNS):
+        arguments = [str(path), name, str(EVENTS / f"{event_name}.json"), logical_id]
+        arguments += [str(definition.memory), str(definition.timeout), search]
+        output = subprocess.run(
+            # -B: nothing written back, as on Lambda, where the code's folders are read-only
+            [sys.executable, "-S", "-B", "-c", _COLD_START, *arguments],
+            env=environment,
+            capture_output=True,
+            text=True,
+        )
+        line = next((row for row in output.stdout.splitlines() if row.startswith("COLD ")), None)
+        if line is None:
+            raise RuntimeError(output.stderr[-3000:])
+        measured: dict[str, Any] = json.loads(line[5:])
+        for part in figures:
+            figures[part].append(float(measured[part]))
+        statuses.add(measured["status"])
+    cold = [imported + first for imported, first in zip(figures["import"], figures["first"], strict=True)]
+    return (
+        f"cold start: {logical_id} ({kind.lower()})",
+        _median_ms(cold),
+        f"import {_median_ms(figures['import'])} + first request {_median_ms(figures['first'])} "
+        f"({event_name}, status {sorted(statuses, key=str)}); warm {_median_ms(figures['second'])}; "
+        f"median of {RUNS} fresh processes",
+    )
 
 
 def cold_starts() -> list[tuple[str, str, str]]:
@@ -110,44 +173,8 @@ def cold_starts() -> list[tuple[str, str, str]]:
         from snapscribe import services
 
         services.account_service().create_key(user_id="events", credits=1_000_000, rate_limit=10_000, raw_key=key)
-        rows = []
-        for logical_id, event_name in FIRST_REQUEST.items():
-            function = stack.functions[logical_id]
-            definition = function.definition
-            module, _, name = definition.handler.rpartition(".")
-            path = definition.code_uri / (module.replace(".", "/") + ".py")
-            environment = {**function.environment, **container_image.environment(Path(paths["Image"][0]))}
-            environment.pop("PYTHONPATH", None)
-            code = [] if definition.package_type == "Image" else [str(definition.code_uri)]
-            search = json.dumps(code + paths[definition.package_type])
-            figures: dict[str, list[float]] = {"import": [], "first": [], "second": []}
-            statuses = set()
-            for _ in range(RUNS):
-                arguments = [str(path), name, str(EVENTS / f"{event_name}.json"), logical_id]
-                arguments += [str(definition.memory), str(definition.timeout), search]
-                output = subprocess.run(
-                    [sys.executable, "-S", "-c", _COLD_START, *arguments],
-                    env=environment,
-                    capture_output=True,
-                    text=True,
-                )
-                line = next((row for row in output.stdout.splitlines() if row.startswith("COLD ")), None)
-                if line is None:
-                    raise RuntimeError(output.stderr[-3000:])
-                measured: dict[str, Any] = json.loads(line[5:])
-                for part in figures:
-                    figures[part].append(float(measured[part]))
-                statuses.add(measured["status"])
-                cold = [imported + first for imported, first in zip(figures["import"], figures["first"], strict=True)]
-            rows.append(
-                (
-                    f"cold start: {logical_id} ({definition.package_type.lower()})",
-                    _median_ms(cold),
-                    f"import {_median_ms(figures['import'])} + first request {_median_ms(figures['first'])} "
-                    f"({event_name}, status {sorted(statuses, key=str)}); warm {_median_ms(figures['second'])}; "
-                    f"median of {RUNS} fresh processes",
-                )
-            )
+        rows = [_cold_start(stack, paths, logical_id, event_name) for logical_id, event_name in FIRST_REQUEST.items()]
+        rows.append(_cold_start(stack, paths, "AccountFunction", "get_account", layer="Zip without bytecode"))
         return rows
     finally:
         stack.stop()

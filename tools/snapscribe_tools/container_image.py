@@ -100,6 +100,10 @@ def build_task_root(task_root: Path, platform_args: list[str] | None = None) -> 
                 shutil.copytree(PROJECT_ROOT / source, target, ignore=shutil.ignore_patterns("__pycache__"))
             else:
                 shutil.copy2(PROJECT_ROOT / source, target)
+        elif instruction == "RUN" and "compileall" in expanded:
+            if not platform_args:  # bytecode is this interpreter's: for another Python it is the image's to make
+                command = expanded.replace("python -m", f"{shlex.quote(sys.executable)} -m", 1)
+                subprocess.run(["bash", "-c", command], check=True, capture_output=True, timeout=600)
         elif instruction == "RUN":
             _run_pip(expanded, platform_args or [])
 

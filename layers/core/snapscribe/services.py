@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from botocore.config import Config
 
@@ -27,8 +28,25 @@ if TYPE_CHECKING:
 # than any invocation, shorter than the work queue's visibility timeout (at least six times the timeout), so
 # a message redelivered because its worker was stopped always finds the item free.
 LEASE_TIMEOUTS = 2
+ClientT = TypeVar("ClientT")
+SERVICES_USED = ("dynamodb", "s3", "sqs")  # every client below; another is an UnknownServiceError naming these
 
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+
+
+class _ClientOnFirstUse:
+    """A client made when it is first used: an adapter a request may never call (the jobs API's queues and
+    bucket, when it only lists jobs) costs it nothing (a client's creation is 20-50 ms of a cold start)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._make(), name)  # the factories are cached: one client per process
+
+
+def _on_first_use(make: Callable[[], ClientT]) -> ClientT:
+    return cast("ClientT", _ClientOnFirstUse(make))
 
 
 @cache
@@ -36,8 +54,18 @@ def _botocore_session() -> Any:
     """botocore's session, not boto3's: the clients are botocore's either way, and boto3 would import s3transfer
     and its resources (about 100 ms of every cold start) for nothing this code uses."""
     import botocore.session
+    from botocore.loaders import Loader
 
-    return botocore.session.get_session()
+    class LoaderOfTheServicesUsed(Loader):  # type: ignore[misc]
+        """botocore's loader, told which services there are: to find out, it stats about 900 files of its data
+        (twice: service models and endpoint rules), about 20 ms of the first client of every cold start."""
+
+        def list_available_services(self, type_name: str) -> list[str]:
+            return list(SERVICES_USED)
+
+    session = botocore.session.get_session()
+    session.register_component("data_loader", LoaderOfTheServicesUsed())
+    return session
 
 
 @cache
@@ -71,8 +99,8 @@ def job_services() -> JobServices:
             dynamodb_client(), settings.jobs_table, expire_after_seconds=settings.job_retention_days * 86400
         ),
         files=JobFiles(object_store(), max_input_bytes=settings.max_upload_bytes),
-        work=SqsQueue(sqs_client(), settings.work_queue_url),
-        webhooks=SqsQueue(sqs_client(), settings.webhook_queue_url),
+        work=SqsQueue(_on_first_use(sqs_client), settings.work_queue_url),
+        webhooks=SqsQueue(_on_first_use(sqs_client), settings.webhook_queue_url),
         max_seconds=settings.job_max_seconds,
         direct_items=settings.job_direct_items,
         result_inline_bytes=settings.job_result_inline_bytes,
@@ -122,14 +150,14 @@ def upload_store() -> DynamoUploadStore:
 
 @cache
 def object_store() -> S3ObjectStore:
-    return S3ObjectStore(s3_client(), get_settings().bucket_name)
+    return S3ObjectStore(_on_first_use(s3_client), get_settings().bucket_name)
 
 
 @cache
 def object_store_in(bucket: str) -> S3ObjectStore:
     """The bucket an S3 event names: the upload trigger cannot be told the name (the bucket's notification
     refers to the function, so the function cannot refer to the bucket without a cycle)."""
-    return S3ObjectStore(s3_client(), bucket)
+    return S3ObjectStore(_on_first_use(s3_client), bucket)
 
 
 @cache

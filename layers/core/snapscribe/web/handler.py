@@ -4,15 +4,17 @@ resolver with the routers it serves)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from snapscribe.config import get_settings
+
+if TYPE_CHECKING:  # the event handler is imported by the API functions only (rest_api), not by the others
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+    from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
@@ -43,6 +45,8 @@ def tracing_on() -> bool:
 
 
 def rest_api(*routers: APIGatewayRouter) -> APIGatewayRestResolver:
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
     app = APIGatewayRestResolver()
     for router in routers:
         app.include_router(router)
