@@ -114,6 +114,11 @@ def test_sam_build_succeeds_without_docker(tmp_path: Path, logical_id: str) -> N
     assert (layer / "snapscribe" / "routes" / "extract_image.py").exists()
     assert any(layer.glob("pydantic_core/_pydantic_core.cpython-313-aarch64-linux-gnu.so"))
     assert not (layer / "rapidocr").exists()  # the OCR engine never goes into the zip layer
+    # Bytecode for the runtime's Python (Lambda's /opt is read-only: without it each cold start compiles the layer),
+    # whenever the build machine has that Python (the build says so when it has not).
+    if "warning: no python3.13 here" not in completed.stdout:
+        assert (layer / "snapscribe" / "__pycache__" / "services.cpython-313.pyc").exists()
+        assert any(layer.glob("pydantic/__pycache__/*.cpython-313.pyc"))
     assert (tmp_path / "build" / logical_id / "app.py").exists()
 
 
