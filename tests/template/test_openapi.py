@@ -3,6 +3,7 @@ bodies as its error table builds them, the committed copy current, and served (w
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from typing import Any
@@ -20,6 +21,16 @@ from snapscribe_tools.template import functions, load_template
 from tests.conftest import body_of, invoke, load_event
 
 DOCUMENT = openapi_document()
+ROUTE_MODULES = (
+    "account",
+    "api_docs",
+    "batch_extraction",
+    "extract_image",
+    "file_upload",
+    "jobs",
+    "ocr_by_key",
+    "structured_extraction",
+)
 
 
 def _snake(camel: str) -> str:
@@ -57,28 +68,9 @@ def test_every_template_route_is_documented_under_its_own_name_and_nothing_else(
 
 def test_the_routers_serve_exactly_the_documented_routes() -> None:
     # Imported here, not at collection: the route modules' loggers take the service name the handlers set.
-    from snapscribe.routes import (
-        account,
-        api_docs,
-        batch_extraction,
-        extract_image,
-        file_upload,
-        jobs,
-        ocr_by_key,
-        structured_extraction,
-    )
-
     served = set()
-    for module in (
-        account,
-        api_docs,
-        batch_extraction,
-        extract_image,
-        file_upload,
-        jobs,
-        ocr_by_key,
-        structured_extraction,
-    ):
+    for name in ROUTE_MODULES:
+        module = importlib.import_module(f"snapscribe.routes.{name}")
         for key in module.router._routes:
             rule, methods = key[0], key[1]
             path = re.sub(r"<(\w+)>", "{}", rule)

@@ -8,7 +8,7 @@ this list, the template's events and the functions' routers name the same routes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel
@@ -80,6 +80,31 @@ def _follow_job(status: int = 202) -> tuple[tuple[int, str, dict[str, Any]], ...
 
 UPLOADED_KEY = {"key": "$response.body#/key"}
 UPLOADED_UUID = {"uuid": "$response.body#/uuid"}
+
+EXTRACT_BATCH = DocumentedRoute(
+    name="extract_batch",
+    method="post",
+    path="/v1/image-extraction",
+    api="batch-extraction",
+    summary="Every page of up to 5 uploaded files, charged per page",
+    description="Pages that fail are refunded (returned_credits).",
+    status=201,
+    answer=BatchExtractionAnswer,
+    errors=BATCH_EXTRACTION_ERRORS,
+    error_statuses=(400, 401, 402, 404, 409, 413, 429, 500),
+    body=BatchExtractionRequest,
+    charging=True,
+    idempotent=True,
+    example={"engine": {"name": "local"}, "files": [{"uuid": "5f0c7a4e-1d2b-4c3a-9e8f-7a6b5c4d3e2f"}]},
+    links=(
+        (
+            201,
+            "GetBatchExtraction",
+            {"operationId": "get_batch_extraction", "parameters": {"uuid": "$response.body#/data/uuid"}},
+        ),
+        *_follow_job(),
+    ),
+)
 
 ROUTES: tuple[DocumentedRoute, ...] = (
     DocumentedRoute(
@@ -214,45 +239,14 @@ ROUTES: tuple[DocumentedRoute, ...] = (
         errors=FILES_ERRORS,
         error_statuses=(401, 404, 429, 500),
     ),
-    DocumentedRoute(
-        name="extract_batch",
-        method="post",
-        path="/v1/image-extraction",
-        api="batch-extraction",
-        summary="Every page of up to 5 uploaded files, charged per page",
-        description="Pages that fail are refunded (returned_credits).",
-        status=201,
-        answer=BatchExtractionAnswer,
-        errors=BATCH_EXTRACTION_ERRORS,
-        error_statuses=(400, 401, 402, 404, 409, 413, 429, 500),
-        body=BatchExtractionRequest,
-        charging=True,
-        idempotent=True,
-        example={"engine": {"name": "local"}, "files": [{"uuid": "5f0c7a4e-1d2b-4c3a-9e8f-7a6b5c4d3e2f"}]},
-        links=(
-            (
-                201,
-                "GetBatchExtraction",
-                {"operationId": "get_batch_extraction", "parameters": {"uuid": "$response.body#/data/uuid"}},
-            ),
-            *_follow_job(),
-        ),
-    ),
-    DocumentedRoute(
+    EXTRACT_BATCH,
+    replace(
+        EXTRACT_BATCH,
         name="extract_batch_by_get",
         method="get",
-        path="/v1/image-extraction",
-        api="batch-extraction",
         summary="The same as POST /v1/image-extraction: its contract documents the call as GET with a JSON body",
         description="Prefer POST: many HTTP clients and proxies drop a GET's body. No Idempotency-Key on GET.",
-        status=201,
-        answer=BatchExtractionAnswer,
-        errors=BATCH_EXTRACTION_ERRORS,
-        error_statuses=(400, 401, 402, 404, 409, 413, 429, 500),
-        body=BatchExtractionRequest,
-        charging=True,
-        example={"engine": {"name": "local"}, "files": [{"uuid": "5f0c7a4e-1d2b-4c3a-9e8f-7a6b5c4d3e2f"}]},
-        links=_follow_job(),
+        idempotent=False,
     ),
     DocumentedRoute(
         name="get_batch_extraction",
