@@ -34,7 +34,8 @@ def swagger_page(server: str) -> str:
 
     spec = json.dumps(openapi_document(server)).replace("</", "<\\/")  # no </script> inside the page's script
     script, style = _swagger_assets()
-    return generate_swagger_html(spec, script, style, "", None, persist_authorization=True)
+    # The key typed into "Authorize" is not kept in the browser's storage once the page is closed.
+    return generate_swagger_html(spec, script, style, "", None, persist_authorization=False)
 
 
 @cache
