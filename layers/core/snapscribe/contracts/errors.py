@@ -1,5 +1,5 @@
 """The error bodies the {"error": ...} APIs answer (the structured-extraction API answers its own shape, with
-base_resp), and the one API Gateway itself answers before any function runs."""
+base_resp)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,3 @@ class EmptyBody(BaseModel):
     """The batch-extraction API's 404: an empty object, as its contract shows."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-class GatewayMessage(BaseModel):
-    """API Gateway's own answers (a body over its limit, an unknown route, a timeout): {"message": ...}."""
-
-    message: str

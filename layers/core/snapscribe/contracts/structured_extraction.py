@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
@@ -12,7 +12,8 @@ from snapscribe.errors import InvalidRequest, MissingField
 
 # The contract's model id: the deployment's default engine.
 DEFAULT_MODEL = "u1-ocr-extract"
-SCENES = ("general", "medical")
+Scene = Literal["general", "medical"]
+SCENES: tuple[str, ...] = get_args(Scene)
 ACCEPTED_FORMATS = {"JPEG": "JPG/JPEG", "PNG": "PNG", "BMP": "BMP"}  # Pillow's names -> the contract's
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 
@@ -39,7 +40,7 @@ class StructuredExtractionForm(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     model: str = Field(description=f"The model: {DEFAULT_MODEL} (the deployment's default engine), local or gemini")
-    scene: Literal["general", "medical"] = Field(default="general", description="What the image shows")
+    scene: Scene = Field(default="general", description="What the image shows")
     prompt: str = Field(description="What to extract; a JSON template in it is filled and answered as JSON")
     image: bytes = Field(description="The image: JPG/JPEG, PNG or BMP, at most 10 MB")
     filename: SkipJsonSchema[str] = ""  # the image part's file name, not a field of the form
