@@ -19,6 +19,7 @@ from PIL import Image
 
 from snapscribe.accounts.models import ApiKeyRecord, LedgerEntry, Principal, Reservation
 from snapscribe.accounts.service import AccountService
+from snapscribe.caller import Caller
 from snapscribe.config import Settings
 from snapscribe.engines.base import ExtractionRequest, ExtractionResult
 from snapscribe.engines.layout import OcrLine
@@ -40,7 +41,6 @@ from snapscribe.jobs.model import (
     Job,
     Page,
 )
-from snapscribe.operations.caller import Caller
 from snapscribe.storage.keys import upload_key
 from snapscribe.storage.uploads import PENDING, READY, REJECTED, UploadRecord
 

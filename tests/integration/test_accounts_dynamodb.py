@@ -148,7 +148,7 @@ def test_a_hold_or_a_settlement_that_collides_with_another_transaction_is_retrie
 ) -> None:
     from snapscribe.accounts import dynamodb
     from snapscribe.accounts.models import Principal
-    from snapscribe.operations.caller import Caller
+    from snapscribe.caller import Caller
 
     monkeypatch.setattr(dynamodb.time, "sleep", lambda _seconds: None)
     accounts.create_key(user_id="racer", credits=1000, rate_limit=10, raw_key="ssk_racer_key_0123456789")
@@ -192,7 +192,7 @@ def test_a_hold_whose_first_answer_was_lost_is_the_same_hold_not_a_short_balance
     accounts: AccountService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from snapscribe.accounts.models import Principal
-    from snapscribe.operations.caller import Caller
+    from snapscribe.caller import Caller
 
     accounts.create_key(user_id="retried", credits=1000, rate_limit=10, raw_key="ssk_retried_key_0123456789")
     store = accounts._store

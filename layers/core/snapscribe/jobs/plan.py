@@ -20,10 +20,10 @@ from pydantic import BaseModel
 
 from snapscribe import errors
 from snapscribe.accounts.service import AccountService
+from snapscribe.caller import Caller
 from snapscribe.config import Settings
 from snapscribe.engines.base import Engine
 from snapscribe.images.fetch import Resolver, system_resolver
-from snapscribe.operations.caller import Caller
 from snapscribe.storage.uploads import ObjectStore, UploadStore
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from snapscribe.caller import Caller
 from snapscribe.errors import SnapscribeError, TooLongForSync
 from snapscribe.jobs.plan import Deps, ItemOutcome, JobKind, WorkPlan
-from snapscribe.operations.caller import Caller
 
 
 def check_deadline(plan: WorkPlan, caller: Caller, deps: Deps) -> None:

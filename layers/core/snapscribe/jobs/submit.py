@@ -10,9 +10,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from snapscribe.caller import Caller
 from snapscribe.jobs.files import JobFiles
 from snapscribe.jobs.model import Job, JobStore, WorkQueue
-from snapscribe.operations.caller import Caller
 
 if TYPE_CHECKING:  # the plan's module imports the image code: the jobs API and the reaper never need it
     from snapscribe.jobs.plan import Deps, JobKind

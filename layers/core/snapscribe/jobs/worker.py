@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from snapscribe.accounts.models import Principal
+from snapscribe.caller import Caller
 from snapscribe.errors import EngineError, SnapscribeError
 from snapscribe.jobs.model import (
     BUSY,
@@ -35,7 +36,6 @@ from snapscribe.jobs.model import (
 from snapscribe.jobs.plan import Deps, ItemOutcome, JobKind, WorkPlan, error_from_record, error_record
 from snapscribe.jobs.run import run_item
 from snapscribe.jobs.submit import JobServices, iso, item_messages
-from snapscribe.operations.caller import Caller
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from snapscribe.accounts.models import RateStatus
 from snapscribe.accounts.service import AccountService
+from snapscribe.caller import Caller
 from snapscribe.contracts.account import AccountView, RateLimitView, UsageRow
-from snapscribe.operations.caller import Caller
 
 
 def account(caller: Caller, rate: RateStatus, *, accounts: AccountService, limit: int = 50) -> AccountView:

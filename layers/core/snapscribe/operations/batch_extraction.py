@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from snapscribe.accounts.service import AccountService
+from snapscribe.caller import Caller
 from snapscribe.config import Settings
 from snapscribe.contracts.batch_extraction import (
     MAX_FILES,
@@ -29,7 +30,6 @@ from snapscribe.images.prepare import prepare_pages
 from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, WorkPlan
 from snapscribe.jobs.run import run_now
 from snapscribe.language import UNDETERMINED, detect_language
-from snapscribe.operations.caller import Caller
 from snapscribe.operations.ocr_by_key import OCR_PROMPT, checked_upload, owned_upload, result_key
 from snapscribe.storage.uploads import ObjectStore, UploadRecord, UploadStore
 

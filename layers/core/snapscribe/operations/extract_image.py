@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from snapscribe.accounts.service import AccountService
+from snapscribe.caller import Caller
 from snapscribe.config import Settings
 from snapscribe.contracts.extract_image import ExtractImageRequest, ExtractImageResponse, ImageFormats, credit_usage
 from snapscribe.contracts.fields import field_sources
@@ -29,7 +30,6 @@ from snapscribe.images.formats import supported_formats
 from snapscribe.images.prepare import PreparedImage, prepare_image
 from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, WorkPlan, first_failure
 from snapscribe.jobs.run import run_now
-from snapscribe.operations.caller import Caller
 from snapscribe.storage.tempfiles import request_workspace
 
 MB = 1024 * 1024

@@ -7,10 +7,10 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from snapscribe.caller import Caller
 from snapscribe.config import Settings
 from snapscribe.contracts.file_upload import UPLOAD_CONTENT_TYPES, DeletedUpload, UploadUrlRequest, UploadUrlResponse
 from snapscribe.errors import InvalidRequest, LimitExceeded, NotFound, UnsupportedImageFormat
-from snapscribe.operations.caller import Caller
 from snapscribe.storage.keys import sanitise_filename, upload_key
 from snapscribe.storage.uploads import ObjectStore, UploadRecord, UploadStore
 

@@ -7,11 +7,11 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from snapscribe.caller import Caller
 from snapscribe.contracts.jobs import JobList, JobView, Progress, Webhook, WebhookAttempt
 from snapscribe.errors import InvalidRequest, JobFinished, NotFound
 from snapscribe.jobs.model import Job
 from snapscribe.jobs.submit import JobServices
-from snapscribe.operations.caller import Caller
 
 MAX_PAGE = 100
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from snapscribe.accounts.service import AccountService
+from snapscribe.caller import Caller
 from snapscribe.config import Settings
 from snapscribe.contracts.ocr_by_key import OcrByKeyRequest, OcrByKeyResponse
 from snapscribe.engines.base import Engine, ExtractionRequest, ExtractionResult, page_engine
@@ -18,7 +19,6 @@ from snapscribe.images.prepare import PreparedImage, prepare_pages
 from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, WorkPlan, first_failure
 from snapscribe.jobs.run import run_now
 from snapscribe.language import detect_language
-from snapscribe.operations.caller import Caller
 from snapscribe.storage.keys import RESULTS_PREFIX, parse_upload_key
 from snapscribe.storage.uploads import PENDING, REJECTED, ObjectStore, UploadRecord, UploadStore
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from snapscribe.accounts.service import AccountService
+from snapscribe.caller import Caller
 from snapscribe.config import Settings
 from snapscribe.contracts.fields import field_sources
 from snapscribe.contracts.structured_extraction import (
@@ -24,7 +25,6 @@ from snapscribe.errors import ImageTooLarge, MissingField, UnsupportedImageForma
 from snapscribe.images.prepare import prepare_image, sniff_format
 from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, WorkPlan, first_failure
 from snapscribe.jobs.run import run_now
-from snapscribe.operations.caller import Caller
 
 MB = 1024 * 1024
 

@@ -10,9 +10,9 @@ from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 
+from snapscribe.caller import Caller
 from snapscribe.contracts.parsing import parse_json_body
 from snapscribe.errors import InvalidRequest
-from snapscribe.operations.caller import Caller
 from snapscribe.web.multipart import FormParts, read_form
 
 ModelT = TypeVar("ModelT", bound=BaseModel)

@@ -1,4 +1,4 @@
-"""Who asks for an operation, whatever carried the request (API Gateway today, a queue tomorrow)."""
+"""Who asks for an operation, whatever carried the request: API Gateway, or a job on the work queue."""
 
 from __future__ import annotations
 
