@@ -10,13 +10,16 @@ from snapscribe.accounts.models import ApiKeyRecord, LedgerEntry, Reservation
 
 
 class FakeAccountStore:
-    """The AccountStore protocol in memory: a reservation takes the credits and writes a `reserved` row
-    atomically; only a row still `reserved` can be settled (once)."""
+    """The AccountStore protocol in memory, with the DynamoDB adapter's conditions: a key is written with its
+    secret and its credits, or (its hash or id taken) not at all; a reservation takes the credits and writes a
+    `reserved` row atomically (a repeat of the same request at the same time finds its row and is that hold);
+    only a row still `reserved` can be settled (once)."""
 
     def __init__(self) -> None:
         self.keys: dict[str, ApiKeyRecord] = {}
         self.balances: dict[str, int] = {}
         self.windows: dict[tuple[str, int], int] = {}
+        self.window_expiry: dict[tuple[str, int], int] = {}  # the window's expiresAt (the table's TTL attribute)
         self.rows: dict[tuple[str, str], LedgerEntry] = {}  # (user_id, ledger sort key) -> row
         self.open_holds: dict[tuple[str, str], Reservation] = {}  # rows still `reserved` (a sparse index)
         self.webhook_secrets: dict[str, str] = {}  # key id -> secret
@@ -27,6 +30,9 @@ class FakeAccountStore:
 
     def put_key(self, record: ApiKeyRecord, initial_credits: int, webhook_secret: str) -> None:
         with self.lock:
+            if record.key_hash in self.keys or record.key_id in self.webhook_secrets:
+                # attribute_not_exists(pk) on both items: DynamoDB cancels the whole transaction.
+                raise ValueError(f"key {record.key_id} (or its hash) exists already")
             self.keys[record.key_hash] = record
             self.balances[record.user_id] = self.balances.get(record.user_id, 0) + initial_credits
             self.webhook_secrets[record.key_id] = webhook_secret
@@ -66,6 +72,7 @@ class FakeAccountStore:
             if count >= limit:
                 return None
             self.windows[(key_id, window_start)] = count + 1
+            self.window_expiry[(key_id, window_start)] = expires_at  # every counted hit sets it
             return count + 1
 
     def reserve(
@@ -81,33 +88,38 @@ class FakeAccountStore:
         source: str | None = None,
     ) -> Reservation | None:
         ledger_sk = f"LEDGER#{created_at}#{request_id}"
+        reservation = Reservation(user_id, ledger_sk, cost, request_id, hold_until)
         with self.lock:
-            if self.balances.get(user_id, 0) < cost or (user_id, ledger_sk) in self.rows:
-                return None  # DynamoDB cancels the whole transaction on either condition
+            if (user_id, ledger_sk) in self.rows:
+                # The adapter takes its row's existence for an earlier try of this very call that committed
+                # (balance and row together), whatever the balance is now: nothing more is taken.
+                return reservation
+            if self.balances.get(user_id, 0) < cost:
+                return None  # DynamoDB cancels the whole transaction: no row, nothing taken
             self.balances[user_id] -= cost
             self.rows[(user_id, ledger_sk)] = LedgerEntry(
-                user_id, request_id, route, key_id, cost, 0, "reserved", created_at, job_id, source
+                user_id, request_id, route, key_id, cost, 0, "reserved", created_at, job_id, source or None
             )
-            reservation = Reservation(user_id, ledger_sk, cost, request_id, hold_until)
             self.open_holds[(user_id, ledger_sk)] = reservation
             return reservation
 
     def recent_ledger(self, user_id: str, limit: int) -> list[LedgerEntry]:
-        return sorted(self.ledger(user_id), key=lambda row: row.created_at, reverse=True)[:limit]
+        return self.ledger(user_id)[::-1][:limit]  # by sort key (time, then request id), descending
 
     def overdue_holds(self, now: int, limit: int) -> list[Reservation]:
         with self.lock:
-            overdue = sorted((hold for hold in self.open_holds.values() if hold.hold_until < now), key=str)
-            return overdue[:limit]
+            overdue = [hold for hold in self.open_holds.values() if hold.hold_until < now]
+            # The OpenHolds index's order: by holdUntil (its sort key).
+            return sorted(overdue, key=lambda hold: (hold.hold_until, hold.user_id, hold.ledger_sk))[:limit]
 
     def settle(self, reservation: Reservation, refund: int, status: str) -> None:
         with self.lock:
-            row = self.rows[(reservation.user_id, reservation.ledger_sk)]
-            if row.status != "reserved":
-                return  # already settled: nothing more to give back
+            row = self.rows.get((reservation.user_id, reservation.ledger_sk))
+            if row is None or row.status != "reserved":
+                return  # never reserved, or already settled: the transaction is cancelled, nothing is given back
             self.rows[(reservation.user_id, reservation.ledger_sk)] = replace(row, refund=refund, status=status)
             self.open_holds.pop((reservation.user_id, reservation.ledger_sk), None)
-            self.balances[reservation.user_id] += refund
+            self.balances[reservation.user_id] = self.balances.get(reservation.user_id, 0) + refund
 
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         return [row for (owner, _sk), row in sorted(self.rows.items()) if owner == user_id]
