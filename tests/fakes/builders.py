@@ -18,7 +18,7 @@ from snapscribe.accounts.models import Principal
 from snapscribe.accounts.service import AccountService
 from snapscribe.config import Settings
 from snapscribe.storage.keys import upload_key
-from snapscribe.storage.uploads import READY, UploadRecord
+from snapscribe.storage.uploads import PENDING, READY, REJECTED, UploadRecord
 from tests.fakes.accounts import FakeAccountStore
 from tests.fakes.clock import NOW, Clock
 from tests.fakes.engines import FakeEngine
@@ -92,8 +92,9 @@ class Uploads:
         reason: str = "",
         max_bytes: int = 50 * MB,
     ) -> UploadRecord:
-        """An upload record as the upload-url operation and the trigger leave it, with its object (None: the
-        object was never uploaded, or is gone)."""
+        """An upload record as the upload-url operation and the trigger leave it (created pending, then marked
+        ready and, if so, rejected, as the trigger would), with its object (None: the object was never uploaded,
+        or is gone)."""
         upload_id = str(uuid.uuid4())
         record = UploadRecord(
             upload_id=upload_id,
@@ -104,15 +105,18 @@ class Uploads:
             max_bytes=max_bytes,
             created_at="2023-11-14T22:13:20Z",
             expires_at=int(NOW) + 7 * 86400,
-            status=status,
-            reason=reason,
-            size=len(data or b""),
-            pages=pages,
         )
         self.uploads.create(record)
+        if status != PENDING:
+            self.uploads.mark_ready(user_id, upload_id, image_format="", size=len(data or b""), pages=pages)
+        if status == REJECTED:
+            self.uploads.mark_rejected(user_id, upload_id, reason=reason)
         if data is not None:
             self.objects.put(record.key, data)
-        return record
+        stored = self.uploads.get(user_id, upload_id)
+        assert stored is not None
+        assert stored.status == status, f"an upload is pending, ready or rejected, not {status!r}"
+        return stored
 
 
 def make_settings(tmp_dir: Path, **overrides: Any) -> Settings:

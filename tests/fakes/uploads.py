@@ -11,8 +11,10 @@ from snapscribe.storage.uploads import PENDING, READY, REJECTED, UploadRecord
 
 
 class FakeUploadStore:
-    """The UploadStore protocol in memory: records under their owner; pending or ready -> ready or rejected;
-    rejected is final; a transition of a missing record fails like a conditional write."""
+    """The UploadStore protocol in memory, with the DynamoDB adapter's conditions: a record is created once, under
+    its owner, with what the upload-url operation knows (what the trigger finds comes with the transitions);
+    pending or ready -> ready or rejected; rejected is final; a transition of a missing record fails like a
+    conditional write."""
 
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], UploadRecord] = {}
@@ -22,7 +24,10 @@ class FakeUploadStore:
         with self.lock:
             if (record.user_id, record.upload_id) in self.records:
                 raise ValueError(f"upload {record.upload_id} exists already")  # attribute_not_exists(pk)
-            self.records[(record.user_id, record.upload_id)] = record
+            # The adapter writes neither the reason nor the format, size or pages: they are the trigger's.
+            self.records[(record.user_id, record.upload_id)] = replace(
+                record, reason="", image_format="", size=0, pages=0
+            )
 
     def get(self, user_id: str, upload_id: str) -> UploadRecord | None:
         return self.records.get((user_id, upload_id))
