@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from tests.fakes.clock import Clock
 
@@ -15,7 +16,8 @@ FAKE_BUCKET_URL = "https://fake-bucket.example"
 
 class FakeObjectStore:
     """The ObjectStore protocol in memory: key -> bytes (JSON documents are stored as UTF-8 JSON, as S3
-    would), each with the time it was written; presigned URLs are deterministic fakes."""
+    would), each with the time it was written; presigned URLs are fakes of the key (quoted as in S3's), a GET's
+    different at every call (S3's differ from one second to the next)."""
 
     def __init__(self, clock: Callable[[], float] | None = None) -> None:
         self.objects: dict[str, bytes] = {}
@@ -55,7 +57,8 @@ class FakeObjectStore:
     def presigned_get(self, key: str, *, expires_in: int) -> str:
         with self.lock:
             self._links += 1  # each link is new, as a real signature (with its timestamp) would be
-            return f"{FAKE_BUCKET_URL}/{key}?expires={expires_in}&link={self._links}"
+            # The key quoted as botocore quotes it in a URL's path.
+            return f"{FAKE_BUCKET_URL}/{quote(key, safe='/~')}?expires={expires_in}&link={self._links}"
 
     def put_json(self, key: str, document: dict[str, object]) -> None:
         self.put(key, json.dumps(document, ensure_ascii=False).encode("utf-8"))
