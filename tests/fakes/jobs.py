@@ -3,6 +3,8 @@ tests/contracts/test_job_store_contract.py."""
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 from dataclasses import replace
 from typing import Any
@@ -24,40 +26,96 @@ from snapscribe.jobs.model import (
     Page,
 )
 
+COUNTER = {ITEM_DONE: "done", ITEM_FAILED: "failed", ITEM_CANCELLED: "cancelled"}
+CURSOR_KEYS = {"pk", "sk", "owner", "createdAt"}  # what the adapter's cursor carries (the ByOwner index's key)
+
+
+def _copy(job: Job) -> Job:
+    """A job as a read returns it: a record of its own, never the stored one."""
+    return replace(job, webhook_attempts=[dict(attempt) for attempt in job.webhook_attempts])
+
+
+def _cursor(job: Job) -> str:
+    key = {"pk": {"S": f"JOB#{job.job_id}"}, "sk": {"S": "JOB"}, "owner": {"S": job.owner}}
+    key["createdAt"] = {"S": job.created_at}
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+def _after(cursor: str, owner: str) -> tuple[str, str]:
+    """Where a cursor's page ended, (createdAt, job id); a ValueError for anything that is not a cursor of this
+    owner's list, as the adapter's."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, RecursionError, TypeError) as error:
+        raise ValueError("not a cursor") from error
+    if not isinstance(key, dict) or set(key) != CURSOR_KEYS:
+        raise ValueError("not a cursor")
+    if not all(
+        isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str) for value in key.values()
+    ):
+        raise ValueError("not a cursor")
+    if key["owner"]["S"] != owner:
+        raise ValueError("not this caller's cursor")
+    return key["createdAt"]["S"], key["pk"]["S"].removeprefix("JOB#")
+
 
 class FakeJobStore:
-    """The JobStore protocol in memory, with the DynamoDB adapter's conditions: an item is claimed by one
-    worker (taken over only when its lease has run out), resolved once and counted in the same step; a job is
-    finished once."""
+    """The JobStore protocol in memory, with the DynamoDB adapter's conditions: a job is created once with no
+    progress; an item is claimed by one worker (taken over only when its lease has run out), resolved once and
+    counted in the same step; a job is finalized by one claimant and finished once. Records keep the expiry the
+    adapter writes for the table's TTL (`job_expiry`, an item record's "expires_at")."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, expire_after_seconds: int = 30 * 86400) -> None:
         self.jobs: dict[str, Job] = {}
         self.item_records: dict[tuple[str, int], dict[str, Any]] = {}
         self.finalizing: dict[str, int] = {}
+        self.job_expiry: dict[str, int] = {}
+        self.expire_after = expire_after_seconds
         self.lock = threading.Lock()
 
     def create(self, job: Job) -> None:
         with self.lock:
             if job.job_id in self.jobs:
                 raise ValueError(f"job {job.job_id} exists")
-            self.jobs[job.job_id] = replace(job, remaining=job.total, webhook_attempts=[])
+            # What the adapter writes: the job's identity, its hold (its owner's), its links; no progress.
+            self.jobs[job.job_id] = Job(
+                job_id=job.job_id,
+                owner=job.owner,
+                key_id=job.key_id,
+                kind=job.kind,
+                route=job.route,
+                request_id=job.request_id,
+                total=job.total,
+                hold=replace(job.hold, user_id=job.owner, request_id=job.request_id),
+                created_at=job.created_at,
+                deadline=job.deadline,
+                status=job.status,
+                remaining=job.total,
+                callback_url=job.callback_url or None,
+                status_url=job.status_url or None,
+            )
+            self.job_expiry[job.job_id] = job.deadline + self.expire_after
 
     def get(self, job_id: str) -> Job | None:
         with self.lock:
             job = self.jobs.get(job_id)
-            return replace(job, webhook_attempts=list(job.webhook_attempts)) if job else None
+            return _copy(job) if job else None
 
     def list_for(self, owner: str, *, limit: int, cursor: str | None) -> Page:
-        mine = sorted((job for job in self.jobs.values() if job.owner == owner), key=lambda job: job.created_at)
-        mine.reverse()
-        start = int(cursor or 0)
-        end = start + limit
-        return Page(mine[start:end], str(end) if end < len(mine) else None)
+        with self.lock:
+            mine = [job for job in self.jobs.values() if job.owner == owner]
+        mine.sort(key=lambda job: (job.created_at, job.job_id), reverse=True)  # the ByOwner index, descending
+        if cursor:
+            after = _after(cursor, owner)
+            mine = [job for job in mine if (job.created_at, job.job_id) < after]
+        page = mine[:limit]
+        # Like moto, no cursor when nothing follows (DynamoDB itself may give one that leads to an empty page).
+        return Page([_copy(job) for job in page], _cursor(page[-1]) if len(mine) > limit else None)
 
     def mark_running(self, job_id: str, now: str) -> None:
         with self.lock:
-            job = self.jobs[job_id]
-            if job.status == QUEUED:
+            job = self.jobs.get(job_id)
+            if job is not None and job.status == QUEUED:
                 self.jobs[job_id] = replace(job, status=RUNNING, started_at=now)
 
     def claim_item(self, job_id: str, index: int, *, token: str, lease_until: int, now: int) -> str:
@@ -69,6 +127,7 @@ class FakeJobStore:
                     "token": token,
                     "lease": lease_until,
                     "attempts": 1,
+                    "expires_at": lease_until + self.expire_after,  # a take-over keeps it
                 }
                 return CLAIMED
             if item["status"] != RUNNING:
@@ -97,25 +156,27 @@ class FakeJobStore:
                 allowed = item is None
             else:
                 allowed = item is None or item["status"] == RUNNING
-            if not allowed or job_id not in self.jobs:
+            if not allowed:
                 return False
+            # An item resolved without a claim has no expiry: the adapter writes none (see the contract).
             self.item_records[(job_id, index)] = {
                 **(item or {}),
                 "status": outcome,
-                "error": error,
+                "error": dict(error) if error is not None else None,
                 "output": output,
                 "output_key": output_key,
             }
-            job = self.jobs[job_id]
-            counter = {ITEM_DONE: "done", ITEM_FAILED: "failed", ITEM_CANCELLED: "cancelled"}[outcome]
-            self.jobs[job_id] = replace(job, remaining=job.remaining - 1, **{counter: getattr(job, counter) + 1})
+            job = self.jobs.get(job_id)
+            if job is not None:  # the adapter resolves the item whether or not its job is still there
+                counter = COUNTER[outcome]
+                self.jobs[job_id] = replace(job, remaining=job.remaining - 1, **{counter: getattr(job, counter) + 1})
             return True
 
     def items(self, job_id: str) -> dict[int, ItemRecord]:
         with self.lock:
             return {
                 index: ItemRecord(item["status"], item.get("error"), item.get("output"), item.get("output_key"))
-                for (owner, index), item in self.item_records.items()
+                for (owner, index), item in sorted(self.item_records.items())
                 if owner == job_id
             }
 
@@ -129,9 +190,11 @@ class FakeJobStore:
 
     def claim_finalization(self, job_id: str, *, token: str, now: int, stale_after: int) -> bool:
         with self.lock:
-            job = self.jobs[job_id]
+            job = self.jobs.get(job_id)
             at = self.finalizing.get(job_id)
-            if job.remaining != 0 or job.finished_at is not None or (at is not None and at >= now - stale_after):
+            if job is None or job.remaining != 0 or job.finished_at is not None:
+                return False
+            if at is not None and at >= now - stale_after:
                 return False
             self.finalizing[job_id] = now
             return True
@@ -148,8 +211,9 @@ class FakeJobStore:
         now: str,
     ) -> None:
         with self.lock:
-            job = self.jobs[job_id]
-            if job.finished_at is None:
+            job = self.jobs.get(job_id)
+            # A job that is gone: nothing (the adapter writes a partial record there, see the contract).
+            if job is not None and job.finished_at is None:
                 self.jobs[job_id] = replace(
                     job,
                     status=status,
@@ -159,22 +223,28 @@ class FakeJobStore:
                     charged=charged,
                     finished_at=now,
                 )
+                self.finalizing.pop(job_id, None)
 
     def mark_webhook_queued(self, job_id: str) -> bool:
         with self.lock:
-            job = self.jobs[job_id]
-            if job.webhook_state is not None:
+            job = self.jobs.get(job_id)
+            # A job that is gone: False (the adapter writes a partial record and says True, see the contract).
+            if job is None or job.webhook_state is not None:
                 return False
             self.jobs[job_id] = replace(job, webhook_state="queued")
             return True
 
     def record_webhook_attempt(self, job_id: str, attempt: dict[str, Any], state: str) -> None:
         with self.lock:
-            job = self.jobs[job_id]
-            self.jobs[job_id] = replace(job, webhook_attempts=[*job.webhook_attempts, attempt], webhook_state=state)
+            job = self.jobs.get(job_id)
+            if job is None:
+                return  # attribute_exists(pk): nothing is written
+            # The adapter stores an int as a number and anything else as its text.
+            stored = {name: value if isinstance(value, int) else str(value) for name, value in attempt.items()}
+            self.jobs[job_id] = replace(job, webhook_attempts=[*job.webhook_attempts, stored], webhook_state=state)
 
     def open_jobs(self, limit: int) -> list[Job]:
         with self.lock:
-            return sorted((job for job in self.jobs.values() if job.finished_at is None), key=lambda job: job.deadline)[
-                :limit
-            ]
+            unfinished = [job for job in self.jobs.values() if job.finished_at is None]
+        unfinished.sort(key=lambda job: (job.deadline, job.job_id))  # the OpenJobs index: by deadline
+        return [_copy(job) for job in unfinished[:limit]]
