@@ -15,14 +15,14 @@ from pydantic import BaseModel
 
 from snapscribe import errors as e
 from snapscribe import routes as routes_package
-from snapscribe.web import errors as tables
-from snapscribe.web.openapi.document import _error_model, openapi_document
-from snapscribe.web.openapi.routes import ROUTES
+from snapscribe.contracts import errors as tables
+from snapscribe.routes.api_docs import APIS, document
 from snapscribe_tools import openapi as make_openapi
 from snapscribe_tools.template import functions, load_template
 from tests.conftest import body_of, invoke, load_event
 
-DOCUMENT = openapi_document()
+DOCUMENT = document()
+ROUTES = [route for api in APIS for route in api.routes]
 # Every route module there is: one added without its entry in the document fails the routers' test.
 ROUTE_MODULES = tuple(module.name for module in pkgutil.iter_modules(routes_package.__path__))
 
@@ -129,7 +129,7 @@ def _an_error(error_type: type[e.SnapscribeError]) -> e.SnapscribeError:
     return error_type("what was wrong")
 
 
-@pytest.mark.parametrize("route", [route for route in ROUTES if route.errors], ids=lambda route: route.name)
+@pytest.mark.parametrize("route", [route for route in ROUTES if not route.public], ids=lambda route: route.name)
 def test_every_documented_error_status_is_answered_in_the_documented_shape(route: Any) -> None:
     table = route.errors
     for status in route.error_statuses:
@@ -138,7 +138,7 @@ def test_every_documented_error_status_is_answered_in_the_documented_shape(route
         if status == 500:
             answers.append(table.respond(RuntimeError("a bug")))
         assert answers, f"{route.name}: no row of {table.name} answers {status}"
-        model: type[BaseModel] = _error_model(table, status)
+        model: type[BaseModel] = table.model_for(status)
         for answer in answers:
             assert answer.status == status
             model.model_validate(answer.body, strict=True)
@@ -165,7 +165,7 @@ def test_the_docs_page_is_swagger_ui_that_needs_nothing_from_the_internet() -> N
 
 
 def test_every_error_table_has_its_meanings_documented() -> None:
-    from snapscribe.web.openapi.routes import ERROR_MEANINGS
+    from snapscribe.web.openapi.document import ERROR_MEANINGS
 
     for table in (
         tables.EXTRACT_IMAGE_ERRORS,

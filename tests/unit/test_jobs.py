@@ -28,7 +28,6 @@ from snapscribe.operations.batch_extraction import EXTRACT_BATCH
 from snapscribe.operations.extract_image import EXTRACT_IMAGE
 from snapscribe.operations.kinds import KINDS
 from snapscribe.operations.ocr_by_key import OCR_BY_KEY
-from snapscribe.web.answers import answer
 from tests.fakes import (
     NOW,
     Account,
@@ -72,7 +71,7 @@ class Harness:
             webhooks=self.webhooks,
             max_seconds=3600,
         )
-        self.worker = Worker(self.jobs, self.deps, KINDS, answer, lease_seconds=330, clock=self.clock)
+        self.worker = Worker(self.jobs, self.deps, KINDS, lease_seconds=330, clock=self.clock)
 
     def deps(self) -> Deps:
         return Deps(
@@ -124,7 +123,7 @@ def test_a_batch_job_answers_the_calls_exact_body_and_charges_the_same(tmp_path:
     request = batch_request(png.upload_id, tiff.upload_id)
 
     synchronous = run_now(EXTRACT_BATCH, request, make_caller("alice"), harness.deps())
-    _status, expected = answer(EXTRACT_BATCH.name, synchronous)
+    _status, expected = EXTRACT_BATCH.answer(synchronous)
     balance_after_call = harness.account.balance
 
     job = harness.submit(EXTRACT_BATCH, request)

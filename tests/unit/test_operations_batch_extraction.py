@@ -27,7 +27,9 @@ from snapscribe.errors import (
     UploadPending,
     UploadRejected,
 )
-from snapscribe.operations.batch_extraction import extract_batch, get_batch_extraction
+from snapscribe.jobs.plan import Deps
+from snapscribe.jobs.run import run_now
+from snapscribe.operations.batch_extraction import EXTRACT_BATCH, get_batch_extraction
 from snapscribe.operations.ocr_by_key import OCR_PROMPT
 from snapscribe.storage.uploads import PENDING, REJECTED
 from tests.conftest import tiff_with_broken_page
@@ -85,15 +87,17 @@ def run(
     request = BatchExtractionRequest.model_validate(
         {"engine": {"name": engine_name, "options": options or {}}, "files": files}
     )
-    return extract_batch(
-        request,
-        account.caller,
+    pick = engine_for or engine_picker(engine, asked)
+    deps = Deps(
         accounts=account.service,
+        settings=settings,
+        engine_for=lambda engine_id=None, **_options: pick(engine_id),
         uploads=store.uploads,
         objects=store.objects,
-        engine_for=engine_for or engine_picker(engine, asked),
-        settings=settings,
     )
+    result = run_now(EXTRACT_BATCH, request, account.caller, deps)
+    assert isinstance(result, ProcessedExtraction)
+    return result
 
 
 def pages_of(extraction: ProcessedExtraction) -> list[list[tuple[int, str, str]]]:

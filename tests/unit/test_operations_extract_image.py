@@ -23,7 +23,9 @@ from snapscribe.errors import (
     UrlNotAllowed,
 )
 from snapscribe.images.fetch import Resolver, system_resolver
-from snapscribe.operations.extract_image import ExtractionFailed, extract_image
+from snapscribe.jobs.plan import Deps
+from snapscribe.jobs.run import run_now
+from snapscribe.operations.extract_image import EXTRACT_IMAGE, ExtractionFailed
 from tests.fakes import (
     Account,
     FakeEngine,
@@ -70,9 +72,12 @@ def run(
     request = ExtractImageRequest.model_validate(
         {"inputMethod": method, "images": images, "prompt": prompt, "jsonMode": json_mode}
     )
-    return extract_image(
-        request, account.caller, accounts=account.service, engine=engine, settings=settings, resolver=resolver
+    deps = Deps(
+        accounts=account.service, settings=settings, engine_for=lambda *_args, **_options: engine, resolver=resolver
     )
+    result = run_now(EXTRACT_IMAGE, request, account.caller, deps)
+    assert isinstance(result, ExtractImageResponse)
+    return result
 
 
 def test_success_charges_ten_plus_one_per_image_and_sends_every_image(account: Account, settings: Settings) -> None:

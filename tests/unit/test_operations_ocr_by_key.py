@@ -23,7 +23,9 @@ from snapscribe.errors import (
     UploadPending,
     UploadRejected,
 )
-from snapscribe.operations.ocr_by_key import OCR_PROMPT, OcrFailed, get_ocr_result, ocr_by_key
+from snapscribe.jobs.plan import Deps
+from snapscribe.jobs.run import run_now
+from snapscribe.operations.ocr_by_key import OCR_BY_KEY, OCR_PROMPT, OcrFailed, get_ocr_result
 from snapscribe.storage.uploads import PENDING, REJECTED
 from tests.conftest import tiff_with_broken_page
 from tests.fakes import (
@@ -61,15 +63,16 @@ def store() -> Uploads:
 
 
 def run(key: str, account: Account, store: Uploads, engine: FakeEngine, settings: Settings) -> OcrByKeyResponse:
-    return ocr_by_key(
-        OcrByKeyRequest(key=key),
-        account.caller,
+    deps = Deps(
         accounts=account.service,
+        settings=settings,
+        engine_for=lambda *_args, **_options: engine,
         uploads=store.uploads,
         objects=store.objects,
-        engine=engine,
-        settings=settings,
     )
+    result = run_now(OCR_BY_KEY, OcrByKeyRequest(key=key), account.caller, deps)
+    assert isinstance(result, OcrByKeyResponse)
+    return result
 
 
 def test_success_charges_the_tokens_used_and_keeps_the_result(

@@ -20,7 +20,9 @@ from snapscribe.errors import (
     UnknownEngine,
     UnsupportedImageFormat,
 )
-from snapscribe.operations.structured_extraction import extract_structured
+from snapscribe.jobs.plan import Deps
+from snapscribe.jobs.run import run_now
+from snapscribe.operations.structured_extraction import EXTRACT_STRUCTURED
 from tests.fakes import (
     Account,
     FakeEngine,
@@ -63,14 +65,11 @@ def run(
     asked: list[str | None] | None = None,
     engine_for: Callable[[str | None], FakeEngine] | None = None,
 ) -> dict[str, object]:
-    response = extract_structured(
-        the_form,
-        account.caller,
-        accounts=account.service,
-        engine_for=engine_for or engine_picker(engine, asked),
-        settings=settings,
+    pick = engine_for or engine_picker(engine, asked)
+    deps = Deps(
+        accounts=account.service, settings=settings, engine_for=lambda engine_id=None, **_options: pick(engine_id)
     )
-    return response.model_dump()
+    return run_now(EXTRACT_STRUCTURED, the_form, account.caller, deps).model_dump()
 
 
 def test_success_charges_the_tokens_used_and_returns_the_rest(account: Account, settings: Settings) -> None:

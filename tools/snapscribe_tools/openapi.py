@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from snapscribe.web.openapi.document import openapi_document
+from snapscribe.routes.api_docs import document as openapi_document
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 

@@ -1,4 +1,4 @@
-"""Typed domain errors. Each contract's error table (snapscribe.web.errors) maps them to responses."""
+"""Typed domain errors. Each contract's error table (snapscribe.contracts.errors) maps them to responses."""
 
 from __future__ import annotations
 

@@ -111,13 +111,11 @@ def job_services() -> JobServices:
 def worker() -> Worker:
     from snapscribe.jobs.worker import Worker
     from snapscribe.operations.kinds import KINDS
-    from snapscribe.web.answers import answer
 
     return Worker(
         job_services(),
-        lambda: deps(files=True),
+        deps,
         KINDS,
-        answer,
         lease_seconds=get_settings().worker_timeout_seconds * LEASE_TIMEOUTS,
     )
 
@@ -168,9 +166,9 @@ def account_service() -> AccountService:
     )
 
 
-def deps(*, files: bool = False) -> Deps:
-    """What a charging operation uses: accounts, settings and engines; with `files`, upload records and the
-    bucket too (their clients are made only for the functions that use them)."""
+def deps() -> Deps:
+    """What a charging operation uses: accounts, settings, engines, upload records and the bucket (whose client is
+    made on first use, so a function that never reads the bucket never makes it)."""
     from snapscribe.engines.registry import get_engine
     from snapscribe.jobs.plan import BlobCache, Deps
 
@@ -178,8 +176,8 @@ def deps(*, files: bool = False) -> Deps:
         accounts=account_service(),
         settings=get_settings(),
         engine_for=get_engine,
-        uploads=upload_store() if files else None,
-        objects=object_store() if files else None,
+        uploads=upload_store(),
+        objects=object_store(),
         # Per invocation: a replaced object must never be served from an earlier request's copy.
         cache=BlobCache(),
     )

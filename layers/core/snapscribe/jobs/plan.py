@@ -5,7 +5,8 @@ limits, ownership) and says what to hold and which items the work splits into: o
 an engine that reads pages apart, one per model call where a model must see every image together.
 `run_item` does one item and returns its output as JSON (or raises a typed error for that item alone).
 `finish` turns all outcomes into the API's result and what it cost (or raises the request's typed
-error). Run in one invocation (jobs/run.py) or as a job on SQS (jobs/worker.py), the result is the same.
+error); `answer` says what the API answers for that result or error (its status and exact body). Run in one
+invocation (jobs/run.py) or as a job on SQS (jobs/worker.py), the answer is the same.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
@@ -22,7 +23,9 @@ from snapscribe import errors
 from snapscribe.accounts.service import AccountService
 from snapscribe.caller import Caller
 from snapscribe.config import Settings
+from snapscribe.contracts.errors import ErrorTable
 from snapscribe.engines.base import Engine
+from snapscribe.errors import SnapscribeError
 from snapscribe.images.fetch import Resolver, system_resolver
 from snapscribe.storage.uploads import ObjectStore, UploadStore
 
@@ -127,16 +130,37 @@ class Finished:
     used: int  # what the work cost, at most the hold
 
 
-class JobKind(Protocol):
-    name: str
+class JobKind:
+    """A charging operation, as work: what the synchronous route and the worker both run, and what its API
+    answers (the same status and body either way). Each API's kind is one object, listed in the registry
+    (operations/kinds.py)."""
+
+    name: ClassVar[str]
     # A failed item fails the whole request (no partial result): the rest need not run.
-    all_or_nothing: bool
+    all_or_nothing: ClassVar[bool]
+    status: ClassVar[int] = 200  # of success
+    answer_model: ClassVar[type[BaseModel]]  # the success body's model
+    errors: ClassVar[ErrorTable]  # the API's error answers
 
-    def plan(self, request: Any, caller: Caller, deps: Deps) -> WorkPlan: ...
+    def plan(self, request: Any, caller: Caller, deps: Deps) -> WorkPlan:
+        raise NotImplementedError
 
-    def run_item(self, plan: WorkPlan, index: int, deps: Deps) -> dict[str, Any]: ...
+    def run_item(self, plan: WorkPlan, index: int, deps: Deps) -> dict[str, Any]:
+        raise NotImplementedError
 
-    def finish(self, plan: WorkPlan, outcomes: Sequence[ItemOutcome], caller: Caller, deps: Deps) -> Finished: ...
+    def finish(self, plan: WorkPlan, outcomes: Sequence[ItemOutcome], caller: Caller, deps: Deps) -> Finished:
+        raise NotImplementedError
+
+    def body(self, result: BaseModel) -> dict[str, Any]:
+        """The success body: the result as it is, unless the contract wraps it."""
+        return result.model_dump()
+
+    def answer(self, outcome: BaseModel | SnapscribeError) -> tuple[int, dict[str, Any]]:
+        """The status and body the API answers for a result, or for a typed error, of this work."""
+        if isinstance(outcome, SnapscribeError):
+            refused = self.errors.respond(outcome)
+            return refused.status, refused.body
+        return self.status, self.body(outcome)
 
 
 # --- typed errors across the queue ----------------------------------------------------------------

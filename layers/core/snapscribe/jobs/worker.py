@@ -39,7 +39,6 @@ from snapscribe.jobs.submit import JobServices, iso, item_messages
 
 log = logging.getLogger(__name__)
 
-Answer = Callable[[str, BaseModel | SnapscribeError], tuple[int, dict[str, Any]]]
 EXPAND_CHUNK = 500  # items sent per expansion message (the rest follow in another)
 OUTPUT_INLINE_BYTES = 100_000  # an item's output up to this size is kept in its record, larger ones in the bucket
 CANCELLED_ITEM = {"type": "Cancelled", "message": "The job was cancelled before this item ran"}
@@ -60,7 +59,6 @@ class Worker:
         jobs: JobServices,
         deps: Callable[[], Deps],
         kinds: dict[str, JobKind],
-        answer: Answer,
         *,
         lease_seconds: int,
         clock: Callable[[], float] = time.time,
@@ -68,7 +66,6 @@ class Worker:
         self.jobs = jobs
         self._deps = deps
         self.kinds = kinds
-        self.answer = answer
         self.lease_seconds = lease_seconds
         self.clock = clock
         self._plans: OrderedDict[str, WorkPlan] = OrderedDict()  # a few recent jobs' plans, per instance
@@ -218,7 +215,7 @@ class Worker:
             log.exception("finishing job %s failed", job.job_id)
             outcome = EngineError("the job could not be finished")
         deps.accounts.settle(job.hold, refund=job.hold.cost - used)
-        result_status, body = self.answer(job.kind, outcome)
+        result_status, body = kind.answer(outcome)
         status = CANCELLED if skipped else (SUCCEEDED if result_status < 400 else FAILED)
         self._record(job, status, result_status, body, charged=used)
 

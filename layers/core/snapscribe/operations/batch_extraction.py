@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from snapscribe.accounts.service import AccountService
+from pydantic import BaseModel
+
 from snapscribe.caller import Caller
-from snapscribe.config import Settings
 from snapscribe.contracts.batch_extraction import (
     MAX_FILES,
+    BatchExtractionAnswer,
     BatchExtractionRequest,
     FileResult,
     PageResult,
     ProcessedExtraction,
 )
+from snapscribe.contracts.errors import BATCH_EXTRACTION_ERRORS
 from snapscribe.engines.base import Engine, ExtractionRequest, page_engine
 from snapscribe.errors import (
     CorruptImage,
@@ -27,8 +29,7 @@ from snapscribe.errors import (
     SnapscribeError,
 )
 from snapscribe.images.prepare import prepare_pages
-from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, WorkPlan
-from snapscribe.jobs.run import run_now
+from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, JobKind, WorkPlan
 from snapscribe.language import UNDETERMINED, detect_language
 from snapscribe.operations.ocr_by_key import OCR_PROMPT, checked_upload, owned_upload, result_key
 from snapscribe.storage.uploads import ObjectStore, UploadRecord, UploadStore
@@ -87,9 +88,16 @@ def language_hints(options: dict[str, Any], engine: Engine) -> list[str]:
     return codes
 
 
-class ExtractBatch:
+class ExtractBatch(JobKind):
     name = "extract_batch"
     all_or_nothing = False  # each page stands alone: a failed page is marked failed and refunded
+    status = 201
+    answer_model = BatchExtractionAnswer
+    errors = BATCH_EXTRACTION_ERRORS
+
+    def body(self, result: BaseModel) -> dict[str, Any]:
+        """The contract's shape: the extraction under `data`; a page's `error` only if it failed."""
+        return BatchExtractionAnswer.model_validate({"data": result}).model_dump(exclude_none=True)
 
     def plan(self, request: BatchExtractionRequest, caller: Caller, deps: Deps) -> WorkPlan:
         settings = deps.settings
@@ -197,29 +205,6 @@ class ExtractBatch:
 
 
 EXTRACT_BATCH = ExtractBatch()
-
-
-def extract_batch(
-    request: BatchExtractionRequest,
-    caller: Caller,
-    *,
-    accounts: AccountService,
-    uploads: UploadStore,
-    objects: ObjectStore,
-    engine_for: Callable[[str | None], Engine],
-    settings: Settings,
-) -> ProcessedExtraction:
-    """The synchronous call, with engines chosen by `engine_for` (what the route does with the registry)."""
-    deps = Deps(
-        accounts=accounts,
-        settings=settings,
-        engine_for=lambda engine_id=None, **_options: engine_for(engine_id),
-        uploads=uploads,
-        objects=objects,
-    )
-    result = run_now(EXTRACT_BATCH, request, caller, deps)
-    assert isinstance(result, ProcessedExtraction)
-    return result
 
 
 def get_batch_extraction(caller: Caller, extraction_id: str, *, objects: ObjectStore) -> ProcessedExtraction:

@@ -16,20 +16,19 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
-from snapscribe.accounts.service import AccountService
 from snapscribe.caller import Caller
 from snapscribe.config import Settings
+from snapscribe.contracts.errors import EXTRACT_IMAGE_ERRORS
 from snapscribe.contracts.extract_image import ExtractImageRequest, ExtractImageResponse, ImageFormats, credit_usage
 from snapscribe.contracts.fields import field_sources
 from snapscribe.engines.base import Engine, ExtractionRequest, ExtractionResult, page_engine
 from snapscribe.engines.layout import OcrLine
 from snapscribe.engines.prompt_template import canonical_json, find_json_template
 from snapscribe.errors import EngineError, ImageTooLarge, InvalidRequest, LimitExceeded, SnapscribeError
-from snapscribe.images.fetch import FetchPolicy, Resolver, fetch_to, system_resolver
+from snapscribe.images.fetch import FetchPolicy, Resolver, fetch_to
 from snapscribe.images.formats import supported_formats
 from snapscribe.images.prepare import PreparedImage, prepare_image
-from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, WorkPlan, first_failure
-from snapscribe.jobs.run import run_now
+from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, JobKind, WorkPlan, first_failure
 from snapscribe.storage.tempfiles import request_workspace
 
 MB = 1024 * 1024
@@ -117,9 +116,11 @@ def _as_json_text(text: str) -> str:
     return document
 
 
-class ExtractImage:
+class ExtractImage(JobKind):
     name = "extract_image"
     all_or_nothing = True  # one answer for all the images: an image that fails fails the request
+    answer_model = ExtractImageResponse
+    errors = EXTRACT_IMAGE_ERRORS
 
     def plan(self, request: ExtractImageRequest, caller: Caller, deps: Deps) -> WorkPlan:
         settings = deps.settings
@@ -221,22 +222,6 @@ class ExtractImage:
 
 
 EXTRACT_IMAGE = ExtractImage()
-
-
-def extract_image(
-    request: ExtractImageRequest,
-    caller: Caller,
-    *,
-    accounts: AccountService,
-    engine: Engine,
-    settings: Settings,
-    resolver: Resolver = system_resolver,
-) -> ExtractImageResponse:
-    """The synchronous call with one given engine (what the route does with the deployment's engine)."""
-    deps = Deps(accounts=accounts, settings=settings, engine_for=lambda *_args, **_options: engine, resolver=resolver)
-    result = run_now(EXTRACT_IMAGE, request, caller, deps)
-    assert isinstance(result, ExtractImageResponse)
-    return result
 
 
 def list_image_formats() -> ImageFormats:

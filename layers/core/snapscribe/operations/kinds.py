@@ -1,4 +1,5 @@
-"""Every charging operation's JobKind, by name: what a worker runs for a job's items."""
+"""The one registry of work: every charging operation's JobKind, by name. The routes name their kind from it,
+the planner (jobs/submit.py) writes its name into the job, and the worker finds it here again by that name."""
 
 from __future__ import annotations
 

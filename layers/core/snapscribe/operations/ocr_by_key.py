@@ -8,16 +8,15 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from snapscribe.accounts.service import AccountService
 from snapscribe.caller import Caller
 from snapscribe.config import Settings
+from snapscribe.contracts.errors import FILES_ERRORS
 from snapscribe.contracts.ocr_by_key import OcrByKeyRequest, OcrByKeyResponse
-from snapscribe.engines.base import Engine, ExtractionRequest, ExtractionResult, page_engine
+from snapscribe.engines.base import ExtractionRequest, ExtractionResult, page_engine
 from snapscribe.engines.layout import OcrLine
 from snapscribe.errors import CorruptImage, EngineError, NotFound, SnapscribeError, UploadPending, UploadRejected
 from snapscribe.images.prepare import PreparedImage, prepare_pages
-from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, WorkPlan, first_failure
-from snapscribe.jobs.run import run_now
+from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, JobKind, WorkPlan, first_failure
 from snapscribe.language import detect_language
 from snapscribe.storage.keys import RESULTS_PREFIX, parse_upload_key
 from snapscribe.storage.uploads import PENDING, REJECTED, ObjectStore, UploadRecord, UploadStore
@@ -64,9 +63,11 @@ def _read_upload(plan: WorkPlan, deps: Deps) -> bytes:
     return data
 
 
-class OcrByKey:
+class OcrByKey(JobKind):
     name = "ocr_by_key"
     all_or_nothing = True  # one text for the whole file: a page that fails fails the request
+    answer_model = OcrByKeyResponse
+    errors = FILES_ERRORS
 
     def plan(self, request: OcrByKeyRequest, caller: Caller, deps: Deps) -> WorkPlan:
         record = owned_upload(caller.user_id, request.key, deps.upload_store())
@@ -153,29 +154,6 @@ def _page(page: PreparedImage | SnapscribeError) -> PreparedImage:
 
 
 OCR_BY_KEY = OcrByKey()
-
-
-def ocr_by_key(
-    request: OcrByKeyRequest,
-    caller: Caller,
-    *,
-    accounts: AccountService,
-    uploads: UploadStore,
-    objects: ObjectStore,
-    engine: Engine,
-    settings: Settings,
-) -> OcrByKeyResponse:
-    """The synchronous call with one given engine (what the route does with the deployment's engine)."""
-    deps = Deps(
-        accounts=accounts,
-        settings=settings,
-        engine_for=lambda *_args, **_options: engine,
-        uploads=uploads,
-        objects=objects,
-    )
-    result = run_now(OCR_BY_KEY, request, caller, deps)
-    assert isinstance(result, OcrByKeyResponse)
-    return result
 
 
 def get_ocr_result(caller: Caller, result_id: str, *, objects: ObjectStore, settings: Settings) -> OcrByKeyResponse:

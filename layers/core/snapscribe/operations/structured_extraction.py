@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from snapscribe.accounts.service import AccountService
 from snapscribe.caller import Caller
-from snapscribe.config import Settings
+from snapscribe.contracts.errors import STRUCTURED_EXTRACTION_ERRORS
 from snapscribe.contracts.fields import field_sources
 from snapscribe.contracts.structured_extraction import (
     ACCEPTED_FORMATS,
@@ -19,12 +18,11 @@ from snapscribe.contracts.structured_extraction import (
     StructuredExtractionResponse,
     Usage,
 )
-from snapscribe.engines.base import Engine, ExtractionRequest, ExtractionResult
+from snapscribe.engines.base import ExtractionRequest, ExtractionResult
 from snapscribe.engines.prompt_template import canonical_json, find_json_template
 from snapscribe.errors import ImageTooLarge, MissingField, UnsupportedImageFormat
 from snapscribe.images.prepare import prepare_image, sniff_format
-from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, WorkPlan, first_failure
-from snapscribe.jobs.run import run_now
+from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, JobKind, WorkPlan, first_failure
 
 MB = 1024 * 1024
 
@@ -45,9 +43,11 @@ def wants_json(prompt: str, template: object) -> bool:
     return template is not None or "json" in prompt.lower()
 
 
-class ExtractStructured:
+class ExtractStructured(JobKind):
     name = "extract_structured"
     all_or_nothing = True
+    answer_model = StructuredExtractionResponse
+    errors = STRUCTURED_EXTRACTION_ERRORS
 
     def plan(self, form: StructuredExtractionForm, caller: Caller, deps: Deps) -> WorkPlan:
         engine_id = None if form.model == DEFAULT_MODEL else form.model
@@ -117,20 +117,3 @@ class ExtractStructured:
 
 
 EXTRACT_STRUCTURED = ExtractStructured()
-
-
-def extract_structured(
-    form: StructuredExtractionForm,
-    caller: Caller,
-    *,
-    accounts: AccountService,
-    engine_for: Callable[[str | None], Engine],
-    settings: Settings,
-) -> StructuredExtractionResponse:
-    """The synchronous call, with engines chosen by `engine_for` (what the route does with the registry)."""
-    deps = Deps(
-        accounts=accounts, settings=settings, engine_for=lambda engine_id=None, **_options: engine_for(engine_id)
-    )
-    result = run_now(EXTRACT_STRUCTURED, form, caller, deps)
-    assert isinstance(result, StructuredExtractionResponse)
-    return result

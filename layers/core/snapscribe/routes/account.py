@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from snapscribe import services
+from snapscribe.contracts.account import AccountView
+from snapscribe.contracts.errors import JOBS_ERRORS
 from snapscribe.operations import account as operations
-from snapscribe.web.errors import JOBS_ERRORS
-from snapscribe.web.middleware import account_checks
 from snapscribe.web.requests import caller
 from snapscribe.web.responses import json_response
+from snapscribe.web.routing import Api
 
-router = APIGatewayRouter()
+api = Api("account", "Balance, rate limit and usage", JOBS_ERRORS)
+router = api.router
 
 
-@router.get("/api/v1/account", middlewares=account_checks(JOBS_ERRORS))
+@api.route(
+    "get",
+    "/api/v1/account",
+    summary="The caller's balance, rate limit and recent usage",
+    answer=AccountView,
+    error_statuses=(401, 429, 500),
+)
 def get_account() -> Response[str]:
     result = operations.account(caller(router), router.context["rate"], accounts=services.account_service())
     return json_response(200, result)

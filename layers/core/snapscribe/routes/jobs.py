@@ -5,20 +5,25 @@ from __future__ import annotations
 import time
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from snapscribe import services
 from snapscribe.config import get_settings
+from snapscribe.contracts.errors import JOBS_ERRORS
+from snapscribe.contracts.jobs import JobList, JobView
 from snapscribe.errors import InvalidRequest
 from snapscribe.jobs.submit import iso
 from snapscribe.operations import jobs as operations
-from snapscribe.web.errors import JOBS_ERRORS
-from snapscribe.web.middleware import account_checks
 from snapscribe.web.requests import caller
 from snapscribe.web.responses import json_response
+from snapscribe.web.routing import Api, QueryParameter
 
-router = APIGatewayRouter()
+api = Api("jobs", "Work sent with `Prefer: respond-async`: follow, list and cancel it", JOBS_ERRORS)
+router = api.router
 DEFAULT_PAGE = 20
+LIMIT = QueryParameter(
+    "limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": DEFAULT_PAGE}, "Jobs per page"
+)
+CURSOR = QueryParameter("cursor", {"type": "string"}, "The previous page's nextCursor")
 
 
 def _limit() -> int:
@@ -28,14 +33,28 @@ def _limit() -> int:
     return int(raw)
 
 
-@router.get("/api/v1/jobs", middlewares=account_checks(JOBS_ERRORS))
+@api.route(
+    "get",
+    "/api/v1/jobs",
+    summary="The caller's jobs, newest first, a page at a time",
+    answer=JobList,
+    error_statuses=(400, 401, 429, 500),
+    query=(LIMIT, CURSOR),
+    links=((200, "GetFirstJob", {"operationId": "get_job", "parameters": {"jobId": "$response.body#/jobs/0/jobId"}}),),
+)
 def list_jobs() -> Response[str]:
     cursor = router.current_event.get_query_string_value("cursor", None)
     result = operations.list_jobs(caller(router), jobs=services.job_services(), limit=_limit(), cursor=cursor)
     return json_response(200, result.model_dump(exclude_none=True))
 
 
-@router.get("/api/v1/jobs/<job_id>", middlewares=account_checks(JOBS_ERRORS))
+@api.route(
+    "get",
+    "/api/v1/jobs/{jobId}",
+    summary="A job's progress and, once finished, the answer the synchronous call would have given",
+    answer=JobView,
+    error_statuses=(401, 404, 429, 500),
+)
 def get_job(job_id: str) -> Response[str]:
     result = operations.get_job(
         caller(router),
@@ -46,7 +65,13 @@ def get_job(job_id: str) -> Response[str]:
     return json_response(200, result.model_dump(exclude_none=True))
 
 
-@router.delete("/api/v1/jobs/<job_id>", middlewares=account_checks(JOBS_ERRORS))
+@api.route(
+    "delete",
+    "/api/v1/jobs/{jobId}",
+    summary="Cancel a job: items not started do not run, and their hold comes back",
+    answer=JobView,
+    error_statuses=(401, 404, 409, 429, 500),
+)
 def cancel_job(job_id: str) -> Response[str]:
     result = operations.cancel_job(caller(router), job_id, jobs=services.job_services(), now=iso(time.time()))
     return json_response(200, result.model_dump(exclude_none=True))

@@ -3,22 +3,39 @@ shape."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from snapscribe import services
+from snapscribe.contracts.errors import STRUCTURED_EXTRACTION_ERRORS
 from snapscribe.contracts.structured_extraction import MAX_IMAGE_BYTES, StructuredExtractionForm
 from snapscribe.operations import structured_extraction as operations
-from snapscribe.web.errors import STRUCTURED_EXTRACTION_ERRORS
-from snapscribe.web.middleware import account_checks
-from snapscribe.web.requests import form_body, wants_fields
-from snapscribe.web.work import perform
+from snapscribe.web.requests import form_body
+from snapscribe.web.routing import FIELDS, Api
 
-router = APIGatewayRouter()
+api = Api(
+    "structured-extraction",
+    "One image and a prompt as a multipart form: a filled JSON template, in base_resp's shape",
+    STRUCTURED_EXTRACTION_ERRORS,
+)
+router = api.router
 
 
-@router.post("/v1/ocr/image/extract", middlewares=account_checks(STRUCTURED_EXTRACTION_ERRORS, idempotent=True))
-def extract_structured() -> Response[str]:
+def read_form(router: APIGatewayRouter) -> StructuredExtractionForm:
     parts = form_body(router, max_file_bytes=MAX_IMAGE_BYTES)
-    form = StructuredExtractionForm.from_parts(parts.fields, parts.files)
-    return perform(router, operations.EXTRACT_STRUCTURED, form, services.deps(), with_fields=wants_fields(router))
+    return StructuredExtractionForm.from_parts(parts.fields, parts.files)
+
+
+api.charging(
+    "post",
+    "/v1/ocr/image/extract",
+    name="extract_structured",
+    kind=operations.EXTRACT_STRUCTURED,
+    read=read_form,
+    summary="Fill the JSON template of a prompt from one image (multipart form)",
+    description="Every answer carries base_resp: status_code 0 is success; the error codes of each HTTP status "
+    "are listed with it. Tokens are charged as used.",
+    error_statuses=(400, 401, 402, 409, 413, 429, 500, 504),
+    body=StructuredExtractionForm,
+    form=True,
+    query=(FIELDS,),
+    idempotent=True,
+)

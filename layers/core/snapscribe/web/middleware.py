@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -23,12 +24,20 @@ from snapscribe import services
 from snapscribe.accounts.keys import key_from_headers
 from snapscribe.accounts.models import Principal
 from snapscribe.config import get_settings
+from snapscribe.contracts.errors import ErrorTable
 from snapscribe.errors import InvalidRequest, RequestInProgress, SnapscribeError
-from snapscribe.web.errors import ErrorTable
 from snapscribe.web.requests import route_label
 from snapscribe.web.responses import json_response, rate_headers
 
-logger = Logger(child=True)
+
+@cache
+def _logger() -> Logger:
+    """The handler's logger's child, made at the first request: made at import, it takes the service name the
+    environment has then, and a module imported before the handler sets it (by a tool, or a test's collection)
+    would log under another logger."""
+    return Logger(child=True)
+
+
 metrics = Metrics()  # shares its metric set with the handler's Metrics, which flushes it
 
 Middleware = Callable[[APIGatewayRestResolver, NextMiddleware], Response[Any]]
@@ -58,7 +67,7 @@ def answer_errors_in(errors: ErrorTable) -> Middleware:
             response = next_middleware(app)
         except SnapscribeError as error:
             answer = errors.respond(error)
-            logger.info(
+            _logger().info(
                 "request refused",
                 extra={
                     **_who(app),
@@ -70,11 +79,11 @@ def answer_errors_in(errors: ErrorTable) -> Middleware:
             )
             response = json_response(answer.status, answer.body, answer.headers)
         except Exception:
-            logger.exception("request failed", extra={**_who(app), "route": route})
+            _logger().exception("request failed", extra={**_who(app), "route": route})
             answer = errors.respond(RuntimeError())
             response = json_response(answer.status, answer.body)
         else:
-            logger.info("request served", extra={**_who(app), "route": route, "status": response.status_code})
+            _logger().info("request served", extra={**_who(app), "route": route, "status": response.status_code})
         # The error's own headers (a 429's) win over the window's.
         response.headers = {**rate_headers(app.context.get("rate")), **response.headers}
         metrics.add_metric(name=f"Responses{response.status_code // 100}xx", unit=MetricUnit.Count, value=1)

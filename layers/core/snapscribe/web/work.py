@@ -17,8 +17,7 @@ from snapscribe.images.fetch import FetchPolicy, vet_url
 from snapscribe.jobs.plan import Deps, JobKind
 from snapscribe.jobs.run import run_now
 from snapscribe.jobs.submit import submit
-from snapscribe.web.answers import answer
-from snapscribe.web.requests import caller, external_base, job_path
+from snapscribe.web.requests import caller, external_base, job_path, wants_fields
 from snapscribe.web.responses import json_response
 
 MAX_CALLBACK_URL = 2048
@@ -46,15 +45,17 @@ def callback_url(router: BaseRouter, deps: Deps) -> str | None:
     return url
 
 
-def perform(router: BaseRouter, kind: JobKind, request: Any, deps: Deps, *, with_fields: bool = False) -> Response[str]:
-    """The operation now, or as a job when the client prefers (Prefer: respond-async); `with_fields`: the client
-    asked for each filled field's confidence and box (a template-filling route's ?fields=true)."""
+def perform(router: BaseRouter, kind: JobKind, request: Any, *, takes_fields: bool) -> Response[str]:
+    """The kind's work on `request` now, or as a job when the client prefers (Prefer: respond-async). A route that
+    `takes_fields` (it declares `?fields`) lets the client ask for each filled field's confidence and box."""
+    with_fields = takes_fields and wants_fields(router)
     who = replace(caller(router), with_fields=with_fields)
+    deps = services.deps()
     if not prefers_async(router):
         if router.current_event.headers.get("callback-url") is not None:
             # Checked before any work: a webhook the client expects would otherwise never come.
             raise InvalidRequest("Callback-Url applies to jobs: send it with the header 'Prefer: respond-async'")
-        status, body = answer(kind.name, run_now(kind, request, who, deps))
+        status, body = kind.answer(run_now(kind, request, who, deps))
         return json_response(status, body)
     job = submit(
         kind,

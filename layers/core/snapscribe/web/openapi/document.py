@@ -1,20 +1,21 @@
-"""The OpenAPI 3.1 document of every route, built from the routes' entries (`routes.py`), the pydantic models the
-code validates and answers with (their JSON Schema, by pydantic) and the APIs' error tables."""
+"""The OpenAPI 3.1 document of every route, built from the routes' declarations (web/routing.py), the pydantic
+models the code validates and answers with (their JSON Schema, by pydantic) and the APIs' error tables."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from snapscribe.contracts.errors import EmptyBody, ErrorMessage
+from snapscribe import errors as e
+from snapscribe.contracts.errors import BASE_RESP_ROWS, STRUCTURED_EXTRACTION_ERRORS, ErrorTable
 from snapscribe.contracts.jobs import JobAccepted
-from snapscribe.contracts.structured_extraction import INTERNAL_ERROR, StructuredExtractionResponse
-from snapscribe.web.errors import BASE_RESP_ROWS, BATCH_EXTRACTION_ERRORS, STRUCTURED_EXTRACTION_ERRORS, ErrorTable
-from snapscribe.web.openapi.routes import ERROR_MEANINGS, ROUTES, TAGS, DocumentedRoute
+from snapscribe.contracts.structured_extraction import INTERNAL_ERROR
+from snapscribe.web.routing import Api, Route
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
@@ -93,28 +94,40 @@ RATE_HEADERS = {
 INTERNAL = "an internal error (logged; its details are never answered)"
 
 
+# What each error means, for the description of the statuses that answer it.
+ERROR_MEANINGS: dict[type[e.SnapscribeError], str] = {
+    e.Unauthorized: "no API key, or not a valid one",
+    e.InsufficientBalance: "the balance cannot pay for the request (nothing was charged)",
+    e.RateLimited: "the key's requests per minute are used up: retry after Retry-After seconds",
+    e.RequestInProgress: "a request with this Idempotency-Key is still running",
+    e.TooLongForSync: "too much work for one synchronous request (nothing was charged): send it as a job",
+    e.MissingField: "a required field is missing",
+    e.UnsupportedImageFormat: "the image's format is not accepted",
+    e.ImageTooLarge: "the image is too large",
+    e.CorruptImage: "the image cannot be read",
+    e.DecompressionBomb: "the image would be too large once decoded",
+    e.InvalidRequest: "the request is invalid: the message says what is wrong",
+    e.UploadPending: "the upload has not been checked yet (or was never uploaded)",
+    e.NotFound: "not found, or not the caller's (the two are answered alike)",
+    e.JobFinished: "the job has finished",
+    e.EngineTimeout: "the engine did not answer in time",
+    e.EngineError: "the engine failed",
+}
+
+
 def _ref(kind: str, name: str) -> dict[str, str]:
     return {"$ref": f"#/components/{kind}/{name}"}
 
 
-def _error_model(errors: ErrorTable, status: int) -> type[BaseModel]:
-    if errors is STRUCTURED_EXTRACTION_ERRORS:
-        return StructuredExtractionResponse
-    if errors is BATCH_EXTRACTION_ERRORS and status == 404:
-        return EmptyBody
-    return ErrorMessage
-
-
-def _models() -> list[tuple[type[BaseModel], JsonSchemaMode]]:
+def _models(routes: Sequence[Route]) -> list[tuple[type[BaseModel], JsonSchemaMode]]:
     models: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {(JobAccepted, "serialization"): None}
-    for route in ROUTES:
+    for route in routes:
         if route.body is not None:
             models[route.body, "validation"] = None
         if route.answer is not None:
             models[route.answer, "serialization"] = None
         for status in route.error_statuses:
-            assert route.errors is not None
-            models[_error_model(route.errors, status), "serialization"] = None
+            models[route.errors.model_for(status), "serialization"] = None
     return list(models)
 
 
@@ -131,12 +144,21 @@ def _meaning(errors: ErrorTable, status: int) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _responses(route: DocumentedRoute, schemas: dict[tuple[type[BaseModel], JsonSchemaMode], Any]) -> dict[str, Any]:
+def _follow_job() -> dict[str, Any]:
+    """What a client does with a job: the links of every charging route's 202."""
+    job_id = {"jobId": "$response.body#/jobId"}
+    return {
+        "GetJob": {"operationId": "get_job", "parameters": job_id},
+        "CancelJob": {"operationId": "cancel_job", "parameters": job_id},
+    }
+
+
+def _responses(route: Route, schemas: dict[tuple[type[BaseModel], JsonSchemaMode], Any]) -> dict[str, Any]:
     answer = schemas[route.answer, "serialization"] if route.answer else {"type": "object"}
     if route.content_type != "application/json":
         answer = {"type": "string"}
     success: dict[str, Any] = {"description": route.summary, "content": {route.content_type: {"schema": answer}}}
-    if route.errors is not None:
+    if not route.public:
         success["headers"] = RATE_HEADERS
     responses: dict[str, Any] = {str(route.status): success}
     if route.charging:
@@ -147,10 +169,9 @@ def _responses(route: DocumentedRoute, schemas: dict[tuple[type[BaseModel], Json
             "content": {"application/json": {"schema": schemas[JobAccepted, "serialization"]}},
         }
     for status in route.error_statuses:
-        assert route.errors is not None
         response: dict[str, Any] = {
             "description": _meaning(route.errors, status),
-            "content": {"application/json": {"schema": schemas[_error_model(route.errors, status), "serialization"]}},
+            "content": {"application/json": {"schema": schemas[route.errors.model_for(status), "serialization"]}},
         }
         if status != 401:
             response["headers"] = dict(RATE_HEADERS)
@@ -159,10 +180,12 @@ def _responses(route: DocumentedRoute, schemas: dict[tuple[type[BaseModel], Json
         responses[str(status)] = response
     for status, name, link in route.links:
         responses[str(status)].setdefault("links", {})[name] = link
+    if route.charging:
+        responses["202"].setdefault("links", {}).update(_follow_job())
     return responses
 
 
-def _parameters(route: DocumentedRoute) -> list[dict[str, Any]]:
+def _parameters(route: Route) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
         for name in re.findall(r"{(\w+)}", route.path)
@@ -180,11 +203,11 @@ def _parameters(route: DocumentedRoute) -> list[dict[str, Any]]:
     return parameters
 
 
-def _operation(route: DocumentedRoute, schemas: dict[tuple[type[BaseModel], JsonSchemaMode], Any]) -> dict[str, Any]:
+def _operation(route: Route, schemas: dict[tuple[type[BaseModel], JsonSchemaMode], Any]) -> dict[str, Any]:
     operation: dict[str, Any] = {"operationId": route.name, "tags": [route.api], "summary": route.summary}
     if route.description:
         operation["description"] = route.description
-    if route.errors is None:
+    if route.public:
         operation["security"] = []
     if parameters := _parameters(route):
         operation["parameters"] = parameters
@@ -201,24 +224,24 @@ def _operation(route: DocumentedRoute, schemas: dict[tuple[type[BaseModel], Json
 
 
 @cache
-def _paths_and_schemas() -> tuple[dict[str, Any], dict[str, Any]]:
-    schemas, top = models_json_schema(_models(), ref_template=REF)
+def _paths_and_schemas(apis: tuple[Api, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    routes = [route for api in apis for route in api.routes]
+    schemas, top = models_json_schema(_models(routes), ref_template=REF)
     paths: dict[str, Any] = {}
-    for route in ROUTES:
+    for route in routes:
         paths.setdefault(route.path, {})[route.method] = _operation(route, schemas)  # type: ignore[arg-type]
     return paths, top.get("$defs", {})
 
 
-def openapi_document(server: str = LOCAL_SERVER) -> dict[str, Any]:
-    """The whole document, with `server` as the base URL clients call (the committed copy names the local
-    stack's)."""
-    paths, schemas = _paths_and_schemas()
+def openapi_document(apis: Sequence[Api], server: str = LOCAL_SERVER) -> dict[str, Any]:
+    """The whole document of these APIs, in their order, with `server` as the base URL clients call."""
+    paths, schemas = _paths_and_schemas(tuple(apis))
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "snapscribe", "version": API_VERSION, "description": DESCRIPTION},
         "servers": [{"url": server}],
         "security": KEYED,
-        "tags": [{"name": name, "description": text} for name, text in TAGS.items()],
+        "tags": [{"name": api.name, "description": api.description} for api in apis],
         "paths": paths,
         "components": {
             "schemas": schemas,
