@@ -1,6 +1,6 @@
 """The WorkQueue contract: FakeQueue and SqsQueue (on moto, the template's WorkQueue) pass the same tests: what is
 sent arrives once each, as JSON makes it (to SQS ten at a time, batches in parallel, so in no promised order),
-and a batch with a message JSON cannot hold sends none of its messages (the other batches are sent).
+and a batch with a message JSON cannot hold sends none of its messages (the batches before it are sent).
 
 Not checkable here: SQS's at-least-once redelivery (the fake's take() hands each message out once; a test hands
 one out again itself) and its size limits."""
@@ -75,8 +75,11 @@ def test_a_batch_with_a_message_json_cannot_hold_sends_none_of_it(subject: Subje
 
 
 def test_a_send_is_all_or_nothing_only_ten_messages_at_a_time(subject: Subject) -> None:
+    """The batches before the bad one are sent, the bad one is not; a later batch may be (SqsQueue's
+    Executor.map cancels the batches not started yet when one fails: which those are is up to its threads)."""
     messages: list[dict[str, Any]] = [{"job": "job-1", "item": index} for index in range(23)]
     messages[12]["when"] = object()  # the second batch's
     with pytest.raises(TypeError):
         subject.queue.send(messages)
-    assert in_any_order(subject.received()) == in_any_order(messages[:10] + messages[20:])
+    received = in_any_order(subject.received())
+    assert set(in_any_order(messages[:10])) <= set(received) <= set(in_any_order(messages[:10] + messages[20:]))

@@ -13,7 +13,8 @@ BATCH = 10  # SqsQueue's batch: SQS's most per SendMessageBatch
 class FakeQueue:
     """A queue that keeps what is sent, in order, as JSON makes it; `take()` hands the messages out (at least
     once: a test may hand one out again). Sent ten at a time, as SqsQueue sends them: a batch with a message JSON
-    cannot hold keeps none of its messages, the other batches are kept, then the error is raised."""
+    cannot hold keeps none of its messages, the other batches are kept (SqsQueue's may be: its threads have usually
+    started them), then the error is raised."""
 
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
