@@ -56,7 +56,7 @@ def test_sending_nothing_sends_nothing(subject: Subject) -> None:
 
 
 def test_a_message_arrives_as_json_makes_it(subject: Subject) -> None:
-    message = {"job": "job-1", "expand": (0, 3000), 7: "seven", "text": "سلام", "none": None}
+    message: dict[Any, Any] = {"job": "job-1", "expand": (0, 3000), 7: "seven", "text": "سلام", "none": None}
     subject.queue.send([message])
     assert subject.received() == [{"job": "job-1", "expand": [0, 3000], "7": "seven", "text": "سلام", "none": None}]
 

@@ -16,6 +16,7 @@ from PIL import Image
 
 from snapscribe.accounts.models import Principal
 from snapscribe.accounts.service import AccountService
+from snapscribe.caller import Caller
 from snapscribe.config import Settings
 from snapscribe.storage.keys import upload_key
 from snapscribe.storage.uploads import PENDING, READY, REJECTED, UploadRecord
@@ -24,11 +25,6 @@ from tests.fakes.clock import NOW, Clock
 from tests.fakes.engines import FakeEngine
 from tests.fakes.objects import FakeObjectStore
 from tests.fakes.uploads import FakeUploadStore
-
-try:
-    from snapscribe.caller import Caller
-except ImportError:  # before the move out of operations/
-    from snapscribe.operations.caller import Caller  # type: ignore[no-redef]
 
 MB = 1024 * 1024
 ErrorT = TypeVar("ErrorT", bound=BaseException)
