@@ -11,6 +11,8 @@ import threading
 from functools import cache
 from typing import Any
 
+from snapscribe.engines.scripts import language_from_letters, text_script
+
 UNDETERMINED = "und"  # ISO 639-2 for "undetermined": no letters to judge by
 _lock = threading.Lock()
 
@@ -48,8 +50,6 @@ def within_script(text: str, code: str) -> str:
     """The detector's answer kept to the languages the text's script is read in here: a letter only one of
     them writes decides (Persian پ, Ukrainian ї, Serbian ћ); an answer outside them (Macedonian for Serbian
     Cyrillic, which langdetect does not know) becomes the script's first language of those it could be."""
-    from snapscribe.engines.multiscript import language_from_letters, text_script
-
     script = text_script(text)
     if script is None:
         return code

@@ -21,14 +21,15 @@ from PIL import Image, ImageOps
 
 from snapscribe.engines.layout import OcrLine
 from snapscribe.engines.scripts import (
-    LANGUAGE_LETTERS,
     RAPIDOCR_LANGUAGES,
     SCRIPT_OF_LANGUAGE,
     SCRIPTS_BY_NAME,
     TESSERACT_MODELS,
     TESSERACT_SCRIPTS,
     Script,
+    own_share,
 )
+from snapscribe.language import detect_language
 
 logger = logging.getLogger(__name__)
 
@@ -43,29 +44,6 @@ MIN_SCRIPT_SCORE = 45.0  # mean confidence (0-100) x the share of the script's o
 MIN_SCRIPT_LETTERS = 4
 DETECTOR_AGREES = 10.0  # confidence points for a model whose reading the language detector finds in its language
 BIDI_MARKS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def own_share(text: str, script: Script) -> float:
-    """The share of the text's letters that are the script's own."""
-    letters = [char for char in text if char.isalpha()]
-    if not letters:
-        return 0.0
-    own = sum(any(low <= ord(char) <= high for low, high in script.ranges) for char in letters)
-    return own / len(letters)
-
-
-def text_script(text: str) -> Script | None:
-    """The Tesseract-read script most of the text's letters are in, if any."""
-    best = max(TESSERACT_SCRIPTS, key=lambda script: own_share(text, script))
-    return best if own_share(text, best) >= 0.5 else None
-
-
-def language_from_letters(text: str, script: Script) -> str | None:
-    """A language of the script that only it writes with letters the text has (Persian پ, Ukrainian ї, ...)."""
-    for language, letters in LANGUAGE_LETTERS.items():
-        if language in script.languages and any(char in letters for char in text):
-            return language
-    return None
 
 
 def fits(text: str, script: Script) -> bool:
@@ -209,8 +187,6 @@ def page_language(tess: Tesseract, samples: SampleReadings, script: Script) -> s
     """Which of the script's languages: the samples read with each language's model; the surest reading wins,
     with a bonus when the language detector finds the reading in that model's language (Persian read by the
     Persian model, told from Arabic; Serbian by the Serbian one, which alone writes its letters)."""
-    from snapscribe.language import detect_language
-
     if len(script.languages) == 1:
         return script.languages[0]
     best = (-1.0, script.languages[0])

@@ -1,5 +1,7 @@
 """Data for reading many scripts: which scripts the local engine reads with which reader, the Unicode ranges
-that tell a script from its letters, and the Tesseract model of each language. Logic lives in multiscript.py."""
+that tell a script from its letters, and the Tesseract model of each language; and what a text's letters tell by
+them alone (its script, a language only one letter of it writes). The reading itself lives in multiscript.py;
+language.py asks the letters here to keep its detector to the languages a script is read in."""
 
 from __future__ import annotations
 
@@ -70,3 +72,26 @@ LANGUAGE_LETTERS: dict[str, str] = {
     "sr": "ђћџјљњ",  # of the Cyrillic languages read here, only Serbian writes these
     "mk": "ѓќѕ",  # Macedonian: not read as a language of its own here
 }
+
+
+def own_share(text: str, script: Script) -> float:
+    """The share of the text's letters that are the script's own."""
+    letters = [char for char in text if char.isalpha()]
+    if not letters:
+        return 0.0
+    own = sum(any(low <= ord(char) <= high for low, high in script.ranges) for char in letters)
+    return own / len(letters)
+
+
+def text_script(text: str) -> Script | None:
+    """The Tesseract-read script most of the text's letters are in, if any."""
+    best = max(TESSERACT_SCRIPTS, key=lambda script: own_share(text, script))
+    return best if own_share(text, best) >= 0.5 else None
+
+
+def language_from_letters(text: str, script: Script) -> str | None:
+    """A language of the script that only it writes with letters the text has (Persian پ, Ukrainian ї, ...)."""
+    for language, letters in LANGUAGE_LETTERS.items():
+        if language in script.languages and any(char in letters for char in text):
+            return language
+    return None
