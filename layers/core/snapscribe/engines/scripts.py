@@ -62,7 +62,6 @@ RAPIDOCR_LANGUAGES = frozenset(
         "sw", "af", "ga", "cy", "eu", "gl", "mt", "eo", "zh", "ja",
     }
 )  # fmt: skip
-SUPPORTED_LANGUAGES = RAPIDOCR_LANGUAGES | frozenset(TESSERACT_MODELS)
 
 # Letters only one language of a script uses: the text then tells the language whatever a detector says.
 LANGUAGE_LETTERS: dict[str, str] = {
