@@ -146,11 +146,11 @@ class _ConflictFirst:
 def test_a_hold_or_a_settlement_that_collides_with_another_transaction_is_retried_not_refused(
     accounts: AccountService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from snapscribe.accounts import dynamodb
+    from snapscribe.accounts import transactions
     from snapscribe.accounts.models import Principal
     from snapscribe.caller import Caller
 
-    monkeypatch.setattr(dynamodb.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(transactions.time, "sleep", lambda _seconds: None)
     accounts.create_key(user_id="racer", credits=1000, rate_limit=10, raw_key="ssk_racer_key_0123456789")
     store = accounts._store
     conflicted = _ConflictFirst(store._client, conflicts=2)
@@ -161,9 +161,9 @@ def test_a_hold_or_a_settlement_that_collides_with_another_transaction_is_retrie
         conflicted.conflicts = 2  # the settlement collides too
     assert conflicted.conflicts == 0
     assert accounts.balance("racer") == 900  # held 300, used 100: 200 came back, nothing was refused
-    conflicted.conflicts = dynamodb.TRANSACTION_TRIES
+    conflicted.conflicts = transactions.TRANSACTION_TRIES
     with (
-        pytest.raises(dynamodb.TransactionFailed),
+        pytest.raises(transactions.TransactionFailed),
         accounts.hold(Caller(principal=principal, request_id="r2", route="POST /x"), 300),
     ):
         pass  # always colliding: an error (a 500, retried by the client), never a 402
