@@ -13,9 +13,9 @@ from snapscribe.engines.base import ExtractionRequest
 from snapscribe.engines.layout import OcrLine, reading_order_text
 from snapscribe.engines.local import LocalEngine, tessdata_dir
 from snapscribe.engines.multiscript import clean, fits, is_sure, read_scripts
-from snapscribe.engines.scripts import SCRIPTS_BY_NAME, own_share
+from snapscribe.engines.scripts import SCRIPTS_BY_NAME
 from snapscribe.images.prepare import prepare_image
-from snapscribe.language import detect_language, within_script
+from snapscribe.language import detect_language, own_share, within_script
 from tests.conftest import EVAL_DIR
 
 ARABIC, CYRILLIC = SCRIPTS_BY_NAME["Arab"], SCRIPTS_BY_NAME["Cyrl"]

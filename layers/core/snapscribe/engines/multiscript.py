@@ -20,16 +20,8 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from snapscribe.engines.layout import OcrLine
-from snapscribe.engines.scripts import (
-    RAPIDOCR_LANGUAGES,
-    SCRIPT_OF_LANGUAGE,
-    SCRIPTS_BY_NAME,
-    TESSERACT_MODELS,
-    TESSERACT_SCRIPTS,
-    Script,
-    own_share,
-)
-from snapscribe.language import detect_language
+from snapscribe.engines.scripts import RAPIDOCR_LANGUAGES, SCRIPT_OF_LANGUAGE, SCRIPTS_BY_NAME, TESSERACT_MODELS
+from snapscribe.language import SCRIPTS, Script, detect_language, own_share
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +161,7 @@ class SampleReadings:
 def page_script(tess: Tesseract, samples: SampleReadings) -> Script | None:
     """The script whose model reads the sample lines most surely in its own letters."""
     best: tuple[float, Script | None] = (MIN_SCRIPT_SCORE, None)
-    for script in TESSERACT_SCRIPTS:
+    for script in SCRIPTS:  # each read with Tesseract
         model = TESSERACT_MODELS[script.languages[0]]
         if not tess.available(model):
             continue
