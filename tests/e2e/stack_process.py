@@ -1,7 +1,15 @@
-"""Start the local stack as a user does (a process), read what it prints, stop it with Ctrl-C."""
+"""Start the local stack as a user does (a process), read what it prints, stop it with Ctrl-C.
+
+A stopped test run leaves no stack behind: each stack runs in its own process group and is told to end with
+this process (SNAPSCRIBE_EXIT_WITH_PID: it polls, and on Linux the kernel signals it too), which covers SIGKILL;
+on SIGTERM and at exit this process also stops the groups of the stacks it started (tests/e2e/test_stopped_run.py
+proves all three ways)."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import functools
 import os
 import re
 import signal
@@ -17,6 +25,8 @@ from tests.conftest import PROJECT_ROOT
 
 STARTUP_SECONDS = 120
 CLI = str(PROJECT_ROOT / ".venv" / "bin" / "snapscribe")
+EXIT_WITH_PID = "SNAPSCRIBE_EXIT_WITH_PID"  # snapscribe_tools.stack's, not imported: this module stays light
+_STARTED: list[subprocess.Popen[str]] = []
 
 
 def free_port() -> int:
@@ -54,12 +64,48 @@ class StackProcess:
         return self.process.wait(timeout=timeout)
 
 
+def _kill_group(group: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, sig)
+
+
+def stop_all(grace: float = 10) -> None:
+    """Stop every stack this process started that is still running, and whatever is left in their groups:
+    SIGTERM (the stack stops in order), then SIGKILL to the group after `grace` seconds at most. Only groups
+    whose leader was still running, not yet reaped: a reaped pid may belong to someone else's process."""
+    running = [process for process in _STARTED if process.poll() is None]
+    _STARTED.clear()
+    for process in running:
+        _kill_group(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in running:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        _kill_group(process.pid, signal.SIGKILL)  # a group outlives its leader while a member is left
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    stop_all()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)  # then end as SIGTERM would have ended this process
+
+
+@functools.cache
+def _stop_all_on_exit() -> None:
+    atexit.register(stop_all)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 def start(command: list[str], environment: dict[str, str] | None = None, cwd: Path = PROJECT_ROOT) -> StackProcess:
     env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "SNAPSCRIBE_"))}
     env.update(environment or {})
+    env[EXIT_WITH_PID] = str(os.getpid())
     process = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
+    _stop_all_on_exit()
+    _STARTED.append(process)
     output: list[str] = []
     ready = threading.Event()
 

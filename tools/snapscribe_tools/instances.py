@@ -33,10 +33,23 @@ class FunctionError(Exception):
     """The handler raised (Lambda's 'Unhandled' function error)."""
 
 
-def _serve(definition: FunctionDef, environment: dict[str, str], connection: Connection) -> None:
+PARENT_POLL_SECONDS = 0.5
+
+
+def _exit_with(parent: int) -> None:
+    """End this process as soon as the stack that started it is gone, even mid-invocation: a stack killed
+    (SIGKILL, a crash) cannot stop its instances itself. Polled, not PR_SET_PDEATHSIG: that fires when the
+    *thread* that started the child ends, and instances are started from request and poller threads."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
+
+
+def _serve(definition: FunctionDef, environment: dict[str, str], connection: Connection, parent: int) -> None:
     """The child: load the handler once (a cold start), then run one event at a time."""
     # Ctrl-C reaches the whole process group: the stack stops its instances itself, in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(parent,), name="exit-with-stack", daemon=True).start()
     os.environ.clear()
     os.environ.update(environment)
     from snapscribe_tools.lambdas import LocalFunction, LocalLambdaContext
@@ -83,7 +96,7 @@ class FunctionInstances:
         parent, child = _SPAWN.Pipe()
         process = _SPAWN.Process(
             target=_serve,
-            args=(self.definition, self.environment, child),
+            args=(self.definition, self.environment, child, os.getpid()),
             name=f"lambda-{self.definition.logical_id}",
             daemon=True,
         )

@@ -7,13 +7,17 @@ sends API Gateway proxy events to the handlers template.yaml names -> a pump tha
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import json
 import logging
 import os
+import signal
+import sys
 import threading
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +44,12 @@ STATE_FILE = PROJECT_ROOT / ".snapscribe" / "local-stack.json"
 LOCAL_PARAMETERS = {"Engine": "local", "WorkerMaximumConcurrency": "2"}
 NOTIFICATION_QUEUE = "snapscribe-local-s3-events"
 POLL_INTERVAL_SECONDS = 0.2
+# The process whose end ends the stack (the test run that started it): checked twice a second, so that a run
+# that is stopped, even by SIGKILL, leaves no stack behind (its function processes follow the stack itself).
+EXIT_WITH_PID = "SNAPSCRIBE_EXIT_WITH_PID"
+OWNER_POLL_SECONDS = 0.5
+STOP_GRACE_SECONDS = 10  # then the stack kills its processes and exits, however far its own stop has got
+_PR_SET_PDEATHSIG = 1
 
 
 def base_environment(moto_endpoint: str) -> dict[str, str]:
@@ -103,6 +113,48 @@ class S3EventPump:
         return count
 
 
+def _start_time(pid: int) -> str | None:
+    """When the process started (/proc's field 22): a pid the system gives to another process differs there."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(pid: int, started: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, as another user's
+    return started is None or _start_time(pid) == started
+
+
+def exit_with(owner: int, stop: Callable[[], None], *, poll_seconds: float = OWNER_POLL_SECONDS) -> threading.Thread:
+    """End this process when `owner` ends: `stop()` first (the CLI's own orderly stop), and if this process is
+    still there STOP_GRACE_SECONDS later, os._exit. On Linux the kernel also sends SIGTERM at once when the owner
+    is the parent (PR_SET_PDEATHSIG; a parent that started the stack from a thread that then ends counts as
+    ended, which is why only the parent's main thread, as pytest's, should start one with the setting)."""
+    started = _start_time(owner)
+    if owner == os.getppid() and sys.platform == "linux":
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):
+            log.debug("PR_SET_PDEATHSIG is not available", exc_info=True)
+
+    def watch() -> None:
+        while _alive(owner, started):
+            time.sleep(poll_seconds)
+        log.warning("process %s, which this stack runs for, has ended: stopping", owner)
+        threading.Timer(STOP_GRACE_SECONDS, lambda: os._exit(1)).start()
+        stop()
+
+    thread = threading.Thread(target=watch, name="exit-with-owner", daemon=True)
+    thread.start()
+    return thread
+
+
 def _key_matches(key: str, rules: list[dict[str, Any]]) -> bool:
     for rule in rules:
         name, value = rule["Name"].lower(), rule["Value"]
@@ -135,7 +187,7 @@ class LocalStack:
             for definition in functions(self.template, {**LOCAL_PARAMETERS, **self.parameters})
         }
         self.functions: dict[str, FunctionInstances] = {}
-        self._shell = {name: value for name, value in os.environ.items() if name != "AWS_PROFILE"}
+        self._shell = {name: value for name, value in os.environ.items() if name not in ("AWS_PROFILE", EXIT_WITH_PID)}
         self._pids: dict[str, list[int]] = {}
         self._state_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -152,6 +204,9 @@ class LocalStack:
         return f"http://{host!s}:{port}" if isinstance(host, str) else f"http://{host.decode()}:{port}"
 
     def start(self) -> None:
+        owner = os.environ.get(EXIT_WITH_PID)
+        if owner:  # SIGTERM is what the CLI stops in order on; before it listens, SIGTERM ends the process
+            exit_with(int(owner), lambda: os.kill(os.getpid(), signal.SIGTERM))
         from snapscribe_tools.moto_server import SerializedMotoServer
 
         self._moto = SerializedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
