@@ -19,7 +19,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from snapscribe import services
+from snapscribe.services import from_environment
 from snapscribe_tools.invoke import prepare_fresh_aws
 from snapscribe_tools.lambdas import LocalFunction
 from snapscribe_tools.template import PROJECT_ROOT, functions, load_template
@@ -42,7 +42,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No test can reach real AWS, and each gets its own folder for the service's temporary files."""
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "SNAPSCRIBE_GEMINI_API_KEY", "SNAPSCRIBE_ENGINE"):
         monkeypatch.delenv(name, raising=False)
@@ -54,9 +54,7 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
     work = tmp_path / "service-tmp"
     work.mkdir()
     monkeypatch.setenv("SNAPSCRIBE_TMP_DIR", str(work))
-    services.reset()
-    yield work
-    services.reset()
+    return work
 
 
 def _template_resources(monkeypatch: pytest.MonkeyPatch) -> boto3.session.Session:
@@ -64,7 +62,6 @@ def _template_resources(monkeypatch: pytest.MonkeyPatch) -> boto3.session.Sessio
     session = boto3.session.Session(region_name="us-east-1")
     for name, value in prepare_fresh_aws(session).items():
         monkeypatch.setenv(name, value)
-    services.reset()
     return session
 
 
@@ -77,7 +74,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.session.Session]:
     """moto, with the tables and bucket created from template.yaml's own definitions."""
     with mock_aws():
         yield _template_resources(monkeypatch)
-        services.reset()
 
 
 @pytest.fixture
@@ -93,14 +89,13 @@ def moto_http(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.session.Session
     _reset_moto(endpoint)
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     yield _template_resources(monkeypatch)
-    services.reset()
     _reset_moto(endpoint)
     server.stop()
 
 
 @pytest.fixture
 def accounts(aws: boto3.session.Session) -> Any:
-    return services.account_service()
+    return from_environment().accounts
 
 
 @pytest.fixture
@@ -254,7 +249,6 @@ def gemini_stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[GeminiStub]:
     monkeypatch.setenv("SNAPSCRIBE_GEMINI_BASE_URL", stub.url)
     monkeypatch.setenv("SNAPSCRIBE_GEMINI_API_KEY", "test-gemini-key")
     monkeypatch.setenv("SNAPSCRIBE_GEMINI_TIMEOUT_SECONDS", "2")
-    services.reset()
     yield stub
     stop.set()
     server.shutdown()
@@ -266,7 +260,6 @@ def gemini_default(aws: boto3.session.Session, gemini_stub: GeminiStub, monkeypa
     """Gemini (against the stub) as the deployment's default engine of the extract routes. After `aws`,
     whose template environment sets the local engine."""
     monkeypatch.setenv("SNAPSCRIBE_ENGINE", "gemini")
-    services.reset()
     return gemini_stub
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from snapscribe.function_settings import AccountSettings
 from snapscribe.routes import account
+from snapscribe.services import composition
 from snapscribe.web.handler import lambda_handler_for, rest_api
 
 app = rest_api(account.router)
-lambda_handler = lambda_handler_for(app)
+lambda_handler = lambda_handler_for(app, composition(AccountSettings))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from snapscribe.function_settings import DocsSettings
 from snapscribe.routes import api_docs
+from snapscribe.services import composition
 from snapscribe.web.handler import lambda_handler_for, rest_api
 
 app = rest_api(api_docs.router)
-lambda_handler = lambda_handler_for(app)
+lambda_handler = lambda_handler_for(app, composition(DocsSettings))

@@ -10,19 +10,21 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from snapscribe import services
-from snapscribe.config import get_settings
+from snapscribe.function_settings import HousekeepingSettings
 from snapscribe.jobs.reaper import reap
 from snapscribe.operations.housekeeping import refund_overdue_holds, sweep_temporary_objects
+from snapscribe.services import composition
 from snapscribe.web.handler import instrumented
 
 metrics = Metrics()  # shares its metric set with the one `instrumented` flushes
+services = composition(HousekeepingSettings)
 
 
 def housekeeping(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    reaped = reap(services.job_services(), now=int(time.time()))
-    refunded = refund_overdue_holds(accounts=services.account_service())
-    swept = sweep_temporary_objects(objects=services.object_store(), settings=get_settings())
+    composed = services()
+    reaped = reap(composed.jobs, now=int(time.time()))
+    refunded = refund_overdue_holds(accounts=composed.accounts)
+    swept = sweep_temporary_objects(objects=composed.objects, settings=composed.settings)
     metrics.add_metric(name="OverdueJobsReaped", unit=MetricUnit.Count, value=reaped.overdue_jobs)
     metrics.add_metric(name="OverdueHoldsRefunded", unit=MetricUnit.Count, value=len(refunded))
     metrics.add_metric(name="TemporaryObjectsSwept", unit=MetricUnit.Count, value=swept)
@@ -34,4 +36,4 @@ def housekeeping(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
     }
 
 
-lambda_handler = instrumented(housekeeping)
+lambda_handler = instrumented(housekeeping, services)

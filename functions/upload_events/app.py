@@ -9,22 +9,23 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from snapscribe import services
-from snapscribe.config import get_settings
+from snapscribe.function_settings import UploadEventsSettings
 from snapscribe.operations.upload_events import check_upload
+from snapscribe.services import composition
 from snapscribe.web.handler import instrumented
 
 metrics = Metrics()  # shares its metric set with the one `instrumented` flushes
+services = composition(UploadEventsSettings)
 
 
 def check_uploads(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = get_settings()
+    composed = services()
     results = [
         check_upload(
             record.s3.get_object.key,
-            uploads=services.upload_store(),
-            objects=services.object_store_in(record.s3.bucket.name),
-            settings=settings,
+            uploads=composed.uploads,
+            objects=composed.objects_in(record.s3.bucket.name),
+            settings=composed.settings,
         )
         for record in S3Event(event).records
         if record.event_name.startswith("ObjectCreated")
@@ -34,4 +35,4 @@ def check_uploads(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     return {"checked": [{"key": result.key, "outcome": result.outcome, "reason": result.reason} for result in results]}
 
 
-lambda_handler = instrumented(check_uploads)
+lambda_handler = instrumented(check_uploads, services)

@@ -11,12 +11,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from snapscribe import services
-from snapscribe.config import get_settings
+from snapscribe.function_settings import WebhookSettings
 from snapscribe.jobs.webhooks import backoff_seconds
+from snapscribe.services import composition
 from snapscribe.web.handler import instrumented
 
 processor = BatchProcessor(event_type=EventType.SQS)
+services = composition(WebhookSettings)
 
 
 class NotDeliveredYet(Exception):
@@ -25,10 +26,10 @@ class NotDeliveredYet(Exception):
 
 def deliver(record: SQSRecord) -> None:
     attempt = int(record.attributes.approximate_receive_count)
-    if services.webhook_sender().deliver(str(json.loads(record.body)["job"]), attempt):
+    if services().webhook_sender.deliver(str(json.loads(record.body)["job"]), attempt):
         return
-    services.sqs_client().change_message_visibility(
-        QueueUrl=get_settings().webhook_queue_url,
+    services().clients.sqs.change_message_visibility(
+        QueueUrl=services().settings.resource("webhook_queue_url"),
         ReceiptHandle=record.receipt_handle,
         VisibilityTimeout=backoff_seconds(attempt),
     )
@@ -39,4 +40,4 @@ def deliver_batch(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     return process_partial_response(event=event, record_handler=deliver, processor=processor, context=context)
 
 
-lambda_handler = instrumented(deliver_batch)
+lambda_handler = instrumented(deliver_batch, services)

@@ -11,14 +11,14 @@ from typing import Any
 import boto3
 import pytest
 
-from snapscribe import services
 from snapscribe.accounts.service import AccountService
 from snapscribe.errors import InsufficientBalance, RateLimited
+from snapscribe.services import from_environment
 
 
 @pytest.fixture
 def accounts(moto_http: boto3.session.Session) -> AccountService:
-    return services.account_service()
+    return from_environment().accounts
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_100_parallel_reservations_never_overspend(accounts: AccountService) -> 
     results = _parallel(100, lambda index: accounts.reserve(principal, 1, request_id=f"r{index}", route="test"))
     admitted = [result for result in results if not isinstance(result, InsufficientBalance)]
     assert len(admitted) == 50
-    store = accounts._store
+    store = accounts.store
     assert store.get_balance("racer") == 0
     assert len(store.ledger("racer")) == 50
 
@@ -70,12 +70,12 @@ def test_parallel_settlements_refund_once(accounts: AccountService) -> None:
     key, _ = accounts.create_key(user_id="settler", credits=10, rate_limit=10)
     reservation = accounts.reserve(accounts.authenticate(key), 10, request_id="once", route="test")
     _parallel(20, lambda _index: accounts.settle(reservation, refund=10))
-    assert accounts._store.get_balance("settler") == 10
+    assert accounts.store.get_balance("settler") == 10
 
 
 def test_only_the_hash_of_a_key_is_stored(accounts: AccountService, aws: boto3.session.Session) -> None:
     raw_key, record = accounts.create_key(user_id="hashonly", credits=1, rate_limit=1)
-    table = accounts._store._table
+    table = accounts.store._table
     items = aws.client("dynamodb").scan(TableName=table)["Items"]
     dumped = json.dumps(items)
     assert raw_key not in dumped
@@ -83,7 +83,7 @@ def test_only_the_hash_of_a_key_is_stored(accounts: AccountService, aws: boto3.s
 
 
 def test_keys_list_revoke_topup(accounts: AccountService) -> None:
-    store = accounts._store
+    store = accounts.store
     _first, first = accounts.create_key(user_id="ops", credits=5, rate_limit=7, label="ci")
     accounts.create_key(user_id="ops", credits=5, rate_limit=7)
     assert [record.user_id for record in store.list_keys()] == ["ops", "ops"]
@@ -102,16 +102,16 @@ def test_an_overdue_hold_is_refunded_exactly_once_by_racing_sweepers(accounts: A
     now = int(time.time())
     accounts.reserve(principal, 30, request_id="killed", route="POST /api/ocr/process", hold_until=now - 1)
     live = accounts.reserve(principal, 20, request_id="running", route="POST /api/ocr/process", hold_until=now + 600)
-    assert accounts._store.get_balance("stopped") == 50
+    assert accounts.store.get_balance("stopped") == 50
 
     swept = _parallel(8, lambda _index: len(accounts.refund_overdue_holds()))
     assert sum(swept) >= 1  # every sweeper saw it; the conditional settle refunded it once
-    assert accounts._store.get_balance("stopped") == 80
-    rows = {row.request_id: (row.cost, row.refund, row.status) for row in accounts._store.ledger("stopped")}
+    assert accounts.store.get_balance("stopped") == 80
+    rows = {row.request_id: (row.cost, row.refund, row.status) for row in accounts.store.ledger("stopped")}
     assert rows == {"killed": (30, 30, "expired"), "running": (20, 0, "reserved")}
 
     accounts.settle(live, refund=5)  # the live request finishes normally afterwards
-    assert accounts._store.get_balance("stopped") == 85
+    assert accounts.store.get_balance("stopped") == 85
     assert accounts.refund_overdue_holds() == []  # settled rows leave the open-holds index
 
 
@@ -152,7 +152,7 @@ def test_a_hold_or_a_settlement_that_collides_with_another_transaction_is_retrie
 
     monkeypatch.setattr(transactions.time, "sleep", lambda _seconds: None)
     accounts.create_key(user_id="racer", credits=1000, rate_limit=10, raw_key="ssk_racer_key_0123456789")
-    store = accounts._store
+    store = accounts.store
     conflicted = _ConflictFirst(store._client, conflicts=2)
     monkeypatch.setattr(store, "_client", conflicted)
     principal = Principal(user_id="racer", key_id="k1", rate_limit=10)
@@ -195,7 +195,7 @@ def test_a_hold_whose_first_answer_was_lost_is_the_same_hold_not_a_short_balance
     from snapscribe.caller import Caller
 
     accounts.create_key(user_id="retried", credits=1000, rate_limit=10, raw_key="ssk_retried_key_0123456789")
-    store = accounts._store
+    store = accounts.store
     monkeypatch.setattr(store, "_client", _AnswerLostOnce(store._client))
     caller = Caller(
         principal=Principal(user_id="retried", key_id="k1", rate_limit=10), request_id="r1", route="POST /x"

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from snapscribe import services
+from snapscribe.services import from_environment
 from snapscribe.storage.uploads import UploadRecord
 from tests.conftest import EVAL_DIR, PROJECT_ROOT, GeminiStub, body_of, invoke, load_event, tiff_with_broken_page
 
@@ -23,7 +23,7 @@ FUNCTION = "BatchExtractionFunction"
 
 def _store(aws: boto3.session.Session, upload_id: str, key: str, data: bytes, user_id: str = "events") -> None:
     """An upload as the flow leaves it: record, object, and the trigger's check (through its handler)."""
-    services.upload_store().create(
+    from_environment().uploads.create(
         UploadRecord(
             upload_id=upload_id,
             user_id=user_id,
@@ -35,7 +35,7 @@ def _store(aws: boto3.session.Session, upload_id: str, key: str, data: bytes, us
             expires_at=int(time.time()) + 86400,
         )
     )
-    aws.client("s3").put_object(Bucket=services.get_settings().bucket_name, Key=key, Body=data)  # type: ignore[attr-defined]
+    aws.client("s3").put_object(Bucket=from_environment().settings.bucket_name, Key=key, Body=data)  # type: ignore[attr-defined]
     event = load_event("s3_upload_created")
     event["Records"][0]["s3"]["object"]["key"] = key.replace(" ", "+")
     assert invoke("UploadEventsFunction", event)["checked"][0]["outcome"] == "ready"
@@ -45,14 +45,14 @@ def _store(aws: boto3.session.Session, upload_id: str, key: str, data: bytes, us
 def stored(aws: boto3.session.Session, events_key: str) -> boto3.session.Session:
     """The events user's PNG and three-page TIFF, checked; the TIFF is from ../shared/eval, so every test
     that uses this fixture is marked eval_data."""
-    services.account_service()._store.add_credits("events", 9_000)
+    from_environment().accounts.store.add_credits("events", 9_000)
     _store(aws, PNG_ID, PNG_KEY, (PROJECT_ROOT / "samples" / "invoice.png").read_bytes())
     _store(aws, TIFF_ID, TIFF_KEY, (EVAL_DIR / "formats" / "tiff" / "multipage_text_derived.tiff").read_bytes())
     return aws
 
 
 def _balance(user_id: str = "events") -> int:
-    return int(services.account_service()._store.get_balance(user_id))
+    return int(from_environment().accounts.store.get_balance(user_id))
 
 
 def _pages(data: dict[str, Any]) -> list[tuple[str, int, str, str]]:
@@ -107,7 +107,7 @@ def test_two_files_four_pages_in_order(stored: boto3.session.Session, event_name
 def test_a_broken_later_page_fails_alone_and_is_refunded(aws: boto3.session.Session, events_key: str) -> None:
     broken_id = "9e8d7c6b-5a49-4382-9716-05f4e3d2c1b0"
     _store(aws, broken_id, f"ocr/events/{broken_id}-report.tiff", tiff_with_broken_page(pages=3, broken=3))
-    services.account_service()._store.add_credits("events", 9_000)
+    from_environment().accounts.store.add_credits("events", 9_000)
     before = _balance()
     event = load_event("extract_batch")
     event["body"] = json.dumps({"engine": {"name": "local"}, "files": [{"uuid": broken_id}]})
@@ -125,7 +125,7 @@ def test_a_broken_later_page_fails_alone_and_is_refunded(aws: boto3.session.Sess
     assert "corrupt" in pages[2]["error"]
     assert _balance() == before - 600 + 200
     (row,) = [
-        row for row in services.account_service()._store.ledger("events") if row.route == "POST /v1/image-extraction"
+        row for row in from_environment().accounts.store.ledger("events") if row.route == "POST /v1/image-extraction"
     ]
     assert (row.cost, row.refund, row.status) == (600, 200, "partial")
 
@@ -167,7 +167,7 @@ def test_unknown_and_other_users_files_are_404_empty(stored: boto3.session.Sessi
 @pytest.mark.eval_data
 def test_a_pending_upload_is_409(stored: boto3.session.Session) -> None:
     pending_id = "4d3c2b1a-0f9e-4d8c-b7a6-958473625140"
-    services.upload_store().create(
+    from_environment().uploads.create(
         UploadRecord(
             upload_id=pending_id,
             user_id="events",
@@ -203,7 +203,7 @@ def test_gemini_pages_run_concurrently_within_the_bound(
 ) -> None:
     six_pages = "5b6c7d8e-9f01-4a2b-8c3d-4e5f60718293"
     _store(aws, six_pages, f"ocr/events/{six_pages}-six.tiff", tiff_with_broken_page(pages=6, broken=6))
-    services.account_service()._store.add_credits("events", 9_000)
+    from_environment().accounts.store.add_credits("events", 9_000)
     gemini_stub.delay_seconds = 0.3  # long enough for the pool to overlap requests
     event = load_event("extract_batch")
     event["body"] = json.dumps({"engine": {"name": "gemini"}, "files": [{"uuid": six_pages}]})
@@ -218,7 +218,7 @@ def test_pdf_pages_are_extracted(aws: boto3.session.Session, events_key: str) ->
 
     pdf_id = "6f5e4d3c-2b1a-4098-8a7b-6c5d4e3f2a10"
     _store(aws, pdf_id, f"ocr/events/{pdf_id}-report.pdf", pdf_with_pages(3))
-    services.account_service()._store.add_credits("events", 9_000)
+    from_environment().accounts.store.add_credits("events", 9_000)
     event = load_event("extract_batch")
     event["body"] = json.dumps({"engine": {"name": "local"}, "files": [{"uuid": pdf_id}]})
     data = body_of(invoke(FUNCTION, event))["data"]

@@ -14,7 +14,7 @@ import pytest
 from aws_lambda_powertools import Logger
 from PIL import Image
 
-from snapscribe import services
+from snapscribe.services import from_environment
 from tests.conftest import EVAL_DIR, EVENTS_KEY, FileServer, GeminiStub, body_of, invoke, load_event
 
 FUNCTION = "ExtractImageFunction"
@@ -30,11 +30,11 @@ def _post(event_name: str = "extract_image_base64", **body_changes: Any) -> dict
 
 
 def _balance(user_id: str = "events") -> int:
-    return int(services.account_service()._store.get_balance(user_id))
+    return int(from_environment().accounts.store.get_balance(user_id))
 
 
 def _ledger(user_id: str = "events") -> list[Any]:
-    return list(services.account_service()._store.ledger(user_id))
+    return list(from_environment().accounts.store.ledger(user_id))
 
 
 def _png(text_colour: str = "black") -> str:
@@ -144,7 +144,7 @@ def test_missing_or_wrong_key_is_401(events_key: str, event_name: str) -> None:
 
 
 def test_revoked_key_is_401(events_key: str) -> None:
-    store = services.account_service()._store
+    store = from_environment().accounts.store
     (record,) = store.list_keys()
     store.revoke_key(record.key_id)
     assert invoke(FUNCTION, load_event("list_image_formats"))["statusCode"] == 401
@@ -241,7 +241,6 @@ def test_url_input_served_on_loopback_with_the_test_setting(
 ) -> None:
     url = file_server.serve_bytes("/sample-image.png", (Path("samples") / "invoice.png").read_bytes(), "image/png")
     monkeypatch.setenv("SNAPSCRIBE_ALLOW_LOOPBACK_URLS", "true")
-    services.reset()
     result = invoke(FUNCTION, _post("extract_image_url", images=[url]))
     assert result["statusCode"] == 200, result["body"]
     assert "INV-1042" in body_of(result)["results"]
@@ -272,7 +271,6 @@ def test_images_beyond_the_inline_limit_reach_gemini_through_its_files_api(
     gemini: GeminiStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SNAPSCRIBE_GEMINI_INLINE_BYTES", "1000")  # the sample image is larger
-    services.reset()
     gemini.reply_text("An invoice from ACME Office Supplies.")
     result = invoke(FUNCTION, load_event("extract_image_base64"))
     assert result["statusCode"] == 200, result["body"]
@@ -309,7 +307,6 @@ def test_gemini_api_key_from_ssm(
     monkeypatch.delenv("SNAPSCRIBE_GEMINI_API_KEY")
     monkeypatch.setenv("SNAPSCRIBE_GEMINI_API_KEY_PARAMETER", "/snapscribe/gemini-api-key")
     monkeypatch.setenv("SNAPSCRIBE_ENGINE", "gemini")
-    services.reset()
     assert invoke(FUNCTION, load_event("extract_image_base64"))["statusCode"] == 200
     assert gemini_stub.requests[0]["headers"]["x-goog-api-key"] == "from-ssm"
 

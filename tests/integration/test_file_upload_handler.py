@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from snapscribe import services
+from snapscribe.services import from_environment
 from tests.conftest import body_of, invoke, load_event
 from tests.integration.uploads import (
     UPLOAD_ID,
@@ -89,10 +89,10 @@ def test_a_pdf_upload_is_accepted_checked_and_read(aws: boto3.session.Session, e
     created = load_event("s3_upload_created")
     created["Records"][0]["s3"]["object"]["key"] = upload["key"]
     assert trigger_event(created)["checked"][0]["outcome"] == "ready"
-    record = services.upload_store().get("events", upload["uuid"])
+    record = from_environment().uploads.get("events", upload["uuid"])
     assert record is not None
     assert (record.image_format, record.pages) == ("PDF", 2)
-    services.account_service()._store.add_credits("events", 99_000)
+    from_environment().accounts.store.add_credits("events", 99_000)
     process = load_event("ocr_by_key")
     process["body"] = json.dumps({"key": upload["key"]})
     body = body_of(invoke("OcrByKeyFunction", process))

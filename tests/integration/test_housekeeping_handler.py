@@ -8,7 +8,6 @@ import time
 import boto3
 import pytest
 
-from snapscribe import services
 from tests.conftest import invoke, load_event
 from tests.integration.uploads import bucket_name, object_exists, s3_client
 
@@ -20,7 +19,6 @@ def test_schedule_sweeps_old_temporary_objects(aws: boto3.session.Session, monke
     sweep = load_event("housekeeping_schedule")
     assert invoke("HousekeepingFunction", sweep)["sweptTemporaryObjects"] == 0  # younger than 15 minutes
     monkeypatch.setenv("SNAPSCRIBE_TMP_MAX_AGE_SECONDS", "0")
-    services.reset()
     time.sleep(1.1)  # S3 keeps LastModified to the second
     assert invoke("HousekeepingFunction", sweep)["sweptTemporaryObjects"] == 1
     assert not object_exists(aws, "tmp/old-request/page-1.png")

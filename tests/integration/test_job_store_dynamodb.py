@@ -8,15 +8,15 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
-from snapscribe import services
 from snapscribe.accounts.models import Reservation
 from snapscribe.jobs.dynamodb import DynamoJobStore
 from snapscribe.jobs.model import BUSY, CLAIMED, ITEM_DONE, ITEM_FAILED, RESOLVED, Job
+from snapscribe.services import from_environment
 
 
 @pytest.fixture
 def store(moto_http: boto3.session.Session) -> DynamoJobStore:
-    return services.job_services().store  # type: ignore[return-value]
+    return from_environment().jobs.store  # type: ignore[return-value]
 
 
 def _job(store: DynamoJobStore, total: int) -> Job:
@@ -70,7 +70,7 @@ def test_a_resolver_stopped_before_counting_is_completed_by_the_redelivery_once(
     assert store.claim_item(job.job_id, 0, token="dead", lease_until=10**10, now=0) == CLAIMED
     # The worker resolved the item, then was stopped before it counted it on the job.
     moto_http.client("dynamodb").update_item(
-        TableName=services.get_settings().jobs_table,
+        TableName=from_environment().settings.jobs_table,
         Key={"pk": {"S": f"JOB#{job.job_id}"}, "sk": {"S": "ITEM#00000"}},
         UpdateExpression="SET #status = :done",
         ExpressionAttributeNames={"#status": "status"},

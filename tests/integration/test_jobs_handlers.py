@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from snapscribe import services
+from snapscribe.services import from_environment
 from snapscribe_tools.event_sources import SqsEventSource, drain
 from snapscribe_tools.resources import local_names
 from snapscribe_tools.template import load_template
@@ -190,13 +190,13 @@ def test_the_reaper_fails_an_overdue_job_and_a_worker_finishes_it(
     assert (finished["status"], finished["charged"]) == ("failed", 0)
     assert finished["result"]["error"] == "OCR failed: The item did not finish before the job's deadline"
     assert balance() == before
-    assert services.job_services().store.open_jobs(10) == []
+    assert from_environment().jobs.store.open_jobs(10) == []
 
 
 def test_a_structured_extraction_job_asked_for_fields_has_them_in_its_result(
     events_key: str, work: Callable[[], None]
 ) -> None:
-    services.account_service()._store.add_credits("events", 99_000)
+    from_environment().accounts.store.add_credits("events", 99_000)
     event = load_event("extract_structured_with_fields")
     event["headers"]["Prefer"] = "respond-async"
     event["multiValueHeaders"]["Prefer"] = ["respond-async"]

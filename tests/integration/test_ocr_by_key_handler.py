@@ -9,7 +9,6 @@ from typing import Any
 import boto3
 import pytest
 
-from snapscribe import services
 from tests.conftest import GeminiStub, body_of, invoke, load_event
 from tests.integration.uploads import UPLOAD_KEY, balance, bucket_name, s3_client, trigger
 
@@ -103,7 +102,6 @@ def test_engine_failure_is_500_and_the_hold_comes_back(
 ) -> None:
     trigger()
     monkeypatch.setenv("SNAPSCRIBE_OCR_ENGINE", "gemini")
-    services.reset()
     gemini_stub.reply_error(503)
     before = balance()
     result = invoke("OcrByKeyFunction", load_event("ocr_by_key"))
@@ -117,7 +115,6 @@ def test_gemini_tokens_are_the_models_own_count(
 ) -> None:
     trigger()
     monkeypatch.setenv("SNAPSCRIBE_OCR_ENGINE", "gemini")
-    services.reset()
     gemini_stub.reply_text("Invoice INV-1042", prompt_tokens=1290, completion_tokens=6)
     before = balance()
     body = body_of(invoke("OcrByKeyFunction", load_event("ocr_by_key")))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from snapscribe import services
+from snapscribe.services import from_environment
 from tests.conftest import EVENTS_KEY, PROJECT_ROOT, GeminiStub, body_of, invoke, load_event
 
 FUNCTION = "StructuredExtractionFunction"
@@ -20,12 +20,12 @@ SAMPLE = (PROJECT_ROOT / "samples" / "invoice.png").read_bytes()
 
 
 def _balance() -> int:
-    return int(services.account_service()._store.get_balance("events"))
+    return int(from_environment().accounts.store.get_balance("events"))
 
 
 @pytest.fixture
 def funded(events_key: str) -> str:
-    services.account_service()._store.add_credits("events", 99_000)
+    from_environment().accounts.store.add_credits("events", 99_000)
     return events_key
 
 
@@ -165,7 +165,6 @@ def test_gemini_gets_the_schema_and_the_scene(gemini: GeminiStub) -> None:
 
 def test_upstream_timeout_is_261101_and_504(gemini: GeminiStub, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SNAPSCRIBE_GEMINI_TIMEOUT_SECONDS", "0.5")
-    services.reset()
     gemini.delay_seconds = 3
     before = _balance()
     assert _code(invoke(FUNCTION, load_event("extract_structured")))[:2] == (504, 261101)

@@ -8,7 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from snapscribe import services
+from snapscribe.services import from_environment
 from tests.conftest import EVAL_DIR
 from tests.integration.uploads import (
     SAMPLE,
@@ -25,7 +25,7 @@ from tests.integration.uploads import (
 def test_trigger_marks_a_good_upload_ready_from_a_url_encoded_key(uploaded: boto3.session.Session) -> None:
     result = trigger()
     assert result["checked"] == [{"key": UPLOAD_KEY, "outcome": "ready", "reason": ""}]
-    record = services.upload_store().get("events", UPLOAD_ID)
+    record = from_environment().uploads.get("events", UPLOAD_ID)
     assert record is not None
     assert (record.status, record.image_format, record.size, record.pages) == ("ready", "PNG", len(SAMPLE), 1)
     assert trigger()["checked"][0]["outcome"] == "ready"  # delivered twice: same answer
@@ -48,23 +48,23 @@ def test_trigger_marks_a_good_upload_ready_from_a_url_encoded_key(uploaded: boto
 def test_trigger_deletes_bad_uploads_and_says_why(
     aws: boto3.session.Session, events_key: str, body: bytes | Path, reason_part: str
 ) -> None:
-    services.upload_store().create(upload_record())
+    from_environment().uploads.create(upload_record())
     data = body.read_bytes() if isinstance(body, Path) else body
     s3_client(aws).put_object(Bucket=bucket_name(), Key=UPLOAD_KEY, Body=data)
     assert trigger()["checked"][0]["outcome"] == "rejected"
     assert not object_exists(aws, UPLOAD_KEY)
-    record = services.upload_store().get("events", UPLOAD_ID)
+    record = from_environment().uploads.get("events", UPLOAD_ID)
     assert record is not None
     assert record.status == "rejected"
     assert reason_part in record.reason
 
 
 def test_trigger_deletes_an_oversized_upload(aws: boto3.session.Session, events_key: str) -> None:
-    services.upload_store().create(upload_record(max_bytes=10_000))  # the local S3 does not enforce the policy
+    from_environment().uploads.create(upload_record(max_bytes=10_000))  # the local S3 does not enforce the policy
     s3_client(aws).put_object(Bucket=bucket_name(), Key=UPLOAD_KEY, Body=SAMPLE)
     assert trigger()["checked"][0]["outcome"] == "rejected"
     assert not object_exists(aws, UPLOAD_KEY)
-    assert "larger than" in services.upload_store().get("events", UPLOAD_ID).reason  # type: ignore[union-attr]
+    assert "larger than" in from_environment().uploads.get("events", UPLOAD_ID).reason  # type: ignore[union-attr]
 
 
 def test_trigger_deletes_objects_nobody_asked_for(aws: boto3.session.Session, events_key: str) -> None:

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from standardwebhooks import Webhook
 
-from snapscribe import services
+from snapscribe.services import from_environment
 from snapscribe_tools.event_sources import SqsEventSource, drain
 from snapscribe_tools.resources import local_names
 from snapscribe_tools.template import load_template
@@ -68,7 +68,6 @@ def _source(aws: boto3.session.Session, queue: str, function: str) -> SqsEventSo
 @pytest.fixture
 def loopback_allowed(monkeypatch: pytest.MonkeyPatch, uploaded: boto3.session.Session) -> boto3.session.Session:
     monkeypatch.setenv("SNAPSCRIBE_ALLOW_LOOPBACK_URLS", "true")  # the receiver is on loopback (tests only)
-    services.reset()
     return uploaded
 
 
@@ -97,8 +96,8 @@ def _job(job_id: str) -> dict[str, Any]:
 
 
 def _secret() -> str:
-    principal = services.account_service().authenticate(EVENTS_KEY)
-    secret = services.account_service().webhook_secret(principal.key_id)
+    principal = from_environment().accounts.authenticate(EVENTS_KEY)
+    secret = from_environment().accounts.webhook_secret(principal.key_id)
     assert secret is not None
     return secret
 

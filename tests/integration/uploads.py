@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from snapscribe import services
+from snapscribe.services import from_environment
 from snapscribe.storage.uploads import UploadRecord
 from tests.conftest import PROJECT_ROOT, invoke, load_event
 
@@ -18,7 +18,7 @@ SAMPLE = (PROJECT_ROOT / "samples" / "invoice.png").read_bytes()
 
 
 def bucket_name() -> str:
-    return services.get_settings().bucket_name  # type: ignore[attr-defined]
+    return from_environment().settings.bucket_name  # type: ignore[attr-defined]
 
 
 def s3_client(aws: boto3.session.Session) -> Any:
@@ -49,7 +49,7 @@ def trigger_event(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def upload_status(upload_id: str = UPLOAD_ID, user_id: str = "events") -> str | None:
-    record = services.upload_store().get(user_id, upload_id)
+    record = from_environment().uploads.get(user_id, upload_id)
     return record.status if record else None
 
 
@@ -58,4 +58,4 @@ def object_exists(aws: boto3.session.Session, key: str) -> bool:
 
 
 def balance(user_id: str = "events") -> int:
-    return int(services.account_service()._store.get_balance(user_id))
+    return int(from_environment().accounts.store.get_balance(user_id))

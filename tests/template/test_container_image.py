@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from snapscribe import services
+from snapscribe.services import from_environment
 from snapscribe.storage.uploads import UploadRecord
 from snapscribe_tools import container_image
 from snapscribe_tools.template import load_template
@@ -120,9 +120,9 @@ print("RESULT " + json.dumps(result))
 
 
 def test_handler_runs_from_the_image_alone(image_root: Path, moto_http: boto3.session.Session) -> None:
-    accounts = services.account_service()
+    accounts = from_environment().accounts
     accounts.create_key(user_id="events", credits=100_000, rate_limit=100, raw_key=EVENTS_KEY)
-    services.upload_store().create(
+    from_environment().uploads.create(
         UploadRecord(
             upload_id=UPLOAD_ID,
             user_id="events",
@@ -135,11 +135,11 @@ def test_handler_runs_from_the_image_alone(image_root: Path, moto_http: boto3.se
         )
     )
     moto_http.client("s3").put_object(
-        Bucket=services.get_settings().bucket_name,  # type: ignore[attr-defined]
+        Bucket=from_environment().settings.bucket_name,  # type: ignore[attr-defined]
         Key=UPLOAD_KEY,
         Body=(PROJECT_ROOT / "samples" / "invoice.png").read_bytes(),
     )
-    services.upload_store().mark_ready("events", UPLOAD_ID, image_format="PNG", size=26437, pages=1)
+    from_environment().uploads.mark_ready("events", UPLOAD_ID, image_format="PNG", size=26437, pages=1)
     environment = {**os.environ, "POWERTOOLS_SERVICE_NAME": "snapscribe", "PYTHONNOUSERSITE": "1"}
     environment.update(container_image.environment(image_root / "var-task"))  # the image's ENV
     completed = subprocess.run(

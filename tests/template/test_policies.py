@@ -25,6 +25,7 @@ import boto3
 import pytest
 
 from snapscribe import services
+from snapscribe.services import from_environment
 from snapscribe.storage.s3 import S3ObjectStore
 from snapscribe.storage.uploads import UploadRecord
 from snapscribe_tools.event_sources import SqsEventSource, drain
@@ -250,7 +251,7 @@ def _idempotent(event: dict[str, Any], key: str) -> dict[str, Any]:
 @contextmanager
 def _short_of_credits() -> Iterator[None]:
     """The events user with an empty balance (a 402 reads the balance to say what is missing)."""
-    store = services.account_service()._store
+    store = from_environment().accounts.store
     balance = store.get_balance("events")
     store.add_credits("events", -balance)
     yield
@@ -258,7 +259,7 @@ def _short_of_credits() -> Iterator[None]:
 
 
 def _upload(aws: boto3.session.Session, key: str, data: bytes, upload_id: str) -> None:
-    services.upload_store().create(
+    from_environment().uploads.create(
         UploadRecord(
             upload_id=upload_id,
             user_id="events",
@@ -417,7 +418,7 @@ def drive_every_function(aws: boto3.session.Session, record: Recorder) -> None:
     # The file-upload API deletes the upload the others used.
     _expect(run("FileUploadFunction", load_event("delete_upload")), 200)
     # Housekeeping: a hold whose invocation was stopped is refunded; a stale temporary object is swept.
-    accounts = services.account_service()
+    accounts = from_environment().accounts
     principal = accounts.authenticate(EVENTS_KEY)
     accounts.reserve(principal, 5, request_id="stopped", route="POST /api/ocr/process", hold_until=int(time.time()) - 1)
     aws.client("s3").put_object(Bucket=NAMES["FilesBucket"], Key="tmp/left-behind", Body=b"x")
@@ -459,15 +460,14 @@ def recorder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorder]:
         monkeypatch.setattr(S3ObjectStore, "presigned_post", presigned_post)
         boto3.setup_default_session(region_name="us-east-1")
         # The functions' clients come from services' own botocore session: every call they make passes the hook.
-        session = services._botocore_session()
+        session = services.botocore_session()
         session.register("before-parameter-build", record.hook)
         aws = _template_resources(monkeypatch)
-        accounts = services.account_service()
+        accounts = from_environment().accounts
         accounts.create_key(user_id="events", credits=1_000_000, rate_limit=600, raw_key=EVENTS_KEY)
         drive_every_function(aws, record)
         yield record
         session.unregister("before-parameter-build", record.hook)
-        services.reset()
         boto3.DEFAULT_SESSION = None
     monkeypatch.undo()
 

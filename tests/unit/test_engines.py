@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import pytest
 
@@ -14,11 +15,12 @@ from snapscribe.engines.gemini import GeminiEngine, response_schema
 from snapscribe.engines.layout import OcrLine, reading_order_text
 from snapscribe.engines.local import LocalEngine
 from snapscribe.engines.prompt_template import find_json_template
-from snapscribe.engines.registry import get_engine
+from snapscribe.engines.registry import Engines
 from snapscribe.engines.tokens import estimate_tokens
 from snapscribe.errors import EngineError, EngineTimeout, EngineUnavailable, UnknownEngine
 from snapscribe.images.prepare import PreparedImage, prepare_image
 from tests.conftest import EVAL_DIR, PROJECT_ROOT, GeminiStub
+from tests.fakes import make_settings
 
 SAMPLE = (PROJECT_ROOT / "samples" / "invoice.png").read_bytes()
 
@@ -177,16 +179,14 @@ def test_gemini_slow_answer_is_a_timeout(gemini_stub: GeminiStub) -> None:
         _gemini(gemini_stub, timeout=0.5).extract(ExtractionRequest(images=[_image()], prompt="x"))  # type: ignore[list-item]
 
 
-def test_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    from snapscribe import services
-
-    monkeypatch.setenv("SNAPSCRIBE_ENGINE", "local")
-    services.reset()
-    assert get_engine().name == "local"
+def test_registry(tmp_path: Path) -> None:
+    engines = Engines(make_settings(tmp_path, engine="local"))
+    assert engines().name == "local"
+    assert engines("rapidocr") is engines("danlin") is engines()  # one engine object per engine, made once
     with pytest.raises(UnknownEngine):
-        get_engine("gpt-4o")
+        engines("gpt-4o")
     with pytest.raises(EngineUnavailable):  # no key configured anywhere
-        get_engine("gemini")
+        engines("gemini")
 
 
 def test_local_engine_reads_the_sample_invoice() -> None:

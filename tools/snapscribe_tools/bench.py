@@ -67,9 +67,9 @@ def request_overhead() -> list[Row]:
     import boto3
     from moto import mock_aws
 
-    from snapscribe import services
     from snapscribe.engines.base import ExtractionRequest, ExtractionResult
-    from snapscribe.routes import extract_image as extract_image_routes
+    from snapscribe.engines.registry import Engines
+    from snapscribe.services import from_environment
     from snapscribe_tools.invoke import prepare_fresh_aws
     from snapscribe_tools.lambdas import LocalFunction, apply_environment
 
@@ -86,13 +86,12 @@ def request_overhead() -> list[Row]:
     )
     with mock_aws():
         apply_environment(prepare_fresh_aws(boto3.session.Session(region_name="us-east-1")))
-        services.reset()
-        with mock.patch.object(extract_image_routes, "get_engine", return_value=NoopEngine()):
+        with mock.patch.object(Engines, "__call__", return_value=NoopEngine()):
             definition = next(item for item in functions(load_template()) if item.logical_id == "ExtractImageFunction")
             function = LocalFunction(definition)
             for event_name in ("list_image_formats", "extract_image_base64"):
                 event = json.loads((PROJECT_ROOT / "events" / f"{event_name}.json").read_text())
-                services.account_service().create_key(
+                from_environment().accounts.create_key(
                     user_id=f"bench-{event_name}",
                     credits=10_000,
                     rate_limit=10_000,

@@ -170,9 +170,9 @@ def cold_starts() -> list[tuple[str, str, str]]:
     stack.start()
     try:
         key = json.loads((EVENTS / "get_account.json").read_text())["headers"]["X-API-Key"]
-        from snapscribe import services
+        from snapscribe.services import from_environment
 
-        services.account_service().create_key(user_id="events", credits=1_000_000, rate_limit=10_000, raw_key=key)
+        from_environment().accounts.create_key(user_id="events", credits=1_000_000, rate_limit=10_000, raw_key=key)
         rows = [_cold_start(stack, paths, logical_id, event_name) for logical_id, event_name in FIRST_REQUEST.items()]
         rows.append(_cold_start(stack, paths, "AccountFunction", "get_account", layer="Zip without bytecode"))
         return rows

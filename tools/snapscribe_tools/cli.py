@@ -69,7 +69,7 @@ def _key_target(args: argparse.Namespace) -> KeyTarget:
 def cmd_keys(args: argparse.Namespace) -> int:
     target = _key_target(args)
     service = target.accounts
-    store = service._store
+    store = service.store
     if args.keys_command == "create":
         credits = args.credits if args.credits is not None else target.starting_credits
         rate_limit = args.rate_limit or target.default_rate_limit

@@ -27,12 +27,12 @@ def prepare_fresh_aws(session: Any, parameters: dict[str, str] | None = None) ->
 
 
 def seed_event_key(event: dict[str, Any]) -> None:
-    from snapscribe import services
     from snapscribe.accounts.keys import key_from_headers
+    from snapscribe.services import from_environment
 
     raw_key = key_from_headers(event.get("headers") or {})
     if raw_key and len(raw_key) >= 8:
-        services.account_service().create_key(user_id="events", credits=EVENT_CREDITS, rate_limit=600, raw_key=raw_key)
+        from_environment().accounts.create_key(user_id="events", credits=EVENT_CREDITS, rate_limit=600, raw_key=raw_key)
 
 
 def invoke_with_fresh_aws(function_id: str, event: dict[str, Any], *, seed_key: bool = True) -> Any:
@@ -40,13 +40,10 @@ def invoke_with_fresh_aws(function_id: str, event: dict[str, Any], *, seed_key: 
 
     import boto3
 
-    from snapscribe import services
-
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(name, "local")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     apply_environment(prepare_fresh_aws(boto3.session.Session(region_name="us-east-1")))
-    services.reset()
     if seed_key:
         seed_event_key(event)
     definition = next(item for item in functions(load_template()) if item.logical_id == function_id)
@@ -55,7 +52,6 @@ def invoke_with_fresh_aws(function_id: str, event: dict[str, Any], *, seed_key: 
 
 def invoke_on_running_stack(function_id: str, event: dict[str, Any]) -> Any:
     """The handler, in this process, with the running stack's AWS and the function's own variables."""
-    from snapscribe import services
     from snapscribe_tools.stack import base_environment, read_state
 
     state = read_state()
@@ -67,5 +63,4 @@ def invoke_on_running_stack(function_id: str, event: dict[str, Any]) -> Any:
     environment = function_environment([definition], resolver)
     environment.pop("SNAPSCRIBE_GEMINI_API_KEY_PARAMETER", None)
     apply_environment({**environment, **base_environment(state["awsEndpoint"])})
-    services.reset()
     return LocalFunction(definition).invoke(event)

@@ -215,10 +215,6 @@ class LocalStack:
         self.moto_endpoint = f"http://{moto_host}:{moto_port}"
         self.environment = {**stack_environment(self.moto_endpoint, self.parameters), **self.extra_environment}
         apply_environment(self.environment)
-        from snapscribe import services
-
-        services.reset()
-
         import boto3
 
         session = boto3.session.Session()
@@ -359,9 +355,9 @@ class LocalStack:
 
     def create_dev_key(self, raw_key: str | None, credits: int, rate_limit: int) -> tuple[str, str]:
         """The dev key, and the secret its jobs' webhooks are signed with."""
-        from snapscribe import services
+        from snapscribe.services import from_environment
 
-        accounts = services.account_service()
+        accounts = from_environment().accounts
         key, record = accounts.create_key(
             user_id="dev", credits=credits, rate_limit=rate_limit, raw_key=raw_key, label="make run"
         )

@@ -1,28 +1,31 @@
-"""One validated settings model, read lazily from the environment (never at import)."""
+"""The settings every function shares: limits, prices, timeouts and engines, with the product's defaults. Each
+function's own model (function_settings.py) adds the resources it uses, which have no default: a function
+without one is refused at its start, naming the variable."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MB = 1024 * 1024
+SettingsT = TypeVar("SettingsT", bound="Settings")
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SNAPSCRIBE_", extra="ignore")
 
-    # Resources (template.yaml passes their names in; the local stack uses the same variables).
-    accounts_table: str = "snapscribe-accounts"
-    idempotency_table: str = "snapscribe-idempotency"
-    bucket_name: str = "snapscribe-files"
-    jobs_table: str = "snapscribe-jobs"
-    work_queue_url: str = ""
-    work_dead_letter_queue: str = "snapscribe-work-dead-letters"  # its name: the worker tells its messages apart
-    webhook_queue_url: str = ""
+    # Resources (template.yaml passes their names in; the local stack uses the same variables). None here: each
+    # function's model (function_settings.py) requires the ones it uses.
+    accounts_table: str | None = None
+    idempotency_table: str | None = None
+    bucket_name: str | None = None
+    jobs_table: str | None = None
+    work_queue_url: str | None = None
+    work_dead_letter_queue: str | None = None  # its name: the worker tells its messages apart
+    webhook_queue_url: str | None = None
 
     # Jobs
     job_max_seconds: int = Field(default=6 * 3600, ge=60)  # items not done by then are failed by the reaper
@@ -95,7 +98,32 @@ class Settings(BaseSettings):
     # Powertools' own switch (its name, not ours): X-Ray tracing off, and its SDK never imported.
     trace_disabled: bool = Field(default=False, validation_alias="POWERTOOLS_TRACE_DISABLED")
 
+    def resource(self, field: str) -> str:
+        """A resource this code path uses: a clear error, naming the variable, where the function lacks it (its
+        settings model should have required it)."""
+        value = getattr(self, field)
+        if not value:
+            raise MissingSetting(f"{variable(field)} is not set: {type(self).__name__} does not require it")
+        return str(value)
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()
+
+class MissingSetting(RuntimeError):
+    """A function was started without a value it needs (or with one that is not valid)."""
+
+
+def variable(field: str) -> str:
+    return f"SNAPSCRIBE_{field.upper()}"
+
+
+def load_settings(model: type[SettingsT]) -> SettingsT:
+    """The function's settings from the environment, or MissingSetting naming every variable that is missing or
+    invalid (at the function's start, not at its first request)."""
+    try:
+        return model()
+    except ValidationError as error:
+        problems = []
+        for problem in error.errors():
+            name = str(problem["loc"][0]) if problem["loc"] else "?"
+            shown = name if name.isupper() else variable(name)
+            problems.append(f"{shown} ({'not set' if problem['type'] == 'missing' else problem['msg']})")
+        raise MissingSetting(f"{model.__name__} cannot start: " + "; ".join(problems)) from None

@@ -1,16 +1,21 @@
-"""The composition root: AWS clients and the adapters built on them, made once per process, lazily."""
+"""The composition root: one function's settings, its AWS clients and the adapters built on them, each made on
+first use. A handler composes its `Services` at its start (`composition(SettingsModel)`: the settings checked
+then, a missing one a clear error) and hands them to the code it calls; tests build `Services` themselves, or let
+the handler compose them anew from the environment each case sets up."""
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable
-from functools import cache
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.config import Config
 
 from snapscribe.accounts.dynamodb import DynamoAccountStore
 from snapscribe.accounts.service import AccountService
-from snapscribe.config import get_settings
+from snapscribe.config import Settings, load_settings
 from snapscribe.storage.dynamodb import DynamoUploadStore
 from snapscribe.storage.s3 import S3ObjectStore
 
@@ -19,6 +24,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
+    from snapscribe.engines.registry import Engines
+    from snapscribe.jobs.model import WorkQueue
     from snapscribe.jobs.plan import Deps
     from snapscribe.jobs.submit import JobServices
     from snapscribe.jobs.webhooks import WebhookSender
@@ -28,7 +35,6 @@ if TYPE_CHECKING:
 # than any invocation, shorter than the work queue's visibility timeout (at least six times the timeout), so
 # a message redelivered because its worker was stopped always finds the item free.
 LEASE_TIMEOUTS = 2
-ClientT = TypeVar("ClientT")
 SERVICES_USED = ("dynamodb", "s3", "sqs")  # every client below; another is an UnknownServiceError naming these
 
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
@@ -42,15 +48,11 @@ class _ClientOnFirstUse:
         self._make = make
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._make(), name)  # the factories are cached: one client per process
-
-
-def _on_first_use(make: Callable[[], ClientT]) -> ClientT:
-    return cast("ClientT", _ClientOnFirstUse(make))
+        return getattr(self._make(), name)  # the clients are cached: one each per composition
 
 
 @cache
-def _botocore_session() -> Any:
+def botocore_session() -> Any:
     """botocore's session, not boto3's: the clients are botocore's either way, and boto3 would import s3transfer
     and its resources (about 100 ms of every cold start) for nothing this code uses."""
     import botocore.session
@@ -68,142 +70,181 @@ def _botocore_session() -> Any:
     return session
 
 
-@cache
-def dynamodb_client() -> DynamoDBClient:
-    return cast("DynamoDBClient", _botocore_session().create_client("dynamodb", config=_BOTO_CONFIG))
+class AwsClients:
+    """The AWS clients of one composition, each made on first use."""
+
+    @cached_property
+    def dynamodb(self) -> DynamoDBClient:
+        return cast("DynamoDBClient", botocore_session().create_client("dynamodb", config=_BOTO_CONFIG))
+
+    @cached_property
+    def s3(self) -> S3Client:
+        # SigV4 everywhere: presigned POST and GET URLs must work in every region.
+        config = _BOTO_CONFIG.merge(Config(signature_version="s3v4"))
+        return cast("S3Client", botocore_session().create_client("s3", config=config))
+
+    @cached_property
+    def sqs(self) -> SQSClient:
+        return cast("SQSClient", botocore_session().create_client("sqs", config=_BOTO_CONFIG))
+
+    def made(self) -> set[str]:
+        """The clients made so far (a cached property keeps its value in the instance's dictionary)."""
+        return {name for name in SERVICES_USED if name in vars(self)}
+
+    def s3_on_first_use(self) -> S3Client:
+        return cast("S3Client", _ClientOnFirstUse(lambda: self.s3))
+
+    def sqs_on_first_use(self) -> SQSClient:
+        return cast("SQSClient", _ClientOnFirstUse(lambda: self.sqs))
 
 
-@cache
-def s3_client() -> S3Client:
-    # SigV4 everywhere: presigned POST and GET URLs must work in every region.
-    config = _BOTO_CONFIG.merge(Config(signature_version="s3v4"))
-    return cast("S3Client", _botocore_session().create_client("s3", config=config))
+class Services:
+    """What one function's code uses, built from its settings and clients, each part on first use."""
+
+    def __init__(self, settings: Settings, clients: AwsClients | None = None) -> None:
+        self.settings = settings
+        self.clients = clients or AwsClients()
+        self._buckets: dict[str, S3ObjectStore] = {}
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        store = DynamoAccountStore(self.clients.dynamodb, self.settings.resource("accounts_table"))
+        return AccountService(store, hold_grace_seconds=self.settings.hold_grace_seconds)
+
+    @cached_property
+    def uploads(self) -> DynamoUploadStore:
+        return DynamoUploadStore(self.clients.dynamodb, self.settings.resource("accounts_table"))
+
+    @cached_property
+    def objects(self) -> S3ObjectStore:
+        return S3ObjectStore(self.clients.s3_on_first_use(), self.settings.resource("bucket_name"))
+
+    def objects_in(self, bucket: str) -> S3ObjectStore:
+        """The bucket an S3 event names: the upload trigger cannot be told the name (the bucket's notification
+        refers to the function, so the function cannot refer to the bucket without a cycle)."""
+        if bucket not in self._buckets:
+            self._buckets[bucket] = S3ObjectStore(self.clients.s3_on_first_use(), bucket)
+        return self._buckets[bucket]
+
+    @cached_property
+    def engines(self) -> Engines:
+        from snapscribe.engines.registry import Engines
+
+        return Engines(self.settings)
+
+    @cached_property
+    def jobs(self) -> JobServices:
+        """The jobs table, the job files in the bucket, the work and webhook queues (a function that sends to
+        neither queue needs neither URL)."""
+        from snapscribe.jobs.dynamodb import DynamoJobStore
+        from snapscribe.jobs.files import JobFiles
+        from snapscribe.jobs.submit import JobServices
+
+        settings = self.settings
+        expire_after = settings.job_retention_days * 86400
+        return JobServices(
+            store=DynamoJobStore(
+                self.clients.dynamodb, settings.resource("jobs_table"), expire_after_seconds=expire_after
+            ),
+            files=JobFiles(self.objects, max_input_bytes=settings.max_upload_bytes),
+            work=self._queue("work_queue_url"),
+            webhooks=self._queue("webhook_queue_url"),
+            max_seconds=settings.job_max_seconds,
+            direct_items=settings.job_direct_items,
+            result_inline_bytes=settings.job_result_inline_bytes,
+        )
+
+    def _queue(self, field: str) -> WorkQueue:
+        from snapscribe.jobs.sqs import SqsQueue
+
+        url = getattr(self.settings, field)
+        return SqsQueue(self.clients.sqs_on_first_use(), url) if url else _Unconfigured(field, self.settings)
+
+    @cached_property
+    def worker(self) -> Worker:
+        from snapscribe.jobs.worker import Worker
+        from snapscribe.operations.kinds import KINDS
+
+        lease = self.settings.worker_timeout_seconds * LEASE_TIMEOUTS
+        return Worker(self.jobs, self.deps, KINDS, lease_seconds=lease)
+
+    @cached_property
+    def webhook_sender(self) -> WebhookSender:
+        """Posts a finished job's webhook through the SSRF-safe client: vetted at every attempt, no redirects."""
+        from snapscribe.images.fetch import FetchPolicy, post
+        from snapscribe.jobs.webhooks import WebhookSender
+
+        settings = self.settings
+        policy = FetchPolicy(
+            max_bytes=64 * 1024,
+            connect_timeout=settings.url_connect_timeout,
+            read_timeout=settings.url_read_timeout,
+            total_timeout=settings.url_total_timeout,
+            allow_loopback=settings.allow_loopback_urls,
+        )
+        return WebhookSender(
+            self.jobs.store, self.accounts, lambda url, body, headers: post(url, body, headers, policy)
+        )
+
+    @cached_property
+    def idempotency_store(self) -> Any:
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+        table = self.settings.resource("idempotency_table")
+        return DynamoDBPersistenceLayer(table_name=table, boto3_client=self.clients.dynamodb)
+
+    def deps(self) -> Deps:
+        """What a charging operation uses: accounts, settings, engines, upload records and the bucket (whose
+        client is made on first use)."""
+        from snapscribe.jobs.plan import BlobCache, Deps
+
+        return Deps(
+            accounts=self.accounts,
+            settings=self.settings,
+            engine_for=self.engines,
+            uploads=self.uploads,
+            objects=self.objects,
+            # Per invocation: a replaced object must never be served from an earlier request's copy.
+            cache=BlobCache(),
+        )
 
 
-@cache
-def sqs_client() -> SQSClient:
-    return cast("SQSClient", _botocore_session().create_client("sqs", config=_BOTO_CONFIG))
+class _Unconfigured:
+    """A queue this function's settings do not name: sending to it is MissingSetting, naming the variable."""
+
+    def __init__(self, field: str, settings: Settings) -> None:
+        self.field, self.settings = field, settings
+
+    def send(self, messages: list[dict[str, Any]]) -> None:
+        self.settings.resource(self.field)
 
 
-@cache
-def job_services() -> JobServices:
-    """The jobs table, the job files in the bucket, the work and webhook queues."""
-    from snapscribe.jobs.dynamodb import DynamoJobStore
-    from snapscribe.jobs.files import JobFiles
-    from snapscribe.jobs.sqs import SqsQueue
-    from snapscribe.jobs.submit import JobServices
-
-    settings = get_settings()
-    return JobServices(
-        store=DynamoJobStore(
-            dynamodb_client(), settings.jobs_table, expire_after_seconds=settings.job_retention_days * 86400
-        ),
-        files=JobFiles(object_store(), max_input_bytes=settings.max_upload_bytes),
-        work=SqsQueue(_on_first_use(sqs_client), settings.work_queue_url),
-        webhooks=SqsQueue(_on_first_use(sqs_client), settings.webhook_queue_url),
-        max_seconds=settings.job_max_seconds,
-        direct_items=settings.job_direct_items,
-        result_inline_bytes=settings.job_result_inline_bytes,
+def _environment() -> tuple[tuple[str, str], ...]:
+    return tuple(
+        sorted((name, value) for name, value in os.environ.items() if name.startswith(("SNAPSCRIBE_", "AWS_")))
     )
 
 
-@cache
-def worker() -> Worker:
-    from snapscribe.jobs.worker import Worker
-    from snapscribe.operations.kinds import KINDS
-
-    return Worker(
-        job_services(),
-        deps,
-        KINDS,
-        lease_seconds=get_settings().worker_timeout_seconds * LEASE_TIMEOUTS,
-    )
+def from_environment() -> Services:
+    """Services on whatever the environment names (the admin CLI, the local stack's set-up, tools and tests)."""
+    return Services(load_settings(Settings))
 
 
-@cache
-def webhook_sender() -> WebhookSender:
-    """Posts a finished job's webhook through the SSRF-safe client: vetted at every attempt, no redirects."""
-    from snapscribe.images.fetch import FetchPolicy, post
-    from snapscribe.jobs.webhooks import WebhookSender
+def composition(model: type[Settings]) -> Callable[[], Services]:
+    """A function's composition root, called at its start: its settings are read and checked now (MissingSetting
+    names what is missing), and the returned callable gives the function's Services. In Lambda the environment
+    never changes, so it is one Services per process; where it does (each test sets up its own AWS), the next
+    call composes anew from it."""
+    composed = Services(load_settings(model))
+    seen = _environment()
+    lock = threading.Lock()
 
-    settings = get_settings()
-    policy = FetchPolicy(
-        max_bytes=64 * 1024,
-        connect_timeout=settings.url_connect_timeout,
-        read_timeout=settings.url_read_timeout,
-        total_timeout=settings.url_total_timeout,
-        allow_loopback=settings.allow_loopback_urls,
-    )
-    return WebhookSender(
-        job_services().store,
-        account_service(),
-        lambda url, body, headers: post(url, body, headers, policy),
-    )
+    def current() -> Services:
+        nonlocal composed, seen
+        environment = _environment()
+        if environment != seen:
+            with lock:
+                composed, seen = Services(load_settings(model)), environment
+        return composed
 
-
-@cache
-def upload_store() -> DynamoUploadStore:
-    return DynamoUploadStore(dynamodb_client(), get_settings().accounts_table)
-
-
-@cache
-def object_store() -> S3ObjectStore:
-    return S3ObjectStore(_on_first_use(s3_client), get_settings().bucket_name)
-
-
-@cache
-def object_store_in(bucket: str) -> S3ObjectStore:
-    """The bucket an S3 event names: the upload trigger cannot be told the name (the bucket's notification
-    refers to the function, so the function cannot refer to the bucket without a cycle)."""
-    return S3ObjectStore(_on_first_use(s3_client), bucket)
-
-
-@cache
-def account_service() -> AccountService:
-    settings = get_settings()
-    return AccountService(
-        DynamoAccountStore(dynamodb_client(), settings.accounts_table), hold_grace_seconds=settings.hold_grace_seconds
-    )
-
-
-def deps() -> Deps:
-    """What a charging operation uses: accounts, settings, engines, upload records and the bucket (whose client is
-    made on first use, so a function that never reads the bucket never makes it)."""
-    from snapscribe.engines.registry import get_engine
-    from snapscribe.jobs.plan import BlobCache, Deps
-
-    return Deps(
-        accounts=account_service(),
-        settings=get_settings(),
-        engine_for=get_engine,
-        uploads=upload_store(),
-        objects=object_store(),
-        # Per invocation: a replaced object must never be served from an earlier request's copy.
-        cache=BlobCache(),
-    )
-
-
-@cache
-def idempotency_store() -> Any:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-    return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table, boto3_client=dynamodb_client())
-
-
-def reset() -> None:
-    """Forget every cached client and setting (tests switch environments between cases)."""
-    from snapscribe.engines.registry import reset_engines
-
-    get_settings.cache_clear()
-    dynamodb_client.cache_clear()
-    s3_client.cache_clear()
-    upload_store.cache_clear()
-    object_store.cache_clear()
-    object_store_in.cache_clear()
-    account_service.cache_clear()
-    idempotency_store.cache_clear()
-    sqs_client.cache_clear()
-    job_services.cache_clear()
-    worker.cache_clear()
-    webhook_sender.cache_clear()
-    reset_engines()
+    return current

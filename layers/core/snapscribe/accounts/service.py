@@ -80,7 +80,7 @@ class AccountService:
     def __init__(
         self, store: AccountStore, clock: Callable[[], float] = time.time, hold_grace_seconds: int = 60
     ) -> None:
-        self._store = store
+        self.store = store  # the adapter (DynamoDB, or a test's fake)
         self._clock = clock
         # How long after its invocation's end a hold may stay open before the sweeper refunds it.
         self._hold_grace = hold_grace_seconds
@@ -112,22 +112,22 @@ class AccountService:
             created_at=utc_now_iso(),
             label=label,
         )
-        self._store.put_key(record, initial_credits=credits, webhook_secret=generate_webhook_secret())
+        self.store.put_key(record, initial_credits=credits, webhook_secret=generate_webhook_secret())
         return raw_key, record
 
     def webhook_secret(self, key_id: str) -> str | None:
         """The secret a key's job webhooks are signed with."""
-        return self._store.webhook_secret(key_id)
+        return self.store.webhook_secret(key_id)
 
     def rotate_webhook_secret(self, key_id: str) -> str | None:
         """A new secret for the key's webhooks (shown once); None when there is no such key."""
         secret = generate_webhook_secret()
-        return secret if self._store.set_webhook_secret(key_id, secret) else None
+        return secret if self.store.set_webhook_secret(key_id, secret) else None
 
     def authenticate(self, raw_key: str | None) -> Principal:
         if not raw_key:
             raise Unauthorized()
-        record = self._store.get_key(hash_api_key(raw_key))
+        record = self.store.get_key(hash_api_key(raw_key))
         # The lookup is by hash; the comparison is repeated in constant time so that no code path
         # ever compares secrets with `==`.
         if record is None or record.revoked or not hashes_match(record.key_hash, raw_key):
@@ -139,7 +139,7 @@ class AccountService:
         now = self._clock()
         window_start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
         reset_at = window_start + WINDOW_SECONDS
-        count = self._store.hit_rate_window(
+        count = self.store.hit_rate_window(
             principal.key_id, window_start, principal.rate_limit, expires_at=reset_at + WINDOW_SECONDS
         )
         if count is None:
@@ -187,29 +187,29 @@ class AccountService:
         nobody has settled it (default: the longest an invocation can run, and the grace)."""
         if hold_until is None:
             hold_until = int(self._clock()) + LONGEST_INVOCATION_SECONDS + self._hold_grace
-        reservation = self._store.reserve(
+        reservation = self.store.reserve(
             principal.user_id, cost, request_id, route, principal.key_id, utc_now_iso(), hold_until, job_id, source
         )
         if reservation is None:
-            raise InsufficientBalance(needed=cost, available=self._store.get_balance(principal.user_id))
+            raise InsufficientBalance(needed=cost, available=self.store.get_balance(principal.user_id))
         return reservation
 
     def settle(self, reservation: Reservation, *, refund: int = 0) -> None:
         refund = max(0, min(refund, reservation.cost))
         status = "refunded" if refund == reservation.cost else ("partial" if refund else "charged")
-        self._store.settle(reservation, refund=refund, status=status)
+        self.store.settle(reservation, refund=refund, status=status)
 
     def refund_overdue_holds(self, limit: int = 100) -> list[Reservation]:
         """Give back every hold its invocation never settled (stopped at its timeout, or crashed): the ledger
         row says `expired`. Safe to run anywhere, any number of times: a row is settled once."""
-        overdue = self._store.overdue_holds(int(self._clock()), limit)
+        overdue = self.store.overdue_holds(int(self._clock()), limit)
         for reservation in overdue:
-            self._store.settle(reservation, refund=reservation.cost, status="expired")
+            self.store.settle(reservation, refund=reservation.cost, status="expired")
         return overdue
 
     def balance(self, user_id: str) -> int:
-        return self._store.get_balance(user_id)
+        return self.store.get_balance(user_id)
 
     def recent_usage(self, user_id: str, *, limit: int) -> list[LedgerEntry]:
         """The user's ledger rows, newest first."""
-        return self._store.recent_ledger(user_id, limit)
+        return self.store.recent_ledger(user_id, limit)

@@ -10,7 +10,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from snapscribe.config import get_settings
 from snapscribe.engines.base import ExtractionRequest, ExtractionResult
 from snapscribe.engines.filler import fill_template_with_sources
 from snapscribe.engines.layout import OcrLine, reading_order_text
@@ -53,16 +52,17 @@ _ocr_lock = threading.Lock()
 
 
 @cache
-def tessdata_dir() -> Path | None:
+def tessdata_dir(configured: str | None = None) -> Path | None:
     """Where Tesseract's models are: the setting (the OCR image sets it), else the virtualenv's (make installs
     them there). None: the engine reads Latin, Chinese and Japanese only."""
-    configured = get_settings().tessdata_dir
     candidates = [Path(configured)] if configured else []
     candidates.append(Path(sys.prefix) / "share" / "tessdata")
     return next((folder for folder in candidates if (folder / "ara.traineddata").exists()), None)
 
 
-def recognise(image: PreparedImage, page: int = 0, languages: Sequence[str] = ()) -> list[OcrLine]:
+def recognise(
+    image: PreparedImage, page: int = 0, languages: Sequence[str] = (), tessdata: Path | None = None
+) -> list[OcrLine]:
     engine = _rapidocr()
     pixels = image.to_rgb()
     with _ocr_lock:
@@ -78,7 +78,7 @@ def recognise(image: PreparedImage, page: int = 0, languages: Sequence[str] = ()
             ys = [float(point[1]) for point in box]
             lines.append(OcrLine(str(text), min(xs), min(ys), max(xs), max(ys), float(score), page))
         try:
-            return read_scripts(pixels, lines, tessdata=tessdata_dir(), languages=languages, index=page)
+            return read_scripts(pixels, lines, tessdata=tessdata, languages=languages, index=page)
         except RuntimeError as error:  # tesserocr's failures
             raise EngineError(f"local OCR failed: {type(error).__name__}") from error
 
@@ -91,11 +91,14 @@ class LocalEngine:
     max_image_side: int | None = 2560
     reads_pages_apart = True
 
+    def __init__(self, tessdata: str | None = None) -> None:
+        self.tessdata = tessdata_dir(tessdata)  # the setting's folder, else the virtualenv's
+
     def read_page(self, image: PreparedImage, page: int = 0, languages: Sequence[str] = ()) -> list[OcrLine]:
-        return recognise(image, page, languages)
+        return recognise(image, page, languages, self.tessdata)
 
     def languages(self) -> frozenset[str]:
-        folder = tessdata_dir()
+        folder = self.tessdata
         carried = {
             language
             for language, model in TESSERACT_MODELS.items()

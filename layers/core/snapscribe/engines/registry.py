@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from functools import cache
+import threading
+from collections.abc import Callable
 
-from snapscribe.config import Settings, get_settings
+from snapscribe.config import Settings
 from snapscribe.engines.base import Engine
 from snapscribe.errors import EngineUnavailable, UnknownEngine
 
@@ -29,44 +30,46 @@ def gemini_api_key(settings: Settings) -> str:
     raise EngineUnavailable("Gemini is not configured: no API key is set for this deployment")
 
 
-@cache
-def _local_engine() -> Engine:
-    from snapscribe.engines.local import LocalEngine
+class Engines:
+    """The engines one function uses, by id: the deployment's default, or one a request names. Each is made on
+    first use, once (the local engine's models load then)."""
 
-    return LocalEngine()
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._built: dict[str, Engine] = {}
+        self._lock = threading.Lock()
 
+    def __call__(self, engine_id: str | None = None, *, default: str | None = None) -> Engine:
+        """`None` means the deployment's default engine (`default`, else the extract routes' setting)."""
+        engine_id = (engine_id or default or self.settings.engine).strip()
+        if engine_id in LOCAL_ENGINE_IDS:
+            return self._once("local", self._local)
+        if is_gemini_id(engine_id):
+            model = self.settings.gemini_model if engine_id == "gemini" else engine_id
+            return self._once(f"gemini:{model}", lambda: self._gemini(model))
+        raise UnknownEngine(f"Unknown engine: {engine_id!r}")
 
-@cache
-def _gemini_engine(model: str) -> Engine:
-    from snapscribe.engines.gemini import GeminiEngine
+    def _once(self, key: str, make: Callable[[], Engine]) -> Engine:
+        with self._lock:
+            if key not in self._built:
+                self._built[key] = make()
+            return self._built[key]
 
-    settings = get_settings()
-    return GeminiEngine(
-        api_key=gemini_api_key(settings),
-        model=model,
-        timeout_seconds=settings.gemini_timeout_seconds,
-        max_image_side=settings.llm_max_image_side,
-        base_url=settings.gemini_base_url,
-        max_output_tokens=settings.max_output_tokens,
-        inline_bytes=settings.gemini_inline_bytes,
-    )
+    def _local(self) -> Engine:
+        from snapscribe.engines.local import LocalEngine
 
+        return LocalEngine(self.settings.tessdata_dir)
 
-def get_engine(engine_id: str | None = None, *, default: str | None = None) -> Engine:
-    """`None` means the deployment's default engine (`default`, else the extract routes' setting)."""
-    settings = get_settings()
-    engine_id = (engine_id or default or settings.engine).strip()
-    if engine_id in LOCAL_ENGINE_IDS:
-        return _local_engine()
-    if is_gemini_id(engine_id):
-        return _gemini_engine(settings.gemini_model if engine_id == "gemini" else engine_id)
-    raise UnknownEngine(f"Unknown engine: {engine_id!r}")
+    def _gemini(self, model: str) -> Engine:
+        from snapscribe.engines.gemini import GeminiEngine
 
-
-def reset_engines() -> None:
-    """Forget built engines (tests change settings between cases)."""
-    _local_engine.cache_clear()
-    _gemini_engine.cache_clear()
-    from snapscribe.engines.local import tessdata_dir
-
-    tessdata_dir.cache_clear()
+        settings = self.settings
+        return GeminiEngine(
+            api_key=gemini_api_key(settings),
+            model=model,
+            timeout_seconds=settings.gemini_timeout_seconds,
+            max_image_side=settings.llm_max_image_side,
+            base_url=settings.gemini_base_url,
+            max_output_tokens=settings.max_output_tokens,
+            inline_bytes=settings.gemini_inline_bytes,
+        )

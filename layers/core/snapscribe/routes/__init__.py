@@ -1,3 +1,3 @@
-"""One Router per API. A route file shows each route whole: method, path, the middleware that guards it
-(with the API's error table), the request model, and the operation it calls with its services. A
-function's handler (functions/<name>/app.py) includes the routers it serves."""
+"""One module per API: its `Api` (tag, error table, router) and each route declared once, whole: method, path,
+models, error statuses, OpenAPI text, and what it calls (web/routing.py). A function's handler
+(functions/<name>/app.py) includes the routers it serves and composes the Services they use."""

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from snapscribe import services
 from snapscribe.contracts.account import AccountView
 from snapscribe.contracts.errors import JOBS_ERRORS
 from snapscribe.operations import account as operations
-from snapscribe.web.requests import caller
+from snapscribe.web.requests import caller, services_of
 from snapscribe.web.responses import json_response
 from snapscribe.web.routing import Api
 
@@ -24,5 +23,5 @@ router = api.router
     error_statuses=(401, 429, 500),
 )
 def get_account() -> Response[str]:
-    result = operations.account(caller(router), router.context["rate"], accounts=services.account_service())
+    result = operations.account(caller(router), router.context["rate"], accounts=services_of(router).accounts)
     return json_response(200, result)

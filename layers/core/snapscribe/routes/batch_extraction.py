@@ -7,11 +7,10 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from snapscribe import services
 from snapscribe.contracts.batch_extraction import BatchExtractionAnswer, BatchExtractionRequest
 from snapscribe.contracts.errors import BATCH_EXTRACTION_ERRORS
 from snapscribe.operations import batch_extraction as operations
-from snapscribe.web.requests import caller, json_body
+from snapscribe.web.requests import caller, json_body, services_of
 from snapscribe.web.responses import json_response
 from snapscribe.web.routing import Api
 
@@ -55,6 +54,6 @@ api.charging(
     error_statuses=(401, 404, 429, 500),
 )
 def get_batch_extraction(uuid: str) -> Response[str]:
-    extraction = operations.get_batch_extraction(caller(router), uuid, objects=services.object_store())
+    extraction = operations.get_batch_extraction(caller(router), uuid, objects=services_of(router).objects)
     _status, body = operations.EXTRACT_BATCH.answer(extraction)
     return json_response(200, body)

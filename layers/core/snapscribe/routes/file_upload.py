@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from snapscribe import services
-from snapscribe.config import get_settings
 from snapscribe.contracts.errors import FILES_ERRORS
 from snapscribe.contracts.file_upload import DeletedUpload, UploadUrlRequest, UploadUrlResponse
 from snapscribe.operations import file_upload as operations
-from snapscribe.web.requests import caller, json_body
+from snapscribe.web.requests import caller, json_body, services_of
 from snapscribe.web.responses import json_response
 from snapscribe.web.routing import Api
 
@@ -53,9 +51,9 @@ def create_upload_url() -> Response[str]:
     result = operations.create_upload_url(
         json_body(router, UploadUrlRequest),
         caller(router),
-        uploads=services.upload_store(),
-        objects=services.object_store(),
-        settings=get_settings(),
+        uploads=services_of(router).uploads,
+        objects=services_of(router).objects,
+        settings=services_of(router).settings,
     )
     return json_response(200, result)
 
@@ -69,6 +67,6 @@ def create_upload_url() -> Response[str]:
 )
 def delete_upload(uuid: str) -> Response[str]:
     result = operations.delete_upload(
-        caller(router), uuid, uploads=services.upload_store(), objects=services.object_store()
+        caller(router), uuid, uploads=services_of(router).uploads, objects=services_of(router).objects
     )
     return json_response(200, result)

@@ -6,14 +6,12 @@ import time
 
 from aws_lambda_powertools.event_handler import Response
 
-from snapscribe import services
-from snapscribe.config import get_settings
 from snapscribe.contracts.errors import JOBS_ERRORS
 from snapscribe.contracts.jobs import JobList, JobView
 from snapscribe.errors import InvalidRequest
 from snapscribe.jobs.submit import iso
 from snapscribe.operations import jobs as operations
-from snapscribe.web.requests import caller
+from snapscribe.web.requests import caller, services_of
 from snapscribe.web.responses import json_response
 from snapscribe.web.routing import Api, QueryParameter
 
@@ -44,7 +42,7 @@ def _limit() -> int:
 )
 def list_jobs() -> Response[str]:
     cursor = router.current_event.get_query_string_value("cursor", None)
-    result = operations.list_jobs(caller(router), jobs=services.job_services(), limit=_limit(), cursor=cursor)
+    result = operations.list_jobs(caller(router), jobs=services_of(router).jobs, limit=_limit(), cursor=cursor)
     return json_response(200, result.model_dump(exclude_none=True))
 
 
@@ -59,8 +57,8 @@ def get_job(job_id: str) -> Response[str]:
     result = operations.get_job(
         caller(router),
         job_id,
-        jobs=services.job_services(),
-        result_url_expiry=get_settings().job_result_url_expiry_seconds,
+        jobs=services_of(router).jobs,
+        result_url_expiry=services_of(router).settings.job_result_url_expiry_seconds,
     )
     return json_response(200, result.model_dump(exclude_none=True))
 
@@ -73,5 +71,5 @@ def get_job(job_id: str) -> Response[str]:
     error_statuses=(401, 404, 409, 429, 500),
 )
 def cancel_job(job_id: str) -> Response[str]:
-    result = operations.cancel_job(caller(router), job_id, jobs=services.job_services(), now=iso(time.time()))
+    result = operations.cancel_job(caller(router), job_id, jobs=services_of(router).jobs, now=iso(time.time()))
     return json_response(200, result.model_dump(exclude_none=True))

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from snapscribe import services
-from snapscribe.config import get_settings
 from snapscribe.contracts.errors import FILES_ERRORS
 from snapscribe.contracts.ocr_by_key import OcrByKeyRequest, OcrByKeyResponse
 from snapscribe.operations import ocr_by_key as operations
-from snapscribe.web.requests import caller, json_body
+from snapscribe.web.requests import caller, json_body, services_of
 from snapscribe.web.responses import json_response
 from snapscribe.web.routing import Api
 
@@ -40,5 +38,7 @@ api.charging(
     error_statuses=(401, 404, 429, 500),
 )
 def get_ocr_result(id: str) -> Response[str]:
-    result = operations.get_ocr_result(caller(router), id, objects=services.object_store(), settings=get_settings())
+    result = operations.get_ocr_result(
+        caller(router), id, objects=services_of(router).objects, settings=services_of(router).settings
+    )
     return json_response(200, result)

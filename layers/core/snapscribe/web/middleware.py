@@ -20,13 +20,11 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.metrics import MetricUnit
 
-from snapscribe import services
 from snapscribe.accounts.keys import key_from_headers
 from snapscribe.accounts.models import Principal
-from snapscribe.config import get_settings
 from snapscribe.contracts.errors import ErrorTable
 from snapscribe.errors import InvalidRequest, RequestInProgress, SnapscribeError
-from snapscribe.web.requests import route_label
+from snapscribe.web.requests import route_label, services_of
 from snapscribe.web.responses import json_response, rate_headers
 
 
@@ -93,13 +91,13 @@ def answer_errors_in(errors: ErrorTable) -> Middleware:
 
 
 def authenticate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    principal = services.account_service().authenticate(key_from_headers(dict(app.current_event.headers)))
+    principal = services_of(app).accounts.authenticate(key_from_headers(dict(app.current_event.headers)))
     app.context["principal"] = principal
     return next_middleware(app)
 
 
 def count_in_rate_window(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    app.context["rate"] = services.account_service().check_rate(app.context["principal"])
+    app.context["rate"] = services_of(app).accounts.check_rate(app.context["principal"])
     return next_middleware(app)
 
 
@@ -129,14 +127,14 @@ def run_idempotently(app: APIGatewayRestResolver, next_middleware: NextMiddlewar
         # Scoped to the caller and the route: another user's identical key is another request.
         event_key_jmespath="[user, route, key]",
         payload_validation_jmespath="body",
-        expires_after_seconds=get_settings().idempotency_expiry_seconds,
+        expires_after_seconds=services_of(app).settings.idempotency_expiry_seconds,
         raise_on_no_idempotency_key=True,
     )
     if app.lambda_context is not None:
         config.register_lambda_context(app.lambda_context)
 
     @idempotent_function(  # type: ignore[untyped-decorator]
-        data_keyword_argument="request", config=config, persistence_store=services.idempotency_store()
+        data_keyword_argument="request", config=config, persistence_store=services_of(app).idempotency_store
     )
     def run(request: dict[str, str]) -> dict[str, Any]:
         response = next_middleware(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
@@ -15,6 +15,9 @@ from snapscribe.contracts.parsing import parse_json_body
 from snapscribe.errors import InvalidRequest
 from snapscribe.web.multipart import FormParts, read_form
 
+if TYPE_CHECKING:
+    from snapscribe.services import Services
+
 ModelT = TypeVar("ModelT", bound=BaseModel)
 MAX_SOURCE_LENGTH = 64
 
@@ -23,6 +26,12 @@ def _event(router: BaseRouter) -> APIGatewayProxyEvent:
     event = router.current_event
     assert isinstance(event, APIGatewayProxyEvent)
     return event
+
+
+def services_of(router: BaseRouter) -> Services:
+    """The function's Services, which its handler put in the resolver's context for this request."""
+    services: Services = router.context["services"]
+    return services
 
 
 def route_label(router: BaseRouter) -> str:

@@ -10,14 +10,13 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 
-from snapscribe import services
 from snapscribe.contracts.jobs import JobAccepted
 from snapscribe.errors import InvalidRequest
 from snapscribe.images.fetch import FetchPolicy, vet_url
 from snapscribe.jobs.plan import Deps, JobKind
 from snapscribe.jobs.run import run_now
 from snapscribe.jobs.submit import submit
-from snapscribe.web.requests import caller, external_base, job_path, wants_fields
+from snapscribe.web.requests import caller, external_base, job_path, services_of, wants_fields
 from snapscribe.web.responses import json_response
 
 MAX_CALLBACK_URL = 2048
@@ -50,6 +49,7 @@ def perform(router: BaseRouter, kind: JobKind, request: Any, *, takes_fields: bo
     `takes_fields` (it declares `?fields`) lets the client ask for each filled field's confidence and box."""
     with_fields = takes_fields and wants_fields(router)
     who = replace(caller(router), with_fields=with_fields)
+    services = services_of(router)
     deps = services.deps()
     if not prefers_async(router):
         if router.current_event.headers.get("callback-url") is not None:
@@ -62,7 +62,7 @@ def perform(router: BaseRouter, kind: JobKind, request: Any, *, takes_fields: bo
         request,
         who,
         deps,
-        services.job_services(),
+        services.jobs,
         callback_url=callback_url(router, deps),
         status_url=lambda job_id: external_base(router) + job_path(router, job_id),
     )
