@@ -10,7 +10,7 @@ from snapscribe.storage.keys import JOBS_PREFIX
 from snapscribe.storage.uploads import ObjectStore
 
 if TYPE_CHECKING:  # imported when a plan is read: the plan's module imports the image code
-    from snapscribe.jobs.plan import WorkPlan
+    from snapscribe.jobs.plan import PlanContext, WorkPlan
 
 READS_IN_PARALLEL = 16
 
@@ -30,7 +30,7 @@ class JobFiles:
             self._objects.put_bytes(f"{folder}inputs/{name}", data)
         self._objects.put_json(f"{folder}plan.json", plan.to_json())
 
-    def plan(self, owner: str, job_id: str) -> WorkPlan:
+    def plan(self, owner: str, job_id: str, context: type[PlanContext]) -> WorkPlan:
         folder = self.folder(owner, job_id)
         document = self._objects.get_json(f"{folder}plan.json")
         if document is None:
@@ -44,7 +44,7 @@ class JobFiles:
             inputs[str(name)] = data
         from snapscribe.jobs.plan import WorkPlan
 
-        return WorkPlan.from_json(dict(document), inputs)
+        return WorkPlan.from_json(dict(document), inputs, context)
 
     def put_output(self, owner: str, job_id: str, index: int, output: str) -> str:
         """An item's output too large for its record; the key it is kept under."""

@@ -15,9 +15,9 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, Self
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from snapscribe import errors
 from snapscribe.accounts.service import AccountService
@@ -81,6 +81,22 @@ class Deps:
         return self.uploads
 
 
+class PlanContext(BaseModel):
+    """What a kind's run_item and finish need beyond the request, decided when the work was planned: each kind's
+    own model (kept with a job's plan as JSON, and read back into the same model)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    engine: str  # the engine the work was planned for
+
+    @classmethod
+    def of(cls, plan: WorkPlan) -> Self:
+        """The plan's context, as this kind's model."""
+        if not isinstance(plan.context, cls):
+            raise TypeError(f"the {plan.kind} plan's context is a {type(plan.context).__name__}, not {cls.__name__}")
+        return plan.context
+
+
 @dataclass
 class WorkPlan:
     kind: str
@@ -88,7 +104,7 @@ class WorkPlan:
     hold: int  # the most the work can cost: reserved before any work
     items: list[dict[str, Any]]  # one spec per item: its own slice of the work
     seconds: float  # the estimated duration, for the synchronous deadline
-    context: dict[str, Any] = field(default_factory=dict)  # what run_item/finish need beyond the request
+    context: PlanContext  # what run_item/finish need beyond the request
     inputs: dict[str, bytes] = field(default_factory=dict)  # bytes that travel with a job (not JSON)
     parallel: int = 1  # items a synchronous run does at once
 
@@ -99,20 +115,21 @@ class WorkPlan:
             "hold": self.hold,
             "items": self.items,
             "seconds": self.seconds,
-            "context": self.context,
+            "context": self.context.model_dump(mode="json"),
             "inputs": sorted(self.inputs),
             "parallel": self.parallel,
         }
 
     @classmethod
-    def from_json(cls, document: dict[str, Any], inputs: dict[str, bytes]) -> WorkPlan:
+    def from_json(cls, document: dict[str, Any], inputs: dict[str, bytes], context: type[PlanContext]) -> WorkPlan:
+        """The plan a job kept, its context read into the kind's model (`context`)."""
         return cls(
             kind=document["kind"],
             request=document["request"],
             hold=int(document["hold"]),
             items=list(document["items"]),
             seconds=float(document["seconds"]),
-            context=dict(document.get("context", {})),
+            context=context.model_validate(document.get("context", {})),
             inputs=inputs,
             parallel=int(document.get("parallel", 1)),
         )
@@ -141,6 +158,7 @@ class JobKind:
     status: ClassVar[int] = 200  # of success
     answer_model: ClassVar[type[BaseModel]]  # the success body's model
     errors: ClassVar[ErrorTable]  # the API's error answers
+    context_model: ClassVar[type[PlanContext]]  # its plans' context
 
     def plan(self, request: Any, caller: Caller, deps: Deps) -> WorkPlan:
         raise NotImplementedError

@@ -74,7 +74,8 @@ class Worker:
 
     def _plan(self, job: Job) -> WorkPlan:
         if job.job_id not in self._plans:
-            self._plans[job.job_id] = self.jobs.files.plan(job.owner, job.job_id)
+            context = self.kinds[job.kind].context_model
+            self._plans[job.job_id] = self.jobs.files.plan(job.owner, job.job_id, context)
             while len(self._plans) > 8:
                 self._plans.popitem(last=False)
         return self._plans[job.job_id]

@@ -29,7 +29,7 @@ from snapscribe.errors import (
     SnapscribeError,
 )
 from snapscribe.images.prepare import prepare_pages
-from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, JobKind, WorkPlan
+from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, JobKind, PlanContext, WorkPlan
 from snapscribe.language import UNDETERMINED, detect_language
 from snapscribe.operations.ocr_by_key import OCR_PROMPT, checked_upload, owned_upload, result_key
 from snapscribe.storage.uploads import ObjectStore, UploadRecord, UploadStore
@@ -88,12 +88,27 @@ def language_hints(options: dict[str, Any], engine: Engine) -> list[str]:
     return codes
 
 
+class PlannedFile(BaseModel):
+    uuid: str
+    key: str
+    max_bytes: int
+    pages: int  # the file's
+    processing_pages: int  # the ones read (at most max_pages_per_file)
+
+
+class BatchContext(PlanContext):
+    files: list[PlannedFile]
+    credits_per_page: int
+    languages: list[str]  # the engine's language hints
+
+
 class ExtractBatch(JobKind):
     name = "extract_batch"
     all_or_nothing = False  # each page stands alone: a failed page is marked failed and refunded
     status = 201
     answer_model = BatchExtractionAnswer
     errors = BATCH_EXTRACTION_ERRORS
+    context_model = BatchContext
 
     def body(self, result: BaseModel) -> dict[str, Any]:
         """The contract's shape: the extraction under `data`; a page's `error` only if it failed."""
@@ -107,20 +122,20 @@ class ExtractBatch(JobKind):
         engine_id = request.engine.name.strip()
         engine = deps.engine_for(engine_id)
         languages = language_hints(request.engine.options, engine)
-        files: list[dict[str, Any]] = [
-            {
-                "uuid": record.upload_id,
-                "key": record.key,
-                "max_bytes": record.max_bytes,
-                "pages": max(1, record.pages),
-                "processing_pages": min(max(1, record.pages), settings.max_pages_per_file),
-            }
+        files = [
+            PlannedFile(
+                uuid=record.upload_id,
+                key=record.key,
+                max_bytes=record.max_bytes,
+                pages=max(1, record.pages),
+                processing_pages=min(max(1, record.pages), settings.max_pages_per_file),
+            )
             for record in records
         ]
         items = [
             {"file": index, "page": number}
             for index, file in enumerate(files)
-            for number in range(1, file["processing_pages"] + 1)
+            for number in range(1, file.processing_pages + 1)
         ]
         per_page = settings.extraction_credits_per_page
         local = engine.reads_pages_apart
@@ -131,15 +146,16 @@ class ExtractBatch(JobKind):
             hold=per_page * len(items),
             items=items,
             seconds=math.ceil(len(items) / (1 if local else NETWORK_WORKERS)) * seconds_per_page,
-            context={"engine": engine_id, "files": files, "credits_per_page": per_page, "languages": languages},
+            context=BatchContext(engine=engine_id, files=files, credits_per_page=per_page, languages=languages),
             parallel=1 if local else NETWORK_WORKERS,
         )
 
     def run_item(self, plan: WorkPlan, index: int, deps: Deps) -> dict[str, Any]:
         item = plan.items[index]
-        file = plan.context["files"][int(item["file"])]
-        engine = deps.engine_for(plan.context["engine"])
-        key, max_bytes = str(file["key"]), int(file["max_bytes"])
+        context = BatchContext.of(plan)
+        file = context.files[int(item["file"])]
+        engine = deps.engine_for(context.engine)
+        key, max_bytes = file.key, file.max_bytes
         data = deps.cache.get(key, lambda: deps.object_store().read(key, max_bytes=max_bytes))
         if data is None:
             raise NotFound(MISSING_FILE)
@@ -147,14 +163,14 @@ class ExtractBatch(JobKind):
             data,
             max_side=engine.max_image_side,
             max_pixels=deps.settings.max_image_pixels,
-            max_pages=int(file["processing_pages"]),
+            max_pages=file.processing_pages,
             only=int(item["page"]),
         )
         if not found:
             raise CorruptImage("The page is missing")
         if isinstance(found[0], SnapscribeError):
             raise found[0]
-        languages = tuple(plan.context.get("languages") or ())
+        languages = tuple(context.languages)
         result = engine.extract(ExtractionRequest(images=[found[0]], prompt=OCR_PROMPT, languages=languages))
         return {"text": result.text}
 
@@ -171,13 +187,14 @@ class ExtractBatch(JobKind):
             for item, outcome in zip(plan.items, outcomes, strict=True)
         ]
         failed = sum(page.status == "failed" for page in pages)
-        returned = failed * int(plan.context["credits_per_page"])
+        context = BatchContext.of(plan)
+        returned = failed * context.credits_per_page
         request = BatchExtractionRequest.model_validate(plan.request)
-        hints = plan.context.get("languages") or []
+        hints = context.languages
         language = _main_language([page.text for page in pages if page.text])
         if language == UNDETERMINED and hints:
             language = str(hints[0])
-        files = plan.context["files"]
+        files = context.files
         extraction = ProcessedExtraction(
             uuid=str(uuid.uuid4()),
             status="processed" if not failed else ("failed" if failed == len(pages) else "partially_processed"),
@@ -185,14 +202,14 @@ class ExtractBatch(JobKind):
             engine=request.engine.name.strip(),
             language=language,
             total_files=len(files),
-            total_file_pages=sum(int(file["pages"]) for file in files),
+            total_file_pages=sum(file.pages for file in files),
             total_processing_pages=len(pages),
             initial_cost=plan.hold,
             failed_pages=failed,
             returned_credits=returned,
             files=[
                 FileResult(
-                    uuid=str(file["uuid"]),
+                    uuid=file.uuid,
                     pages=[page for item, page in zip(plan.items, pages, strict=True) if int(item["file"]) == index],
                 )
                 for index, file in enumerate(files)

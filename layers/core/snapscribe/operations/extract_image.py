@@ -28,7 +28,7 @@ from snapscribe.errors import EngineError, ImageTooLarge, InvalidRequest, LimitE
 from snapscribe.images.fetch import FetchPolicy, Resolver, fetch_to
 from snapscribe.images.formats import supported_formats
 from snapscribe.images.prepare import PreparedImage, prepare_image
-from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, JobKind, WorkPlan, first_failure
+from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, JobKind, PlanContext, WorkPlan, first_failure
 from snapscribe.storage.tempfiles import request_workspace
 
 MB = 1024 * 1024
@@ -121,6 +121,7 @@ class ExtractImage(JobKind):
     all_or_nothing = True  # one answer for all the images: an image that fails fails the request
     answer_model = ExtractImageResponse
     errors = EXTRACT_IMAGE_ERRORS
+    context_model = PlanContext
 
     def plan(self, request: ExtractImageRequest, caller: Caller, deps: Deps) -> WorkPlan:
         settings = deps.settings
@@ -150,11 +151,11 @@ class ExtractImage(JobKind):
             hold=credit_usage(count),
             items=items,
             seconds=seconds,
-            context={"engine": engine_id},
+            context=PlanContext(engine=engine_id),
         )
 
     def run_item(self, plan: WorkPlan, index: int, deps: Deps) -> dict[str, Any]:
-        engine = deps.engine_for(plan.context["engine"])
+        engine = deps.engine_for(PlanContext.of(plan).engine)
         reader = page_engine(engine)
         if reader is not None:
             image = int(plan.items[index]["image"])
@@ -201,7 +202,7 @@ class ExtractImage(JobKind):
             raise failure
         outputs = [outcome.output or {} for outcome in outcomes]
         count = len(plan.request["images"])
-        reader = page_engine(deps.engine_for(plan.context["engine"]))
+        reader = page_engine(deps.engine_for(PlanContext.of(plan).engine))
         if reader is not None:
             _check_total([int(output["bytes"]) for output in outputs], deps.settings)
             lines = [OcrLine(**line) for output in outputs for line in output["lines"]]

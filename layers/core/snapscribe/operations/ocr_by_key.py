@@ -16,7 +16,7 @@ from snapscribe.engines.base import ExtractionRequest, ExtractionResult, page_en
 from snapscribe.engines.layout import OcrLine
 from snapscribe.errors import CorruptImage, EngineError, NotFound, SnapscribeError, UploadPending, UploadRejected
 from snapscribe.images.prepare import PreparedImage, prepare_pages
-from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, JobKind, WorkPlan, first_failure
+from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, JobKind, PlanContext, WorkPlan, first_failure
 from snapscribe.language import detect_language
 from snapscribe.storage.keys import RESULTS_PREFIX, parse_upload_key
 from snapscribe.storage.uploads import PENDING, REJECTED, ObjectStore, UploadRecord, UploadStore
@@ -55,8 +55,15 @@ def checked_upload(record: UploadRecord) -> UploadRecord:
     return record
 
 
+class OcrByKeyContext(PlanContext):
+    key: str  # the upload's key
+    max_bytes: int  # what it may hold (its presigned POST's limit)
+    pages: int
+
+
 def _read_upload(plan: WorkPlan, deps: Deps) -> bytes:
-    key, max_bytes = str(plan.context["key"]), int(plan.context["max_bytes"])
+    context = OcrByKeyContext.of(plan)
+    key, max_bytes = context.key, context.max_bytes
     data = deps.cache.get(key, lambda: deps.object_store().read(key, max_bytes=max_bytes))
     if data is None:
         raise NotFound()
@@ -68,6 +75,7 @@ class OcrByKey(JobKind):
     all_or_nothing = True  # one text for the whole file: a page that fails fails the request
     answer_model = OcrByKeyResponse
     errors = FILES_ERRORS
+    context_model = OcrByKeyContext
 
     def plan(self, request: OcrByKeyRequest, caller: Caller, deps: Deps) -> WorkPlan:
         record = owned_upload(caller.user_id, request.key, deps.upload_store())
@@ -87,11 +95,11 @@ class OcrByKey(JobKind):
             hold=engine.token_hold(pages, OCR_PROMPT),
             items=items,
             seconds=seconds,
-            context={"engine": engine_id, "key": record.key, "max_bytes": record.max_bytes, "pages": pages},
+            context=OcrByKeyContext(engine=engine_id, key=record.key, max_bytes=record.max_bytes, pages=pages),
         )
 
     def run_item(self, plan: WorkPlan, index: int, deps: Deps) -> dict[str, Any]:
-        engine = deps.engine_for(plan.context["engine"])
+        engine = deps.engine_for(OcrByKeyContext.of(plan).engine)
         reader = page_engine(engine)
         settings = deps.settings
         try:
@@ -124,10 +132,11 @@ class OcrByKey(JobKind):
         if failure is not None:
             raise failure
         outputs = [outcome.output or {} for outcome in outcomes]
-        reader = page_engine(deps.engine_for(plan.context["engine"]))
+        context = OcrByKeyContext.of(plan)
+        reader = page_engine(deps.engine_for(context.engine))
         if reader is not None:
             lines = [OcrLine(**line) for output in outputs for line in output["lines"]]
-            result = reader.compose(ExtractionRequest(images=(), prompt=OCR_PROMPT), lines, int(plan.context["pages"]))
+            result = reader.compose(ExtractionRequest(images=(), prompt=OCR_PROMPT), lines, context.pages)
             text, tokens = result.text, result.total_tokens
         else:
             answered = ExtractionResult.from_json(outputs[0])
@@ -136,8 +145,8 @@ class OcrByKey(JobKind):
         response = OcrByKeyResponse(
             id=str(uuid.uuid4()),
             text=text,
-            key=str(plan.context["key"]),
-            fileUrl=objects.presigned_get(str(plan.context["key"]), expires_in=settings.file_url_expiry_seconds),
+            key=context.key,
+            fileUrl=objects.presigned_get(context.key, expires_in=settings.file_url_expiry_seconds),
             createdAt=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             wordCount=len(text.split()),
             tokensUsed=min(tokens, plan.hold),

@@ -22,7 +22,7 @@ from snapscribe.engines.base import ExtractionRequest, ExtractionResult
 from snapscribe.engines.prompt_template import canonical_json, find_json_template
 from snapscribe.errors import ImageTooLarge, MissingField, UnsupportedImageFormat
 from snapscribe.images.prepare import prepare_image, sniff_format
-from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, JobKind, WorkPlan, first_failure
+from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, JobKind, PlanContext, WorkPlan, first_failure
 
 MB = 1024 * 1024
 
@@ -48,6 +48,7 @@ class ExtractStructured(JobKind):
     all_or_nothing = True
     answer_model = StructuredExtractionResponse
     errors = STRUCTURED_EXTRACTION_ERRORS
+    context_model = PlanContext
 
     def plan(self, form: StructuredExtractionForm, caller: Caller, deps: Deps) -> WorkPlan:
         engine_id = None if form.model == DEFAULT_MODEL else form.model
@@ -71,12 +72,12 @@ class ExtractStructured(JobKind):
                 if engine.reads_pages_apart
                 else deps.settings.model_seconds_per_call + deps.settings.model_seconds_per_image
             ),
-            context={"engine": engine_id or deps.settings.engine},
+            context=PlanContext(engine=engine_id or deps.settings.engine),
             inputs={"image": form.image},
         )
 
     def run_item(self, plan: WorkPlan, index: int, deps: Deps) -> dict[str, Any]:
-        engine = deps.engine_for(plan.context["engine"])
+        engine = deps.engine_for(PlanContext.of(plan).engine)
         prompt = str(plan.request["prompt"])
         image = prepare_image(
             plan.inputs["image"], max_side=engine.max_image_side, max_pixels=deps.settings.max_image_pixels
