@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
+from snapscribe.accounts.dynamodb import DynamoAccountStore
 from snapscribe.accounts.service import AccountService
 from snapscribe.errors import InsufficientBalance, RateLimited
 from snapscribe.services import from_environment
@@ -75,7 +76,7 @@ def test_parallel_settlements_refund_once(accounts: AccountService) -> None:
 
 def test_only_the_hash_of_a_key_is_stored(accounts: AccountService, aws: boto3.session.Session) -> None:
     raw_key, record = accounts.create_key(user_id="hashonly", credits=1, rate_limit=1)
-    table = accounts.store._table
+    table = from_environment().settings.resource("accounts_table")
     items = aws.client("dynamodb").scan(TableName=table)["Items"]
     dumped = json.dumps(items)
     assert raw_key not in dumped
@@ -152,9 +153,8 @@ def test_a_hold_or_a_settlement_that_collides_with_another_transaction_is_retrie
 
     monkeypatch.setattr(transactions.time, "sleep", lambda _seconds: None)
     accounts.create_key(user_id="racer", credits=1000, rate_limit=10, raw_key="ssk_racer_key_0123456789")
-    store = accounts.store
-    conflicted = _ConflictFirst(store._client, conflicts=2)
-    monkeypatch.setattr(store, "_client", conflicted)
+    conflicted = _ConflictFirst(from_environment().clients.dynamodb, conflicts=2)
+    accounts = _accounts_on(conflicted)
     principal = Principal(user_id="racer", key_id="k1", rate_limit=10)
     with accounts.hold(Caller(principal=principal, request_id="r1", route="POST /x"), 300) as hold:
         hold.use(100)
@@ -168,6 +168,11 @@ def test_a_hold_or_a_settlement_that_collides_with_another_transaction_is_retrie
     ):
         pass  # always colliding: an error (a 500, retried by the client), never a 402
     assert accounts.balance("racer") == 900
+
+
+def _accounts_on(client: Any) -> AccountService:
+    """The account service on the test's table, through `client` (a DynamoDB client that misbehaves as told)."""
+    return AccountService(DynamoAccountStore(client, from_environment().settings.resource("accounts_table")))
 
 
 class _AnswerLostOnce:
@@ -195,13 +200,12 @@ def test_a_hold_whose_first_answer_was_lost_is_the_same_hold_not_a_short_balance
     from snapscribe.caller import Caller
 
     accounts.create_key(user_id="retried", credits=1000, rate_limit=10, raw_key="ssk_retried_key_0123456789")
-    store = accounts.store
-    monkeypatch.setattr(store, "_client", _AnswerLostOnce(store._client))
+    accounts = _accounts_on(_AnswerLostOnce(from_environment().clients.dynamodb))
     caller = Caller(
         principal=Principal(user_id="retried", key_id="k1", rate_limit=10), request_id="r1", route="POST /x"
     )
     with accounts.hold(caller, 300) as hold:
         hold.use(100)
     assert accounts.balance("retried") == 900  # held once (not twice, not refused), 200 back
-    (row,) = store.ledger("retried")
+    (row,) = accounts.store.ledger("retried")
     assert (row.cost, row.refund, row.status) == (300, 200, "partial")

@@ -198,13 +198,13 @@ def test_racing_workers_count_each_item_once_and_finish_the_job_once(tmp_path: P
     job = harness.submit(EXTRACT_BATCH, batch_request(tiff.upload_id), callback_url="https://hooks.example/x")
     messages = harness.work.take()
     finishes: list[str] = []
-    original = harness.worker._finish
+    record_finish = harness.store.finish
 
-    def finish(job: Job) -> None:
-        finishes.append(job.job_id)
-        original(job)
+    def finish(job_id: str, **recorded: Any) -> None:  # the finished job's record: written once per finish
+        finishes.append(job_id)
+        record_finish(job_id, **recorded)
 
-    harness.worker._finish = finish  # type: ignore[method-assign]
+    harness.store.finish = finish  # type: ignore[method-assign]
 
     def deliver_all() -> None:  # eight workers, each given every message (at least once, many times over)
         for message in messages:
@@ -320,15 +320,25 @@ def test_the_reaper_fails_what_is_overdue_and_a_worker_finishes_the_job(tmp_path
     assert reap(harness.jobs, now=job.deadline + 2).overdue_jobs == 0  # finished jobs are not open
 
 
+class FinisherStopped(BaseException):
+    """The finishing invocation stopped (a BaseException, as a Lambda's end is: no handler catches it)."""
+
+
 def test_a_job_whose_finisher_was_stopped_is_finished_by_the_reapers_request(tmp_path: Path) -> None:
     harness = Harness(tmp_path, pages_engine())
     tiff = harness.files.add("alice", tiff_pages([31]), filename="r.tiff", pages=1)
     job = harness.submit(EXTRACT_BATCH, batch_request(tiff.upload_id))
-    stopped = harness.worker._finish
-    harness.worker._finish = lambda _job: None  # type: ignore[method-assign]  # claimed, then stopped
-    harness.run()
+    claim = harness.store.claim_finalization
+
+    def claimed_then_stopped(job_id: str, **claiming: Any) -> bool:
+        claim(job_id, **claiming)
+        raise FinisherStopped  # the invocation ends here: timed out or crashed, the claim made
+
+    harness.store.claim_finalization = claimed_then_stopped  # type: ignore[method-assign]
+    with pytest.raises(FinisherStopped):
+        harness.run()
     assert harness.job(job.job_id).finished_at is None
-    harness.worker._finish = stopped  # type: ignore[method-assign]
+    harness.store.claim_finalization = claim  # type: ignore[method-assign]
     harness.clock.now += 331  # the finisher's claim goes stale
     assert reap(harness.jobs, now=int(harness.clock.now)).finish_requests == 1
     harness.run()

@@ -21,9 +21,9 @@ def test_the_jobs_api_makes_no_queue_or_bucket_client_until_one_is_used(tmp_path
     )
     jobs = composed.jobs
     assert composed.clients.made() == {"dynamodb"}
-    assert jobs.work._client.meta.service_model.service_name == "sqs"  # type: ignore[attr-defined]  # made by first use
+    assert jobs.work.client.meta.service_model.service_name == "sqs"  # type: ignore[attr-defined]  # made by first use
     assert composed.clients.made() == {"dynamodb", "sqs"}
-    assert jobs.webhooks._client.meta is composed.clients.sqs.meta  # type: ignore[attr-defined]  # one client for both
+    assert jobs.webhooks.client.meta is composed.clients.sqs.meta  # type: ignore[attr-defined]  # one client for both
     assert composed.clients.made() == {"dynamodb", "sqs"}
 
 

@@ -15,13 +15,13 @@ SENDS_IN_PARALLEL = 8
 
 class SqsQueue:
     def __init__(self, client: SQSClient, url: str) -> None:
-        self._client = client
-        self._url = url
+        self.client = client
+        self.url = url
 
     def _send_batch(self, batch: list[dict[str, Any]]) -> None:
         entries = [{"Id": str(number), "MessageBody": json.dumps(message)} for number, message in enumerate(batch)]
         for _attempt in range(3):
-            response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)  # type: ignore[arg-type]
+            response = self.client.send_message_batch(QueueUrl=self.url, Entries=entries)  # type: ignore[arg-type]
             failed = {entry["Id"] for entry in response.get("Failed", [])}
             entries = [entry for entry in entries if entry["Id"] in failed]
             if not entries:
