@@ -401,15 +401,7 @@ def test_unfinished_jobs_come_soonest_deadline_first(store: JobStore) -> None:
     assert store.open_jobs(10)[0] == replace(job(2, deadline=100), remaining=3)
 
 
-def known_adapter_fault(request: pytest.FixtureRequest, reason: str) -> None:
-    """The adapter does otherwise, wrongly (reported, not changed here): its case is a strict xfail, so that the
-    day it is fixed this test says so. The fake does what the contract says."""
-    if request.node.callspec.params.get("subject") == "dynamodb":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
-def test_finishing_a_job_that_is_gone_writes_nothing(store: JobStore, request: pytest.FixtureRequest) -> None:
-    known_adapter_fault(request, "finish's only condition is attribute_not_exists(finishedAt): a partial item")
+def test_finishing_a_job_that_is_gone_writes_nothing(store: JobStore) -> None:
     finish(store, "job-gone")
     assert store.get("job-gone") is None  # the adapter's get raises KeyError('owner') on what it wrote
 
@@ -423,8 +415,7 @@ def test_a_webhook_is_queued_once(store: JobStore) -> None:
     assert found.webhook_state == "queued"
 
 
-def test_the_webhook_of_a_job_that_is_gone_is_not_queued(store: JobStore, request: pytest.FixtureRequest) -> None:
-    known_adapter_fault(request, "mark_webhook_queued's only condition is attribute_not_exists(webhookState)")
+def test_the_webhook_of_a_job_that_is_gone_is_not_queued(store: JobStore) -> None:
     assert store.mark_webhook_queued("job-gone") is False
     assert store.get("job-gone") is None
 

@@ -287,7 +287,7 @@ class DynamoJobStore:
         self._update(
             job_key(job_id),
             expression + " REMOVE openJob, finalizing, finalizingAt",
-            "attribute_not_exists(finishedAt)",
+            "attribute_exists(pk) AND attribute_not_exists(finishedAt)",  # a job gone (by TTL) stays gone
             values,
             names,
         )
@@ -296,7 +296,7 @@ class DynamoJobStore:
         return self._update(
             job_key(job_id),
             "SET webhookState = :queued",
-            "attribute_not_exists(webhookState)",
+            "attribute_exists(pk) AND attribute_not_exists(webhookState)",
             {":queued": string("queued")},
         )
 
