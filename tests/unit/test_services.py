@@ -11,6 +11,7 @@ from botocore.exceptions import UnknownServiceError
 
 from snapscribe import function_settings, services
 from snapscribe.config import MissingSetting, Settings
+from snapscribe.jobs.plan import PlanContext
 from snapscribe.services import Services, composition
 from tests.fakes import make_settings
 
@@ -70,3 +71,11 @@ def test_the_composition_is_made_once_and_again_only_when_the_environment_change
     monkeypatch.setenv("SNAPSCRIBE_ACCOUNTS_TABLE", "other-accounts")
     assert current() is not first
     assert current().settings.accounts_table == "other-accounts"
+
+
+def test_a_function_without_a_bucket_uses_the_jobs_table_and_never_asks_for_one(tmp_path: Path) -> None:
+    """The webhook function's settings name no bucket: its sender is made on the jobs table and accounts alone."""
+    composed = Services(make_settings(tmp_path, accounts_table="accounts", jobs_table="jobs", webhook_queue_url="w"))
+    assert composed.webhook_sender.store is composed.jobs.store
+    with pytest.raises(MissingSetting, match="SNAPSCRIBE_BUCKET_NAME is not set"):
+        composed.jobs.files.plan("alice", "job-1", PlanContext)  # what would need the bucket names it

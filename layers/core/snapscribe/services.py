@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from snapscribe.jobs.submit import JobServices
     from snapscribe.jobs.webhooks import WebhookSender
     from snapscribe.jobs.worker import Worker
+    from snapscribe.storage.uploads import ObjectStore
 
 # A worker's claim on an item lasts twice the worker's timeout, then another may take the item over: longer
 # than any invocation, shorter than the work queue's visibility timeout (at least six times the timeout), so
@@ -40,15 +41,16 @@ SERVICES_USED = ("dynamodb", "s3", "sqs")  # every client below; another is an U
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
 
 
-class _ClientOnFirstUse:
-    """A client made when it is first used: an adapter a request may never call (the jobs API's queues and
-    bucket, when it only lists jobs) costs it nothing (a client's creation is 20-50 ms of a cold start)."""
+class _OnFirstUse:
+    """A client or adapter made when it is first used: one a request may never call (the jobs API's queues and
+    bucket, when it only lists jobs) costs it nothing (a client's creation is 20-50 ms of a cold start), and one
+    its function has no setting for (the webhook function's bucket) is never asked for its setting."""
 
     def __init__(self, make: Callable[[], Any]) -> None:
         self._make = make
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._make(), name)  # the clients are cached: one each per composition
+        return getattr(self._make(), name)  # what it makes is cached: one each per composition
 
 
 @cache
@@ -92,10 +94,10 @@ class AwsClients:
         return {name for name in SERVICES_USED if name in vars(self)}
 
     def s3_on_first_use(self) -> S3Client:
-        return cast("S3Client", _ClientOnFirstUse(lambda: self.s3))
+        return cast("S3Client", _OnFirstUse(lambda: self.s3))
 
     def sqs_on_first_use(self) -> SQSClient:
-        return cast("SQSClient", _ClientOnFirstUse(lambda: self.sqs))
+        return cast("SQSClient", _OnFirstUse(lambda: self.sqs))
 
 
 class Services:
@@ -146,7 +148,9 @@ class Services:
             store=DynamoJobStore(
                 self.clients.dynamodb, settings.resource("jobs_table"), expire_after_seconds=expire_after
             ),
-            files=JobFiles(self.objects, max_input_bytes=settings.max_upload_bytes),
+            files=JobFiles(
+                cast("ObjectStore", _OnFirstUse(lambda: self.objects)), max_input_bytes=settings.max_upload_bytes
+            ),
             work=self._queue("work_queue_url"),
             webhooks=self._queue("webhook_queue_url"),
             max_seconds=settings.job_max_seconds,
