@@ -15,7 +15,8 @@ SettingsT = TypeVar("SettingsT", bound="Settings")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SNAPSCRIBE_", extra="ignore")
+    # defer_build: a model is built when first read, so defining every function's costs none of them a cold start.
+    model_config = SettingsConfigDict(env_prefix="SNAPSCRIBE_", extra="ignore", defer_build=True)
 
     # Resources (template.yaml passes their names in; the local stack uses the same variables). None here: each
     # function's model (function_settings.py) requires the ones it uses.
