@@ -18,6 +18,7 @@ from typing import Any
 
 log = logging.getLogger("snapscribe.event_sources")
 POLL_INTERVAL_SECONDS = 0.2
+IDLE_WAIT_SECONDS = 1.0  # with a waiter: an empty queue is received from again after this at the latest
 MAX_RECEIVE = 10  # SQS's most per ReceiveMessage
 
 
@@ -51,6 +52,9 @@ class SqsEventSource:
     concurrency: int = 1
     report_failures: bool = True
     stop_event: threading.Event = field(default_factory=threading.Event)
+    # Blocks until the queue may have a message to receive, or the timeout (the local stack's in-process long
+    # poll); without one, an empty queue is polled again every POLL_INTERVAL_SECONDS.
+    wait_for_messages: Callable[[float], object] | None = None
     delivered: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -87,8 +91,12 @@ class SqsEventSource:
     def _poll(self) -> None:
         while not self.stop_event.is_set():
             try:
-                if not self.pump_once():
+                if self.pump_once():
+                    continue
+                if self.wait_for_messages is None:
                     self.stop_event.wait(POLL_INTERVAL_SECONDS)
+                else:
+                    self.wait_for_messages(IDLE_WAIT_SECONDS)
             except Exception:  # the queue itself failed (the stack stopping): wait, then poll again
                 log.debug("polling %s failed", self.queue_url, exc_info=True)
                 self.stop_event.wait(1.0)

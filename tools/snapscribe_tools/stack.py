@@ -44,6 +44,7 @@ STATE_FILE = PROJECT_ROOT / ".snapscribe" / "local-stack.json"
 LOCAL_PARAMETERS = {"Engine": "local", "WorkerMaximumConcurrency": "2"}
 NOTIFICATION_QUEUE = "snapscribe-local-s3-events"
 POLL_INTERVAL_SECONDS = 0.2
+IDLE_WAIT_SECONDS = 1.0  # an empty queue is received from again after this at the latest
 # The process whose end ends the stack (the test run that started it): checked twice a second, so that a run
 # that is stopped, even by SIGKILL, leaves no stack behind (its function processes follow the stack itself).
 EXIT_WITH_PID = "SNAPSCRIBE_EXIT_WITH_PID"
@@ -84,13 +85,18 @@ class S3EventPump:
     queue_url: str
     deliver: Any  # Callable[[dict], None]
     stop_event: threading.Event = field(default_factory=threading.Event)
+    wait_for_messages: Callable[[float], object] | None = None  # as SqsEventSource's
     delivered: int = 0
 
     def run(self) -> None:
         # Short polls: a long poll would hold the one-request-at-a-time moto server for its whole wait.
         while not self.stop_event.is_set():
-            if not self.pump_once(wait_seconds=0):
+            if self.pump_once(wait_seconds=0):
+                continue
+            if self.wait_for_messages is None:
                 self.stop_event.wait(POLL_INTERVAL_SECONDS)
+            else:
+                self.wait_for_messages(IDLE_WAIT_SECONDS)
 
     def pump_once(self, wait_seconds: int = 0) -> int:
         response = self.sqs.receive_message(
@@ -155,6 +161,79 @@ def exit_with(owner: int, stop: Callable[[], None], *, poll_seconds: float = OWN
     return thread
 
 
+def speed_up_moto() -> None:
+    """moto's SQS and request routing, linear where they were quadratic: the same answers, each computed once a
+    call instead of once a message. In moto 5.2, every message sent and every message received computes the
+    queue's attributes, and with them its approximate counts, each a scan of all its messages that asks the
+    clock once a message; and every request lists moto's own package folder to route itself. A job of 3000
+    items spent most of its ~150 s there (and a ReceiveMessage took 50 ms with a thousand messages queued).
+    Applied to the moto this process runs, once; a moto whose internals differ is left as it is."""
+    global _moto_sped_up
+    if _moto_sped_up:
+        return
+    _moto_sped_up = True
+    try:
+        from moto import backends
+        from moto.core.utils import unix_time, unix_time_millis
+        from moto.sqs import models
+    except ImportError:
+        return
+    queue, backend = models.Queue, models.SQSBackend
+    wanted = ("messages", "approximate_number_of_messages_delayed", "approximate_number_of_messages_not_visible")
+    if not all(isinstance(getattr(queue, name, None), property) for name in wanted) or not hasattr(
+        backend, "is_message_valid_based_on_retention_period"
+    ):
+        log.warning("moto's SQS is not the one speed_up_moto knows: left as it is")
+        return
+    modules = tuple(backends.list_of_moto_modules())
+
+    def messages(self: Any) -> list[Any]:
+        now = unix_time_millis()  # moto's Message.visible and .delayed, with one reading of the clock
+        return [message for message in self._messages if now > message.visible_at and not now < message.delayed_until]
+
+    def delayed(self: Any) -> int:
+        now = unix_time_millis()
+        return sum(1 for message in self._messages if now < message.delayed_until)
+
+    def not_visible(self: Any) -> int:
+        now = unix_time_millis()
+        return sum(1 for message in self._messages if not now > message.visible_at)
+
+    def retained(self: Any, queue_name: str, message: Any) -> bool:  # the one attribute it needs, not all
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention + message.sent_timestamp / 1000 > unix_time())
+
+    backends.list_of_moto_modules = lambda: iter(modules)  # type: ignore[assignment]
+    queue.messages = property(messages)  # type: ignore[assignment,method-assign]
+    queue.approximate_number_of_messages_delayed = property(delayed)  # type: ignore[assignment,method-assign]
+    queue.approximate_number_of_messages_not_visible = property(not_visible)  # type: ignore[assignment,method-assign]
+    backend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
+
+
+_moto_sped_up = False
+
+
+def moto_queue_waiter(queue_arn: str) -> Callable[[float], bool]:
+    """Wait in this process until the queue of the moto this process runs has a message to receive, or the
+    timeout: the local stack's long poll. A ReceiveMessage with WaitTimeSeconds would hold the one-request-at-a-
+    time moto server for its whole wait, and every idle poller polling five times a second took a third of its
+    requests and a good part of a core. moto's queue notifies its condition on every message it takes in; a
+    message whose visibility timeout ends is seen at the next timeout."""
+    from moto.sqs.models import sqs_backends
+
+    _, _, _, region, account, name = queue_arn.split(":", 5)
+
+    def wait(timeout: float) -> bool:
+        queue = sqs_backends[account][region].queues.get(name)
+        if queue is None:  # moto was reset under the stack: poll as without a waiter
+            time.sleep(min(timeout, POLL_INTERVAL_SECONDS))
+            return True
+        with queue._messages_lock:
+            return bool(queue._messages_lock.wait_for(lambda: queue.messages, timeout=timeout))
+
+    return wait
+
+
 def _key_matches(key: str, rules: list[dict[str, Any]]) -> bool:
     for rule in rules:
         name, value = rule["Name"].lower(), rule["Value"]
@@ -209,6 +288,7 @@ class LocalStack:
             exit_with(int(owner), lambda: os.kill(os.getpid(), signal.SIGTERM))
         from snapscribe_tools.moto_server import SerializedMotoServer
 
+        speed_up_moto()
         self._moto = SerializedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
         self._moto.start()
         moto_host, moto_port = self._moto.get_host_and_port()
@@ -309,7 +389,9 @@ class LocalStack:
             s3.put_bucket_notification_configuration(
                 Bucket=bucket, NotificationConfiguration={"QueueConfigurations": configurations}
             )
-        self.pump = S3EventPump(sqs=sqs, queue_url=queue_url, deliver=self.deliver_s3_event)
+        self.pump = S3EventPump(
+            sqs=sqs, queue_url=queue_url, deliver=self.deliver_s3_event, wait_for_messages=moto_queue_waiter(queue_arn)
+        )
         self._spawn(self.pump.run, "s3-event-pump")
 
     def _start_event_sources(self, session: Any, resolver: Resolver) -> None:
@@ -332,6 +414,7 @@ class LocalStack:
                     concurrency=int(scaling.get("MaximumConcurrency", 2)),
                     report_failures="ReportBatchItemFailures" in event.get("FunctionResponseTypes", []),
                     stop_event=self._stopping,
+                    wait_for_messages=moto_queue_waiter(arn),
                 )
                 self.event_sources.append(source)
                 self._threads.extend(source.start())
