@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import io
 import os
 import re
 import signal
@@ -177,3 +178,23 @@ def wait_for_job(client: Any, job_id: str, timeout: float = 600) -> dict[str, An
 def balance(client: Any) -> int:
     """The caller's balance, through the account API."""
     return int(client.get("/api/v1/account").json()["balance"])
+
+
+def pdf_with_small_pages(pages: int, size: tuple[int, int] = (480, 120)) -> bytes:
+    """A PDF of `pages` small pages (480x120 at 150 dpi), page N reading "Quarterly report page N": a job's pages,
+    read by the real OCR engine in a tenth of an A4 page's time (tests.conftest.pdf_with_pages: ~0.4 s a page
+    on 2 cores). `size` makes slower ones (640x240: about twice as long)."""
+    from PIL import Image, ImageDraw
+
+    width, height = size
+    font_size = min(height // 4, width // 16)  # "Quarterly report page 40" fits
+    images = []
+    for number in range(1, pages + 1):
+        image = Image.new("RGB", size, "white")
+        ImageDraw.Draw(image).text(
+            (10, (height - font_size) // 2), f"Quarterly report page {number}", fill="black", font_size=font_size
+        )
+        images.append(image)
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="PDF", save_all=True, append_images=images[1:], resolution=150)
+    return buffer.getvalue()

@@ -7,16 +7,19 @@ so that a function that reads a setting the template does not give it fails loca
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from snapscribe_tools.template import FunctionDef
@@ -34,6 +37,23 @@ class FunctionError(Exception):
 
 
 PARENT_POLL_SECONDS = 0.5
+# For tests: FunctionId=/path/to/module.py[,...], modules a function's processes run before they load its handler
+# (tests/e2e/marked_images.py gives the worker a reader of the images a test marks). Unset in any real use.
+PRELOAD = "SNAPSCRIBE_LOCAL_PRELOAD"
+
+
+def _preload(function_id: str, setting: str) -> None:
+    for entry in filter(None, setting.split(",")):
+        target, _, path = entry.partition("=")
+        if target.strip() != function_id:
+            continue
+        name = f"snapscribe_preload_{Path(path).stem}"
+        spec = importlib.util.spec_from_file_location(name, path.strip())
+        if spec is None or spec.loader is None:
+            raise ImportError(f"{PRELOAD}: cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
 
 
 def _exit_with(parent: int) -> None:
@@ -52,6 +72,7 @@ def _serve(definition: FunctionDef, environment: dict[str, str], connection: Con
     threading.Thread(target=_exit_with, args=(parent,), name="exit-with-stack", daemon=True).start()
     os.environ.clear()
     os.environ.update(environment)
+    _preload(definition.logical_id, environment.get(PRELOAD, ""))
     from snapscribe_tools.lambdas import LocalFunction, LocalLambdaContext
 
     function = LocalFunction(definition)
