@@ -1,6 +1,7 @@
 """A worker killed mid-item, on the local stack: its items come back when their visibility timeout ends, are
 taken over once their lease has run out, and are counted once. The stack runs one item per invocation
-(WorkerBatchSize=1) with a visibility timeout of 10 s over a lease of 8 s (twice WorkerTimeout=4)."""
+(WorkerBatchSize=1) with a visibility timeout of 14 s over a lease of 12 s (twice WorkerTimeout=6): those
+seconds are most of the test's time. Small pages (read in ~0.2 s each) keep the rest short."""
 
 from __future__ import annotations
 
@@ -14,20 +15,30 @@ import boto3
 import httpx
 import pytest
 
-from tests.conftest import PROJECT_ROOT, pdf_with_pages
-from tests.e2e.stack_process import CLI, StackProcess, balance, free_port, start, upload, wait_for_job
+from tests.conftest import PROJECT_ROOT
+from tests.e2e.stack_process import (
+    CLI,
+    StackProcess,
+    balance,
+    free_port,
+    pdf_with_small_pages,
+    start,
+    upload,
+    wait_for_job,
+)
 
 pytestmark = pytest.mark.e2e
 PER_PAGE = 200
-PAGES = 20
+PAGES = 12
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[StackProcess]:
     command = [CLI, "run", "--port", str(free_port()), "--dev-key", "e2e-crash-key-123456"]
-    # A worker's timeout with room for a replacement process's cold start (imports, model load: 2 to 5 s on a
-    # busy 2-core machine), so that only the kill, never a timeout, makes items come back.
-    for parameter in ("WorkerBatchSize=1", "WorkerTimeout=10", "WorkQueueVisibilityTimeout=25"):
+    # A worker's timeout with room for a replacement process's first item (its OCR models load then: 0.6 s here,
+    # two or three times that on a busy 2-core machine; its imports come before the timeout counts), so that only
+    # the kill, never a timeout, makes items come back.
+    for parameter in ("WorkerBatchSize=1", "WorkerTimeout=6", "WorkQueueVisibilityTimeout=14"):
         command += ["--parameter", parameter]
     process = start(command)
     yield process
@@ -66,7 +77,8 @@ def _items(job_id: str) -> list[dict[str, dict[str, str]]]:
 
 def test_items_of_a_killed_worker_are_redelivered_and_counted_once(stack: StackProcess) -> None:
     with httpx.Client(base_url=stack.url, headers={"X-API-Key": stack.api_key}, timeout=120) as client:
-        pdf = upload(client, "report.pdf", "application/pdf", pdf_with_pages(PAGES))
+        # 640x240 pages: an item is in flight most of the time a worker runs, so the kill stops one mid-way.
+        pdf = upload(client, "report.pdf", "application/pdf", pdf_with_small_pages(PAGES, size=(640, 240)))
         before = balance(client)
         accepted = client.post(
             "/v1/image-extraction",
