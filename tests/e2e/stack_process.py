@@ -11,11 +11,14 @@ import atexit
 import contextlib
 import functools
 import io
+import itertools
+import json
 import os
 import re
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,7 +30,9 @@ from tests.conftest import PROJECT_ROOT
 STARTUP_SECONDS = 120
 CLI = str(PROJECT_ROOT / ".venv" / "bin" / "snapscribe")
 EXIT_WITH_PID = "SNAPSCRIBE_EXIT_WITH_PID"  # snapscribe_tools.stack's, not imported: this module stays light
+STATE_FILE_VARIABLE = "SNAPSCRIBE_STATE_FILE"  # each stack's own, so that stacks alive at once do not mix
 _STARTED: list[subprocess.Popen[str]] = []
+_STATE_FILES = itertools.count(1)
 
 
 def free_port() -> int:
@@ -41,11 +46,28 @@ class StackProcess:
     process: subprocess.Popen[str]
     url: str
     api_key: str
+    state_file: Path
     output: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
         return "".join(self.output)
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """This process's environment, for the CLI and tools to find this stack (`--local`)."""
+        return {**os.environ, STATE_FILE_VARIABLE: str(self.state_file)}
+
+    def cli(self, *arguments: str) -> str:
+        """`snapscribe ARGUMENTS` against this stack, as an operator runs it; what it printed to stdout."""
+        run = subprocess.run([CLI, *arguments], env=self.environment, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr[-2000:]
+        return run.stdout
+
+    def state(self) -> dict[str, Any]:
+        """What the running stack says of itself (its AWS endpoint, resource names, function processes)."""
+        state: dict[str, Any] = json.loads(self.state_file.read_text())
+        return state
 
     @property
     def webhook_secret(self) -> str:
@@ -98,10 +120,16 @@ def _stop_all_on_exit() -> None:
         signal.signal(signal.SIGTERM, _on_sigterm)
 
 
+@functools.cache
+def _state_folder() -> Path:
+    return Path(tempfile.mkdtemp(prefix="snapscribe-e2e-stacks-"))
+
+
 def start(command: list[str], environment: dict[str, str] | None = None, cwd: Path = PROJECT_ROOT) -> StackProcess:
     env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "SNAPSCRIBE_"))}
     env.update(environment or {})
     env[EXIT_WITH_PID] = str(os.getpid())
+    state_file = Path(env.setdefault(STATE_FILE_VARIABLE, str(_state_folder() / f"stack-{next(_STATE_FILES)}.json")))
     process = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
@@ -130,12 +158,12 @@ def start(command: list[str], environment: dict[str, str] | None = None, cwd: Pa
     if not (url and key):
         os.killpg(process.pid, signal.SIGKILL)
         raise AssertionError("the local stack did not start:\n" + text)
-    return StackProcess(process=process, url=url.group(1), api_key=key.group(1), output=output)
+    return StackProcess(process=process, url=url.group(1), api_key=key.group(1), state_file=state_file, output=output)
 
 
-def dev_balance() -> int:
-    """The dev key's balance on the running stack, read through the admin CLI as an operator would."""
-    listing = subprocess.run([CLI, "keys", "list", "--local"], capture_output=True, text=True, check=True).stdout
+def dev_balance(stack: StackProcess) -> int:
+    """The dev key's balance on the stack, read through the admin CLI as an operator would."""
+    listing = stack.cli("keys", "list", "--local")
     dev_line = next(line for line in listing.splitlines() if "\tdev\t" in line)
     return int(dev_line.split("balance=")[1].split("\t")[0])
 

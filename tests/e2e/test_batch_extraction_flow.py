@@ -1,5 +1,6 @@
 """The batch-extraction API on the local stack over real HTTP: real uploads, the pump and the trigger, then batch
-extraction; the README walkthrough as printed; the balance moves by the charge minus the refunds."""
+extraction; the README walkthrough as printed; the balance moves by the charge minus the refunds. On the e2e
+modules' shared stack (tests/e2e/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,17 +14,9 @@ import httpx
 import pytest
 
 from tests.conftest import EVAL_DIR, PROJECT_ROOT, tiff_with_broken_page
-from tests.e2e.stack_process import CLI, StackProcess, dev_balance, free_port, start, upload
+from tests.e2e.stack_process import StackProcess, dev_balance, upload
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[StackProcess]:
-    process = start([CLI, "run", "--port", str(free_port()), "--dev-key", "e2e-batch-key-123456"])
-    yield process
-    if process.process.poll() is None:
-        assert process.interrupt() == 0
 
 
 @pytest.fixture
@@ -56,12 +49,12 @@ def test_readme_walkthrough_works_as_printed(stack: StackProcess, tmp_path: Path
 
 
 @pytest.mark.eval_data
-def test_png_and_three_page_tiff_then_the_stored_copy(client: httpx.Client) -> None:
+def test_png_and_three_page_tiff_then_the_stored_copy(client: httpx.Client, stack: StackProcess) -> None:
     png = _upload(client, "invoice.png", "image/png", (PROJECT_ROOT / "samples" / "invoice.png").read_bytes())
     tiff = _upload(
         client, "pages.tiff", "image/tiff", (EVAL_DIR / "formats" / "tiff" / "multipage_text_derived.tiff").read_bytes()
     )
-    before = dev_balance()
+    before = dev_balance(stack)
     response = client.post(
         "/v1/image-extraction", json={"engine": {"name": "local"}, "files": [{"uuid": png}, {"uuid": tiff}]}
     )
@@ -72,7 +65,7 @@ def test_png_and_three_page_tiff_then_the_stored_copy(client: httpx.Client) -> N
         (tiff, [1, 2, 3]),
     ]
     assert all(page["status"] == "processed" and page["text"] for file in data["files"] for page in file["pages"])
-    assert dev_balance() == before - data["initial_cost"] + data["returned_credits"] == before - 800
+    assert dev_balance(stack) == before - data["initial_cost"] + data["returned_credits"] == before - 800
     kept = client.get(f"/v1/image-extraction/{data['uuid']}")
     assert kept.json() == {"data": data}
 
@@ -86,20 +79,20 @@ def test_get_with_a_json_body(client: httpx.Client) -> None:
     assert response.json()["data"]["total_processing_pages"] == 1
 
 
-def test_a_broken_later_page_is_failed_and_refunded(client: httpx.Client) -> None:
+def test_a_broken_later_page_is_failed_and_refunded(client: httpx.Client, stack: StackProcess) -> None:
     broken = _upload(client, "report.tiff", "image/tiff", tiff_with_broken_page(pages=3, broken=2))
-    before = dev_balance()
+    before = dev_balance(stack)
     data = client.post("/v1/image-extraction", json={"engine": {"name": "local"}, "files": [{"uuid": broken}]}).json()[
         "data"
     ]
     assert [page["status"] for page in data["files"][0]["pages"]] == ["processed", "failed", "processed"]
     assert (data["initial_cost"], data["failed_pages"], data["returned_credits"]) == (600, 1, 200)
-    assert dev_balance() == before - 600 + 200
+    assert dev_balance(stack) == before - 600 + 200
 
 
 def test_400_and_404_cases(client: httpx.Client, stack: StackProcess) -> None:
     png = _upload(client, "invoice.png", "image/png", (PROJECT_ROOT / "samples" / "invoice.png").read_bytes())
-    before = dev_balance()
+    before = dev_balance(stack)
     too_many = client.post("/v1/image-extraction", json={"engine": {"name": "local"}, "files": [{"uuid": png}] * 6})
     assert too_many.status_code == 400
     assert client.post("/v1/image-extraction", json={"files": [{"uuid": png}]}).status_code == 400
@@ -110,15 +103,11 @@ def test_400_and_404_cases(client: httpx.Client, stack: StackProcess) -> None:
         json={"engine": {"name": "local"}, "files": [{"uuid": "11111111-2222-4333-8444-555555555555"}]},
     )
     assert (missing.status_code, missing.json()) == (404, {})
-    other = json.loads(
-        subprocess.run(
-            [CLI, "keys", "create", "--local", "--user", "batch-other"], capture_output=True, text=True, check=True
-        ).stdout
-    )
+    other = json.loads(stack.cli("keys", "create", "--local", "--user", "batch-other"))
     theirs = httpx.post(
         f"{stack.url}/v1/image-extraction",
         headers={"X-API-Key": other["apiKey"]},
         json={"engine": {"name": "local"}, "files": [{"uuid": png}]},
     )
     assert (theirs.status_code, theirs.json()) == (404, {})
-    assert dev_balance() == before
+    assert dev_balance(stack) == before

@@ -1,33 +1,20 @@
 """The extract-image API on the local stack over real HTTP, with the test setting that lets URL inputs reach
-loopback."""
+loopback (the e2e modules' shared stack, tests/e2e/conftest.py)."""
 
 from __future__ import annotations
 
 import base64
 import json
-import subprocess
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.conftest import EVAL_DIR, PROJECT_ROOT, FileServer
-from tests.e2e.stack_process import CLI, StackProcess, dev_balance, free_port, start
+from tests.e2e.stack_process import StackProcess, dev_balance
 
 pytestmark = pytest.mark.e2e
 SAMPLE = (PROJECT_ROOT / "samples" / "invoice.png").read_bytes()
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[StackProcess]:
-    process = start(
-        [CLI, "run", "--port", str(free_port()), "--dev-key", "e2e-http-key-123456", "--credits", "1000"],
-        {"SNAPSCRIBE_ALLOW_LOOPBACK_URLS": "true"},
-    )
-    yield process
-    if process.process.poll() is None:
-        assert process.interrupt() == 0
-        assert "Stopped." in process.text
 
 
 @pytest.fixture
@@ -59,8 +46,8 @@ def test_contract_example_with_a_url_on_loopback(client: httpx.Client, file_serv
     assert file_server.hits == ["/sample-image.jpg"]
 
 
-def test_contract_example_with_base64(client: httpx.Client) -> None:
-    before = dev_balance()
+def test_contract_example_with_base64(client: httpx.Client, stack: StackProcess) -> None:
+    before = dev_balance(stack)
     response = client.post(
         "/api/v1/extract-image",
         json={
@@ -72,7 +59,7 @@ def test_contract_example_with_base64(client: httpx.Client) -> None:
     )
     assert response.status_code == 200, response.text
     assert json.loads(response.json()["results"]) == {"total": "22.30", "date": "2026-11-21"}
-    assert dev_balance() == before - 11
+    assert dev_balance(stack) == before - 11
 
 
 @pytest.mark.eval_data
@@ -106,14 +93,14 @@ def test_body_over_the_lambda_limit_is_413_like_api_gateway(client: httpx.Client
     assert response.status_code == 413
 
 
-def test_idempotent_retry_over_http(client: httpx.Client) -> None:
-    before = dev_balance()
+def test_idempotent_retry_over_http(client: httpx.Client, stack: StackProcess) -> None:
+    before = dev_balance(stack)
     request = {"inputMethod": "base64", "images": [base64.b64encode(SAMPLE).decode()], "prompt": "again"}
     first = client.post("/api/v1/extract-image", json=request, headers={"Idempotency-Key": "e2e-retry"})
     second = client.post("/api/v1/extract-image", json=request, headers={"Idempotency-Key": "e2e-retry"})
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json()
-    assert dev_balance() == before - 11
+    assert dev_balance(stack) == before - 11
 
 
 def test_unknown_route_answers_like_api_gateway(client: httpx.Client) -> None:
@@ -123,26 +110,17 @@ def test_unknown_route_answers_like_api_gateway(client: httpx.Client) -> None:
 
 def test_admin_cli_creates_and_revokes_keys(stack: StackProcess) -> None:
     created = json.loads(
-        subprocess.run(
-            [CLI, "keys", "create", "--local", "--user", "cli-user", "--credits", "50", "--rate-limit", "5"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        stack.cli("keys", "create", "--local", "--user", "cli-user", "--credits", "50", "--rate-limit", "5")
     )
     assert created["balance"] == 50
     assert created["apiKey"].startswith("ssk_")
     headers = {"X-API-Key": created["apiKey"]}
     response = httpx.get(f"{stack.url}/api/v1/extract-image", headers=headers)
     assert (response.status_code, response.headers["X-RateLimit-Limit"]) == (200, "5")
-    topped = json.loads(
-        subprocess.run(
-            [CLI, "keys", "topup", "--local", "cli-user", "25"], capture_output=True, text=True, check=True
-        ).stdout
-    )
+    topped = json.loads(stack.cli("keys", "topup", "--local", "cli-user", "25"))
     assert topped == {"userId": "cli-user", "balance": 75}
-    subprocess.run([CLI, "keys", "revoke", "--local", created["keyId"]], check=True, capture_output=True)
+    stack.cli("keys", "revoke", "--local", created["keyId"])
     assert httpx.get(f"{stack.url}/api/v1/extract-image", headers=headers).status_code == 401
-    listing = subprocess.run([CLI, "keys", "list", "--local"], capture_output=True, text=True, check=True).stdout
+    listing = stack.cli("keys", "list", "--local")
     assert created["apiKey"] not in listing
     assert f"{created['keyId']}\tcli-user\trevoked" in listing

@@ -5,13 +5,13 @@ job; a job cancelled mid-way. In every case the balance is the start minus what 
 What each costs, and why it still proves its point: the pages are small (tests/e2e/stack_process.py's
 pdf_with_small_pages, read by the real OCR engine in a tenth of an A4 page's time) and 12 of them, the fewest a
 synchronous request refuses; the 3000 images are marked (tests/e2e/marked_images.py: the worker reads a marked
-image from its mark, so the job costs the job path, not 3000 OCR reads), but three of them are read by the engine."""
+image from its mark, so the job costs the job path, not 3000 OCR reads), but three of them are read by the engine.
+On the e2e modules' shared stack (tests/e2e/conftest.py), which gives the worker that reader."""
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import threading
 import time
@@ -30,9 +30,7 @@ from tests.e2e.stack_process import (
     CLI,
     StackProcess,
     balance,
-    free_port,
     pdf_with_small_pages,
-    start,
     upload,
     wait_for_job,
 )
@@ -46,20 +44,6 @@ PAGES = 12
 # The cancelled job: more pages than the two workers take in their first batches (10 messages each), each page
 # slow enough (640x240: ~0.2 s) that the cancel lands while those run, so that the third batch is cancelled.
 CANCELLED_PAGES = 30
-MARKED_READER = Path(__file__).with_name("marked_images.py")
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[StackProcess]:
-    # The webhook receiver of these tests is on loopback: allowed for tests only.
-    # The worker reads marked images from their mark (the 3000-image job); every other image and page as always.
-    process = start(
-        [CLI, "run", "--port", str(free_port()), "--dev-key", "e2e-jobs-key-123456"],
-        {"SNAPSCRIBE_ALLOW_LOOPBACK_URLS": "true", "SNAPSCRIBE_LOCAL_PRELOAD": f"WorkerFunction={MARKED_READER}"},
-    )
-    yield process
-    if process.process.poll() is None:
-        assert process.interrupt() == 0
 
 
 @pytest.fixture
@@ -246,7 +230,7 @@ def test_the_client_submits_files_follows_their_jobs_and_writes_every_page_in_or
         receipts[-1].write_bytes(_png_reading(f"Receipt number {number}"))
     out = tmp_path / "results"
     before = balance(client)
-    environment = {**os.environ, "SNAPSCRIBE_API_URL": stack.url, "SNAPSCRIBE_API_KEY": stack.api_key}
+    environment = {**stack.environment, "SNAPSCRIBE_API_URL": stack.url, "SNAPSCRIBE_API_KEY": stack.api_key}
     run = subprocess.run(
         [CLI, "submit", str(report), *map(str, receipts), "--wait", "--out", str(out)],
         env=environment,

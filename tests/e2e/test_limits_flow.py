@@ -47,11 +47,12 @@ def dense_pdf(stack: StackProcess) -> dict[str, str]:
         return {"uuid": str(answer["uuid"]), "key": str(answer["key"])}
 
 
-def _housekeeping() -> dict[str, int]:
+def _housekeeping(stack: StackProcess) -> dict[str, int]:
     """Run the housekeeping schedule now, against the running stack, as an operator can."""
     completed = subprocess.run(
         [CLI, "invoke", "HousekeepingFunction", "--event", "events/housekeeping_schedule.json", "--local"],
         cwd=PROJECT_ROOT,
+        env=stack.environment,
         capture_output=True,
         text=True,
         timeout=120,
@@ -62,7 +63,7 @@ def _housekeeping() -> dict[str, int]:
 
 
 def test_a_request_stopped_at_its_timeout_gets_504_and_its_hold_back_exactly_once(
-    client: httpx.Client, dense_pdf: dict[str, str]
+    stack: StackProcess, client: httpx.Client, dense_pdf: dict[str, str]
 ) -> None:
     before = balance(client)
     stopped = client.post("/api/ocr/process", json={"key": dense_pdf["key"]})
@@ -72,10 +73,10 @@ def test_a_request_stopped_at_its_timeout_gets_504_and_its_hold_back_exactly_onc
     row = client.get("/api/v1/account").json()["usage"][0]
     assert (row["route"], row["status"], row["held"]) == ("POST /api/ocr/process", "reserved", held)
     time.sleep(3)  # past the invocation's end and the grace
-    assert _housekeeping()["refundedHolds"] == 1
+    assert _housekeeping(stack)["refundedHolds"] == 1
     assert balance(client) == before
     assert client.get("/api/v1/account").json()["usage"][0]["status"] == "expired"
-    assert _housekeeping()["refundedHolds"] == 0  # once
+    assert _housekeeping(stack)["refundedHolds"] == 0  # once
     assert balance(client) == before
 
 

@@ -100,4 +100,4 @@ def test_ctrl_c_stops_cleanly(make_run: StackProcess) -> None:
     assert "Traceback" not in make_run.text
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{make_run.url}/api/v1/extract-image", timeout=2)
-    assert not (PROJECT_ROOT / ".snapscribe" / "local-stack.json").exists()
+    assert not make_run.state_file.exists()  # the state it wrote for the CLI goes with it

@@ -1,6 +1,6 @@
 """The file-upload and OCR-by-key APIs on the local stack over real HTTP: presigned POST uploads (curl -F and
 httpx multipart), the S3 event pump, the trigger, OCR by key, results, delete; and the README walkthrough as
-printed."""
+printed. On the e2e modules' shared stack (tests/e2e/conftest.py), whose uploads are 1 MB at most."""
 
 from __future__ import annotations
 
@@ -17,22 +17,11 @@ import httpx
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.e2e.stack_process import CLI, StackProcess, dev_balance, free_port, start
+from tests.e2e.conftest import UPLOAD_LIMIT
+from tests.e2e.stack_process import StackProcess, dev_balance
 
 pytestmark = pytest.mark.e2e
 SAMPLE = (PROJECT_ROOT / "samples" / "invoice.png").read_bytes()
-UPLOAD_LIMIT = 1024 * 1024  # small, so the oversized case stays cheap
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[StackProcess]:
-    process = start(
-        [CLI, "run", "--port", str(free_port()), "--dev-key", "e2e-upload-key-123456"],
-        {"SNAPSCRIBE_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT)},
-    )
-    yield process
-    if process.process.poll() is None:
-        assert process.interrupt() == 0
 
 
 @pytest.fixture
@@ -41,8 +30,8 @@ def client(stack: StackProcess) -> Iterator[httpx.Client]:
         yield http
 
 
-def _s3() -> Any:
-    state = json.loads((PROJECT_ROOT / ".snapscribe" / "local-stack.json").read_text())
+def _s3(stack: StackProcess) -> Any:
+    state = stack.state()
     return boto3.client(
         "s3",
         endpoint_url=state["awsEndpoint"],
@@ -52,8 +41,8 @@ def _s3() -> Any:
     ), state["names"]["FilesBucket"]
 
 
-def _exists(key: str) -> bool:
-    s3, bucket = _s3()
+def _exists(stack: StackProcess, key: str) -> bool:
+    s3, bucket = _s3(stack)
     return any(item["Key"] == key for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
 
 
@@ -93,21 +82,21 @@ def test_readme_walkthrough_works_as_printed(stack: StackProcess, tmp_path: Path
     assert httpx.get(body["fileUrl"]).content == SAMPLE  # the presigned GET serves the private object
 
 
-def test_upload_process_result_delete(client: httpx.Client) -> None:
+def test_upload_process_result_delete(client: httpx.Client, stack: StackProcess) -> None:
     upload = _upload(client, "scan 2026-11 (copy).png", "image/png", SAMPLE)
     assert upload["key"].endswith("-scan 2026-11 (copy).png")  # spaces and parentheses: URL-encoded in the event
-    before = dev_balance()
+    before = dev_balance(stack)
     processed = _process(client, upload["key"])
     assert processed.status_code == 200, processed.text
     body = processed.json()
     assert "Total: 22.30" in body["text"]
-    assert dev_balance() == before - body["tokensUsed"]
+    assert dev_balance(stack) == before - body["tokensUsed"]
     kept = client.get(f"/api/ocr/results/{body['id']}")
     assert kept.status_code == 200
     assert {k: v for k, v in kept.json().items() if k != "fileUrl"} == {k: v for k, v in body.items() if k != "fileUrl"}
     deleted = client.delete(f"/api/files/{upload['uuid']}")
     assert deleted.json() == {"uuid": upload["uuid"], "key": upload["key"], "deleted": True}
-    assert not _exists(upload["key"])
+    assert not _exists(stack, upload["key"])
     assert client.post("/api/ocr/process", json={"key": upload["key"]}).status_code == 404
 
 
@@ -122,47 +111,40 @@ def test_curl_form_upload(client: httpx.Client, stack: StackProcess) -> None:
     assert _process(client, upload["key"]).status_code == 200
 
 
-def test_non_image_upload_is_deleted_by_the_trigger(client: httpx.Client) -> None:
+def test_non_image_upload_is_deleted_by_the_trigger(client: httpx.Client, stack: StackProcess) -> None:
     upload = _upload(client, "fake.png", "image/png", b"this is text pretending to be a PNG")
     response = _process(client, upload["key"])
     assert response.status_code == 400
     assert response.json()["error"] == "The upload was rejected: The file is not an image in a supported format"
-    assert not _exists(upload["key"])
+    assert not _exists(stack, upload["key"])
 
 
-def test_oversized_upload_is_deleted_by_the_trigger(client: httpx.Client) -> None:
+def test_oversized_upload_is_deleted_by_the_trigger(client: httpx.Client, stack: StackProcess) -> None:
     # The local S3 does not enforce the POST policy's size range; the trigger's own check does.
     upload = _upload(client, "huge.png", "image/png", SAMPLE + b"\x00" * UPLOAD_LIMIT)
     response = _process(client, upload["key"])
     assert response.status_code == 400
     assert "larger than the 1 MB upload limit" in response.json()["error"]
-    assert not _exists(upload["key"])
+    assert not _exists(stack, upload["key"])
 
 
 def test_another_users_key_is_refused(client: httpx.Client, stack: StackProcess) -> None:
     upload = _upload(client, "mine.png", "image/png", SAMPLE)
     assert _process(client, upload["key"]).status_code == 200
-    other = json.loads(
-        subprocess.run(
-            [CLI, "keys", "create", "--local", "--user", "other-user", "--credits", "100000"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
+    other = json.loads(stack.cli("keys", "create", "--local", "--user", "other-user", "--credits", "100000"))
     theirs = _process(client, upload["key"], headers={"X-API-Key": other["apiKey"]})
     missing = _process(client, upload["key"].rsplit("/", 1)[0] + "/00000000-0000-0000-0000-000000000000-x.png")
     assert (theirs.status_code, theirs.json()) == (404, {"error": "File not found"})
     assert (missing.status_code, missing.json()) == (404, {"error": "File not found"})
 
 
-def test_retry_with_the_same_idempotency_key_is_charged_once(client: httpx.Client) -> None:
+def test_retry_with_the_same_idempotency_key_is_charged_once(client: httpx.Client, stack: StackProcess) -> None:
     upload = _upload(client, "retry.png", "image/png", SAMPLE)
     assert _process(client, upload["key"]).status_code == 200  # ready now
-    before = dev_balance()
+    before = dev_balance(stack)
     headers = {"Idempotency-Key": f"retry-{upload['uuid']}"}
     first = client.post("/api/ocr/process", json={"key": upload["key"]}, headers=headers)
     second = client.post("/api/ocr/process", json={"key": upload["key"]}, headers=headers)
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json()
-    assert dev_balance() == before - first.json()["tokensUsed"]
+    assert dev_balance(stack) == before - first.json()["tokensUsed"]

@@ -19,20 +19,12 @@ import httpx
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.e2e.stack_process import CLI, StackProcess, free_port, start
+from tests.e2e.stack_process import StackProcess
 
 pytestmark = pytest.mark.e2e
 GENERATOR = str(PROJECT_ROOT / ".venv" / "bin" / "openapi-python-client")
 SAMPLE = (PROJECT_ROOT / "samples" / "invoice.png").read_bytes()
 PACKAGE = "snapscribe_generated_client"
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[StackProcess]:
-    process = start([CLI, "run", "--port", str(free_port()), "--dev-key", "e2e-client-key-12345678"])
-    yield process
-    if process.process.poll() is None:
-        assert process.interrupt() == 0
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """The Persian example of the batch-extraction contract on the local stack over real HTTP, as a user sends it:
-upload, OCR by key, and the batch API with the contract's engine name; exact, and `"language": "fa"`."""
+upload, OCR by key, and the batch API with the contract's engine name; exact, and `"language": "fa"`. On the e2e
+modules' shared stack (tests/e2e/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,16 @@ import httpx
 import pytest
 
 from tests.conftest import EVAL_DIR
-from tests.e2e.stack_process import CLI, StackProcess, free_port, start, upload
+from tests.e2e.stack_process import StackProcess, upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.eval_data]
 PERSIAN = "امروز هوا خوبه."
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[httpx.Client]:
-    stack: StackProcess = start([CLI, "run", "--port", str(free_port()), "--dev-key", "e2e-scripts-key-123456"])
+def client(stack: StackProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.url, headers={"X-API-Key": stack.api_key}, timeout=120) as http:
         yield http
-    assert stack.interrupt() == 0
 
 
 @pytest.fixture(scope="module")

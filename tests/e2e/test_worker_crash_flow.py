@@ -5,7 +5,6 @@ seconds are most of the test's time. Small pages (read in ~0.2 s each) keep the 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -15,7 +14,6 @@ import boto3
 import httpx
 import pytest
 
-from tests.conftest import PROJECT_ROOT
 from tests.e2e.stack_process import (
     CLI,
     StackProcess,
@@ -46,18 +44,14 @@ def stack() -> Iterator[StackProcess]:
         assert process.interrupt() == 0
 
 
-def _state() -> dict[str, object]:
-    return dict(json.loads((PROJECT_ROOT / ".snapscribe" / "local-stack.json").read_text()))
-
-
-def _attempts(job_id: str) -> list[int]:
+def _attempts(stack: StackProcess, job_id: str) -> list[int]:
     """Each item's claims, read from the stack's jobs table."""
-    return [int(item["attempts"]["N"]) for item in _items(job_id)]
+    return [int(item["attempts"]["N"]) for item in _items(stack, job_id)]
 
 
-def _items(job_id: str) -> list[dict[str, dict[str, str]]]:
+def _items(stack: StackProcess, job_id: str) -> list[dict[str, dict[str, str]]]:
     """The job's item records in the stack's jobs table (an item has one once a worker claims it)."""
-    state = _state()
+    state = stack.state()
     names = state["names"]
     assert isinstance(names, dict)
     dynamodb = boto3.client(
@@ -89,11 +83,11 @@ def test_items_of_a_killed_worker_are_redelivered_and_counted_once(stack: StackP
         deadline = time.monotonic() + 120
         # Some items done, and one claimed and still being read: the kill must stop an item mid-way.
         while client.get(f"/api/v1/jobs/{job_id}").json()["progress"]["done"] < 3 or not any(
-            item["status"]["S"] == "running" for item in _items(job_id)
+            item["status"]["S"] == "running" for item in _items(stack, job_id)
         ):
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        functions = _state()["functions"]
+        functions = stack.state()["functions"]
         assert isinstance(functions, dict)
         killed = list(functions.get("WorkerFunction", []))
         assert killed
@@ -106,7 +100,7 @@ def test_items_of_a_killed_worker_are_redelivered_and_counted_once(stack: StackP
             "succeeded",
             {"total": PAGES, "done": PAGES, "failed": 0, "cancelled": 0},
         ), failed
-        assert max(_attempts(job_id)) >= 2  # an item in flight when its worker died was taken over
+        assert max(_attempts(stack, job_id)) >= 2  # an item in flight when its worker died was taken over
         pages = job["result"]["data"]["files"][0]["pages"]
         assert [page["number"] for page in pages] == list(range(1, PAGES + 1))
         assert job["charged"] == PAGES * PER_PAGE

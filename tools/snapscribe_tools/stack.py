@@ -40,6 +40,9 @@ from snapscribe_tools.template import (
 log = logging.getLogger("snapscribe.stack")
 
 STATE_FILE = PROJECT_ROOT / ".snapscribe" / "local-stack.json"
+# Where a stack writes, and the CLI reads, the running stack's state, when not STATE_FILE: so that the stacks of
+# a test run do not take the place of a developer's `make run` (nor of each other).
+STATE_FILE_VARIABLE = "SNAPSCRIBE_STATE_FILE"
 # The local engine; two workers at once (Lambda's least for SQS): more only oversubscribe a laptop's cores.
 LOCAL_PARAMETERS = {"Engine": "local", "WorkerMaximumConcurrency": "2"}
 NOTIFICATION_QUEUE = "snapscribe-local-s3-events"
@@ -117,6 +120,10 @@ class S3EventPump:
             self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
         self.delivered += count
         return count
+
+
+def state_file() -> Path:
+    return Path(os.environ.get(STATE_FILE_VARIABLE) or STATE_FILE)
 
 
 def _start_time(pid: int) -> str | None:
@@ -266,7 +273,8 @@ class LocalStack:
             for definition in functions(self.template, {**LOCAL_PARAMETERS, **self.parameters})
         }
         self.functions: dict[str, FunctionInstances] = {}
-        self._shell = {name: value for name, value in os.environ.items() if name not in ("AWS_PROFILE", EXIT_WITH_PID)}
+        own = ("AWS_PROFILE", EXIT_WITH_PID, STATE_FILE_VARIABLE)  # the stack's, not its functions'
+        self._shell = {name: value for name, value in os.environ.items() if name not in own}
         self._pids: dict[str, list[int]] = {}
         self._state_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -448,7 +456,8 @@ class LocalStack:
 
     def _write_state(self) -> None:
         """The running stack, for the CLI and tools: written whole and then renamed, never half-read."""
-        STATE_FILE.parent.mkdir(exist_ok=True)
+        path = state_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "url": self.url if self.gateway is not None else None,
             "awsEndpoint": self.moto_endpoint,
@@ -458,9 +467,9 @@ class LocalStack:
             "functions": self._pids,  # each function's live processes
         }
         with self._state_lock:
-            partial = STATE_FILE.with_name(f"{STATE_FILE.name}.{os.getpid()}.partial")
+            partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
             partial.write_text(json.dumps(state, indent=2))
-            os.replace(partial, STATE_FILE)
+            os.replace(partial, path)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -475,17 +484,18 @@ class LocalStack:
             thread.join(timeout=5)
         if self._moto is not None:
             self._moto.stop()
-        if STATE_FILE.exists():
+        path = state_file()
+        if path.exists():
             try:
-                if json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():
-                    STATE_FILE.unlink()
+                if json.loads(path.read_text()).get("pid") == os.getpid():
+                    path.unlink()
             except (OSError, json.JSONDecodeError):
                 pass
 
 
 def read_state() -> dict[str, Any] | None:
     try:
-        state: dict[str, Any] = json.loads(Path(STATE_FILE).read_text())
+        state: dict[str, Any] = json.loads(state_file().read_text())
         return state
     except (OSError, json.JSONDecodeError):
         return None
