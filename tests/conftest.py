@@ -248,6 +248,7 @@ def gemini_stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[GeminiStub]:
     stub.reply_text("stubbed answer")
     monkeypatch.setenv("SNAPSCRIBE_GEMINI_BASE_URL", stub.url)
     monkeypatch.setenv("SNAPSCRIBE_GEMINI_API_KEY", "test-gemini-key")
+    monkeypatch.setenv("SNAPSCRIBE_ENGINES", "gemini")  # a deployment that offers Gemini
     monkeypatch.setenv("SNAPSCRIBE_GEMINI_TIMEOUT_SECONDS", "2")
     yield stub
     stop.set()

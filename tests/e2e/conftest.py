@@ -8,7 +8,9 @@ What the modules share, and why it does not change what each proves: one dev key
 balance before and after; no module leaves work running on it: the fuzzer has a key of its own), loopback URLs
 allowed (test_make_run proves `make run` refuses them), uploads of 1 MB at most (test_ocr_by_key_flow's oversized
 upload; every other upload is far smaller), and the worker's reader of marked images (tests/e2e/marked_images.py:
-only the images a test marks are read from their mark)."""
+only the images a test marks are read from their mark). It also offers every engine, each served by its loopback
+stand-in (tools/snapscribe_tools/standins), as a developer points `make run` at one: test_engines_flow uses them;
+the other modules name `local` or use the default, which stays `local`."""
 
 from __future__ import annotations
 
@@ -17,14 +19,34 @@ from pathlib import Path
 
 import pytest
 
+from snapscribe_tools.standins import bedrock, openai, textract
 from tests.e2e.stack_process import CLI, StackProcess, free_port, start
 
 UPLOAD_LIMIT = 1024 * 1024
+# The engines the shared stack offers beyond local; bedrock's at 3 credits a token.
+OFFERED_ENGINES = "textract,bedrock:amazon.nova-lite-v1:0=3000,openai:standin-vl"
 MARKED_READER = Path(__file__).with_name("marked_images.py")
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[StackProcess]:
+def standins() -> Iterator[dict[str, str]]:
+    """The engines' services on loopback, in their wire formats: the variables that point the stack at them."""
+    servers = {
+        name: module.serve() for name, module in (("bedrock", bedrock), ("textract", textract), ("openai", openai))
+    }
+    yield {
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": servers["bedrock"][1],
+        "AWS_ENDPOINT_URL_TEXTRACT": servers["textract"][1],
+        "SNAPSCRIBE_OPENAI_BASE_URL": servers["openai"][1],
+        "SNAPSCRIBE_ENGINES": OFFERED_ENGINES,
+    }
+    for server, _url in servers.values():
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def stack(standins: dict[str, str]) -> Iterator[StackProcess]:
     # Credits and a rate limit for every module's requests on one key, several of them in one minute's window.
     command = [CLI, "run", "--port", str(free_port()), "--dev-key", "e2e-shared-key-123456"]
     process = start(
@@ -33,6 +55,7 @@ def stack() -> Iterator[StackProcess]:
             "SNAPSCRIBE_ALLOW_LOOPBACK_URLS": "true",
             "SNAPSCRIBE_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
             "SNAPSCRIBE_LOCAL_PRELOAD": f"WorkerFunction={MARKED_READER}",
+            **standins,
         },
     )
     yield process

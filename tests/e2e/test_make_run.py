@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.e2e.stack_process import StackProcess, free_port, start
+from tests.e2e.stack_process import StackProcess, free_port, start, upload, wait_for_job
 
 pytestmark = pytest.mark.e2e
 
@@ -91,6 +91,28 @@ def test_loopback_urls_are_refused_under_make_run(make_run: StackProcess) -> Non
     )
     assert response.status_code == 400
     assert "not allowed" in response.json()["error"]
+
+
+def test_the_deployments_defaults_serve_the_other_apis_and_jobs_with_no_key(make_run: StackProcess) -> None:
+    """`make run` runs the template's defaults: OCR by key, batch extraction and a job, on the local engine, with
+    no third-party key anywhere (extract-image and structured extraction: the two tests above)."""
+    invoice = (PROJECT_ROOT / "samples" / "invoice.png").read_bytes()
+    with httpx.Client(base_url=make_run.url, headers={"X-API-Key": make_run.api_key}, timeout=120) as client:
+        assert client.get("/api/v1/extract-image").json()["engines"] == ["local"]  # nothing else offered
+        uploaded = upload(client, "invoice.png", "image/png", invoice)
+        ocr = client.post("/api/ocr/process", json={"key": uploaded["key"]})
+        assert ocr.status_code == 200, ocr.text
+        assert "INV-1042" in ocr.json()["text"]
+        batch = client.post(
+            "/v1/image-extraction", json={"engine": {"name": "danlin"}, "files": [{"uuid": uploaded["uuid"]}]}
+        )
+        assert batch.status_code == 201, batch.text
+        assert "INV-1042" in batch.json()["data"]["files"][0]["pages"][0]["text"]
+        accepted = client.post("/api/ocr/process", json={"key": uploaded["key"]}, headers={"Prefer": "respond-async"})
+        assert accepted.status_code == 202, accepted.text
+        job = wait_for_job(client, accepted.json()["jobId"])
+        assert job["status"] == "succeeded", job
+        assert "INV-1042" in job["result"]["text"]
 
 
 def test_ctrl_c_stops_cleanly(make_run: StackProcess) -> None:

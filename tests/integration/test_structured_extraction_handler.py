@@ -171,6 +171,37 @@ def test_upstream_timeout_is_261101_and_504(gemini: GeminiStub, monkeypatch: pyt
     assert _balance() == before
 
 
+def test_a_busy_model_is_1002_and_503_with_retry_after(gemini: GeminiStub) -> None:
+    gemini.reply_error(429, "Resource has been exhausted")
+    before = _balance()
+    result = invoke(FUNCTION, load_event("extract_structured"))
+    assert _code(result)[:2] == (503, 1002)
+    assert result["multiValueHeaders"]["Retry-After"] == ["5"]
+    assert _balance() == before
+
+
+def test_a_bedrock_model_not_enabled_is_503_naming_what_to_enable(funded: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from snapscribe_tools.standins import bedrock
+
+    server, url = bedrock.serve()
+    try:
+        model = "bedrock:standin.error.AccessDeniedException"  # the stand-in answers Bedrock's AccessDenied
+        monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", url)
+        monkeypatch.setenv("SNAPSCRIBE_ENGINES", model)
+        event = _with_body(
+            {"model": model, "prompt": "Read it"}, (PROJECT_ROOT / "samples" / "invoice.png").read_bytes()
+        )
+        before = _balance()
+        status, code, message = _code(invoke(FUNCTION, event))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (status, code) == (503, 261999)
+    assert "standin.error.AccessDeniedException" in message
+    assert "model access" in message.lower()
+    assert _balance() == before
+
+
 def test_upstream_failure_is_261999_and_500(gemini: GeminiStub) -> None:
     gemini.reply_error(500)
     before = _balance()

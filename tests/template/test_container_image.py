@@ -1,4 +1,4 @@
-"""OcrByKeyFunction and BatchExtractionFunction are one container image, and Docker is not available here.
+"""The functions that can be asked for an engine share one container image, and Docker is not available here.
 This test does what the Dockerfile does, step by step, in a folder (COPY, then the RUN's pip install for this machine's
 platform), and runs the handler from that folder alone (no site-packages: only the image's files and
 the boto3 the Lambda base image provides), against moto over HTTP."""
@@ -24,7 +24,13 @@ from snapscribe_tools.template import load_template
 from tests.conftest import EVENTS_KEY, PROJECT_ROOT, load_event
 
 DOCKERFILE = container_image.DOCKERFILE
-IMAGE_FUNCTIONS = ("OcrByKeyFunction", "BatchExtractionFunction", "WorkerFunction")
+IMAGE_FUNCTIONS = (
+    "ExtractImageFunction",
+    "StructuredExtractionFunction",
+    "OcrByKeyFunction",
+    "BatchExtractionFunction",
+    "WorkerFunction",
+)
 UPLOAD_ID = "0f8e2c55-6d1b-4d0a-9a53-3c1f4b2a7e10"
 UPLOAD_KEY = f"ocr/events/{UPLOAD_ID}-scan 2026-11 (copy).png"
 
@@ -94,6 +100,8 @@ def test_image_contents(image_root: Path) -> None:
     task_root = image_root / "var-task"
     assert (task_root / "ocr_by_key" / "app.py").exists()
     assert (task_root / "batch_extraction" / "app.py").exists()
+    assert (task_root / "extract_image" / "app.py").exists()
+    assert (task_root / "structured_extraction" / "app.py").exists()
     assert (task_root / "snapscribe" / "engines" / "local.py").exists()
     assert any(task_root.glob("rapidocr/models/*.onnx"))  # the models come with the wheel
     assert not (task_root / "requirements").exists()  # the RUN step cleaned up after itself
@@ -140,7 +148,26 @@ def test_handler_runs_from_the_image_alone(image_root: Path, moto_http: boto3.se
         Body=(PROJECT_ROOT / "samples" / "invoice.png").read_bytes(),
     )
     from_environment().uploads.mark_ready("events", UPLOAD_ID, image_format="PNG", size=26437, pages=1)
+    result = _run_from_image(image_root, "ocr_by_key.app", load_event("ocr_by_key"))
+    assert result["statusCode"] == 200, result
+    assert "INV-1042" in json.loads(result["body"])["text"]
+
+
+def test_structured_extraction_runs_from_the_image_with_the_default_engine(
+    image_root: Path, moto_http: boto3.session.Session
+) -> None:
+    """The default deployment's structured-extraction API needs no key: the local engine is in its image."""
+    from_environment().accounts.create_key(user_id="events", credits=100_000, rate_limit=100, raw_key=EVENTS_KEY)
+    result = _run_from_image(image_root, "structured_extraction.app", load_event("extract_structured"))
+    assert result["statusCode"] == 200, result
+    answer = json.loads(result["body"])
+    assert answer["base_resp"]["status_code"] == 0
+    assert "INV-1042" in answer["content"]
+
+
+def _run_from_image(image_root: Path, module: str, event: dict[str, object]) -> dict[str, object]:
     environment = {**os.environ, "POWERTOOLS_SERVICE_NAME": "snapscribe", "PYTHONNOUSERSITE": "1"}
+    environment.pop("SNAPSCRIBE_ENGINES", None)
     environment.update(container_image.environment(image_root / "var-task"))  # the image's ENV
     completed = subprocess.run(
         [
@@ -150,9 +177,9 @@ def test_handler_runs_from_the_image_alone(image_root: Path, moto_http: boto3.se
             RUN_HANDLER,
             str(image_root / "var-task"),
             str(image_root / "base-image-runtime"),
-            "ocr_by_key.app",
+            module,
         ],
-        input=json.dumps(load_event("ocr_by_key")),
+        input=json.dumps(event),
         capture_output=True,
         text=True,
         env=environment,
@@ -160,6 +187,5 @@ def test_handler_runs_from_the_image_alone(image_root: Path, moto_http: boto3.se
     )
     found = re.search(r"^RESULT (.*)$", completed.stdout, re.MULTILINE)
     assert found, completed.stdout[-3000:] + completed.stderr[-3000:]
-    result = json.loads(found.group(1))
-    assert result["statusCode"] == 200, result
-    assert "INV-1042" in json.loads(result["body"])["text"]
+    result: dict[str, object] = json.loads(found.group(1))
+    return result

@@ -31,7 +31,7 @@ def _image() -> object:
 
 def _gemini(stub: GeminiStub, timeout: float = 2.0, inline_bytes: int = 14 << 20) -> GeminiEngine:
     return GeminiEngine(
-        api_key="k-123",
+        api_key=lambda: "k-123",
         model="gemini-2.5-flash",
         timeout_seconds=timeout,
         max_image_side=2048,
@@ -185,8 +185,11 @@ def test_registry(tmp_path: Path) -> None:
     assert engines("rapidocr") is engines("danlin") is engines()  # one engine object per engine, made once
     with pytest.raises(UnknownEngine):
         engines("gpt-4o")
-    with pytest.raises(EngineUnavailable):  # no key configured anywhere
+    with pytest.raises(UnknownEngine):  # not offered by this deployment
         engines("gemini")
+    offered = Engines(make_settings(tmp_path, engine="local", engines="gemini"))
+    with pytest.raises(EngineUnavailable):  # offered, but no key configured anywhere
+        offered("gemini").extract(ExtractionRequest(images=[_image()], prompt="x"))  # type: ignore[list-item]
 
 
 def test_local_engine_reads_the_sample_invoice() -> None:

@@ -16,7 +16,7 @@ import pytest
 from snapscribe.contracts.batch_extraction import BatchExtractionRequest, EngineSpec, FileIdentifier
 from snapscribe.contracts.extract_image import ExtractImageRequest
 from snapscribe.contracts.ocr_by_key import OcrByKeyRequest
-from snapscribe.errors import LimitExceeded
+from snapscribe.errors import EngineThrottled, LimitExceeded
 from snapscribe.jobs.files import JobFiles
 from snapscribe.jobs.model import CANCELLED, FAILED, SUCCEEDED, Job
 from snapscribe.jobs.plan import Deps
@@ -242,6 +242,25 @@ def test_a_worker_stopped_mid_item_is_taken_over_once_its_lease_runs_out(tmp_pat
 
 
 # --- failures ---------------------------------------------------------------------------------------------
+def test_a_throttled_page_is_delivered_again_not_failed(tmp_path: Path) -> None:
+    """A model's quota used up (after the SDK's own retries) is a passing fault: the item's message stays on the
+    queue, and its next delivery (after the claim's lease) reads it; SQS's receive count bounds how often."""
+    throttled = EngineThrottled("the model's quota is used up")
+    harness = Harness(tmp_path, FakeEngine(throttled, by_width, name="local", reads_pages_apart=True))
+    tiff = harness.files.add("alice", tiff_pages([31, 32]), filename="r.tiff", pages=2)
+    job = harness.submit(EXTRACT_BATCH, batch_request(tiff.upload_id))
+    first, second = harness.work.take()
+    with pytest.raises(EngineThrottled):
+        harness.worker.handle(first)  # not resolved: the message is delivered again
+    assert harness.job(job.job_id).failed == 0
+    harness.worker.handle(second)
+    harness.clock.now += 331  # the first claim's lease is over when the queue delivers it again
+    harness.worker.handle(first)
+    finished = harness.job(job.job_id)
+    assert (finished.status, finished.done, finished.failed, finished.charged) == (SUCCEEDED, 2, 0, 2 * PER_PAGE)
+    assert [page["text"] for page in harness.result(job.job_id)["data"]["files"][0]["pages"]] == ["page 31", "page 32"]
+
+
 def test_a_dead_lettered_page_is_failed_and_its_credits_come_back(tmp_path: Path) -> None:
     harness = Harness(tmp_path, pages_engine())
     tiff = harness.files.add("alice", tiff_pages([31, 32, 33]), filename="r.tiff", pages=3)

@@ -79,3 +79,17 @@ def test_a_function_without_a_bucket_uses_the_jobs_table_and_never_asks_for_one(
     assert composed.webhook_sender.store is composed.jobs.store
     with pytest.raises(MissingSetting, match="SNAPSCRIBE_BUCKET_NAME is not set"):
         composed.jobs.files.plan("alice", "job-1", PlanContext)  # what would need the bucket names it
+
+
+def test_a_function_that_runs_engines_stops_at_its_start_on_a_list_it_cannot_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("ACCOUNTS_TABLE", "IDEMPOTENCY_TABLE", "BUCKET_NAME", "JOBS_TABLE", "WORK_QUEUE_URL"):
+        monkeypatch.setenv(f"SNAPSCRIBE_{name}", "x")
+    monkeypatch.setenv("SNAPSCRIBE_ENGINES", "bedrock:amazon.nova-lite-v1:0,tesseract")
+    with pytest.raises(MissingSetting, match="SNAPSCRIBE_ENGINES is not valid: unknown engine 'tesseract'"):
+        composition(function_settings.ChargingApiSettings)
+    monkeypatch.setenv("SNAPSCRIBE_ENGINES", "bedrock:amazon.nova-lite-v1:0,textract=15")
+    offered = composition(function_settings.ChargingApiSettings)().engines.allowed()
+    assert offered == ["bedrock:amazon.nova-lite-v1:0", "local", "textract"]
+    composition(function_settings.AccountSettings)  # a function without engines never reads the list

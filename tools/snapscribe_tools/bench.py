@@ -6,6 +6,7 @@
 4. image preparation time for a 12 MP JPEG and for HEIC files
 5. the OCR container image: its size for arm64, and a cold start from its files
 6. jobs on the local stack: 500 pages and 3000 images with 1 and 2 workers (bench_jobs.py)
+7. each network engine against its loopback stand-in: overhead per request beside the model's time
 
 `make bench BENCH="local_ocr jobs"` measures only the sections named.
 """
@@ -355,6 +356,12 @@ def cold_start() -> list[Row]:
     return cold_starts()
 
 
+def engines() -> list[Row]:
+    from snapscribe_tools.bench_engines import engines as measured
+
+    return measured()
+
+
 def jobs() -> list[Row]:
     from snapscribe_tools.bench_jobs import jobs_on_local_stack
 
@@ -370,6 +377,7 @@ SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "image_preparation": image_preparation,
     "image": image,
     "jobs": jobs,
+    "engines": engines,
 }
 
 

@@ -43,8 +43,9 @@ STATE_FILE = PROJECT_ROOT / ".snapscribe" / "local-stack.json"
 # Where a stack writes, and the CLI reads, the running stack's state, when not STATE_FILE: so that the stacks of
 # a test run do not take the place of a developer's `make run` (nor of each other).
 STATE_FILE_VARIABLE = "SNAPSCRIBE_STATE_FILE"
-# The local engine; two workers at once (Lambda's least for SQS): more only oversubscribe a laptop's cores.
-LOCAL_PARAMETERS = {"Engine": "local", "WorkerMaximumConcurrency": "2"}
+# The deployment's defaults (the local engine on every route, no key), but two workers at once (Lambda's least for
+# SQS): more only oversubscribe a laptop's cores.
+LOCAL_PARAMETERS = {"WorkerMaximumConcurrency": "2"}
 NOTIFICATION_QUEUE = "snapscribe-local-s3-events"
 POLL_INTERVAL_SECONDS = 0.2
 IDLE_WAIT_SECONDS = 1.0  # an empty queue is received from again after this at the latest

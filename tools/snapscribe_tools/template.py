@@ -158,6 +158,9 @@ def queue_url(name: str) -> str:
     return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{name}"
 
 
+NO_VALUE = object()  # AWS::NoValue: the property or list item is left out
+
+
 class Resolver:
     """Resolves the intrinsic functions a template uses in values, with local physical names."""
 
@@ -176,8 +179,15 @@ class Resolver:
             ),
         }
         self._names = dict(names)
+        declared = template.get("Parameters", {})
+        self._lists = {name for name, parameter in declared.items() if parameter["Type"] == "CommaDelimitedList"}
+        self._conditions = dict(template.get("Conditions", {}))
 
-    def _ref(self, name: str) -> str:
+    def _ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name in self._lists:
+            return self._parameters[name].split(",")
         if name in self._parameters:
             return self._parameters[name]
         if name in self._names:
@@ -196,9 +206,29 @@ class Resolver:
             return f"arn:aws:s3:::{name}"
         return f"arn:aws:local:::{name}"
 
+    def condition(self, name: str) -> bool:
+        """A condition of the template's Conditions, evaluated with the local parameters."""
+        return self._truth(self._conditions[name])
+
+    def _truth(self, value: Any) -> bool:
+        ((key, inner),) = value.items()
+        if key == "Condition":
+            return self.condition(inner)
+        if key == "Fn::Equals":
+            return bool(self.resolve(inner[0]) == self.resolve(inner[1]))
+        if key == "Fn::Not":
+            return not self._truth(inner[0])
+        if key == "Fn::And":
+            return all(self._truth(item) for item in inner)
+        if key == "Fn::Or":
+            return any(self._truth(item) for item in inner)
+        raise KeyError(f"cannot evaluate condition {key} locally")
+
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
             ((key, inner),) = value.items()
+            if key == "Fn::If":
+                return self.resolve(inner[1] if self.condition(inner[0]) else inner[2])
             if key == "Ref":
                 return self._ref(inner)
             if key == "Fn::Sub":
@@ -215,15 +245,17 @@ class Resolver:
             if key == "Fn::GetAtt":
                 return self._get_att(inner[0], inner[1])
             if key == "Fn::Join":
-                return str(inner[0]).join(str(self.resolve(item)) for item in inner[1])
+                items = self.resolve(inner[1])  # a list, or a Ref to a list parameter
+                return str(inner[0]).join(str(item) for item in (items if isinstance(items, list) else [items]))
             if key == "Fn::Split":
                 return str(self.resolve(inner[1])).split(inner[0])
             if key == "Fn::Select":
                 return self.resolve(inner[1])[int(inner[0])]
         if isinstance(value, dict):
-            return {key: self.resolve(item) for key, item in value.items()}
+            resolved = {key: self.resolve(item) for key, item in value.items()}
+            return {key: item for key, item in resolved.items() if item is not NO_VALUE}
         if isinstance(value, list):
-            return [self.resolve(item) for item in value]
+            return [item for item in (self.resolve(item) for item in value) if item is not NO_VALUE]
         return value
 
 

@@ -5,7 +5,7 @@ without one is refused at its start, naming the variable."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +17,8 @@ SettingsT = TypeVar("SettingsT", bound="Settings")
 class Settings(BaseSettings):
     # defer_build: a model is built when first read, so defining every function's costs none of them a cold start.
     model_config = SettingsConfigDict(env_prefix="SNAPSCRIBE_", extra="ignore", defer_build=True)
+    # A function that runs engines: its list of offered engines is checked at its start (services.composition).
+    runs_engines: ClassVar[bool] = False
 
     # Resources (template.yaml passes their names in; the local stack uses the same variables). None here: each
     # function's model (function_settings.py) requires the ones it uses.
@@ -42,6 +44,14 @@ class Settings(BaseSettings):
     # (separate settings, since locally every function shares one process and one environment).
     engine: str = "local"
     ocr_engine: str = "local"
+    # The engines a request may name (engines/catalog.py: comma-separated ids, each with an optional price);
+    # the two defaults above and the local engine are always offered.
+    engines: str = ""
+    # An OpenAI-compatible server (vLLM, Ollama, LiteLLM, a hosted provider): the operator's, never a request's.
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None  # tests and `make run`; a deployment names an SSM SecureString
+    openai_api_key_parameter: str | None = None
+    openai_timeout_seconds: float = Field(default=60.0, gt=0)
     gemini_model: str = "gemini-2.5-flash"
     gemini_api_key: SecretStr | None = None
     gemini_api_key_parameter: str | None = None  # SSM SecureString name, read on first use

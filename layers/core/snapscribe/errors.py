@@ -6,6 +6,9 @@ from __future__ import annotations
 class SnapscribeError(Exception):
     """Base class: `message` is safe to show to the client (no secrets, no image bytes)."""
 
+    # True for a passing fault (an upstream model's throttling): a job's item is delivered again rather than failed.
+    retryable = False
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
@@ -102,8 +105,22 @@ class EngineUnavailable(EngineError):
     """The engine is not installed or not configured in this function."""
 
 
+class EngineThrottled(EngineError):
+    """The engine's service refused for now (throttling, capacity) after the client's own retries with backoff."""
+
+    retryable = True
+
+
 class UnknownEngine(InvalidRequest):
-    """The client asked for an engine id that does not exist."""
+    """The client asked for an engine id that this deployment does not offer; the message lists what it does."""
+
+
+class EngineInputTooLarge(LimitExceeded):
+    """The input is over what the engine takes (image bytes or sides, pages, the model's context)."""
+
+
+class LanguageNotSupported(InvalidRequest):
+    """The request asks for a language or script the engine does not read."""
 
 
 # --- files ----------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ two together; a function started without one stops at once, naming the variable 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from snapscribe.config import Settings
 
 
@@ -21,6 +23,7 @@ class ChargingApiSettings(Settings):
     """The APIs that charge (extract-image, structured extraction, OCR by key, batch extraction): they run work now
     or admit it as a job."""
 
+    runs_engines: ClassVar[bool] = True
     accounts_table: str
     idempotency_table: str
     bucket_name: str
@@ -60,6 +63,7 @@ class HousekeepingSettings(Settings):
 class WorkerSettings(Settings):
     """WorkerFunction: runs items, expands and finishes jobs, queues their webhooks."""
 
+    runs_engines: ClassVar[bool] = True
     accounts_table: str
     bucket_name: str
     jobs_table: str

@@ -15,14 +15,17 @@ from botocore.config import Config
 
 from snapscribe.accounts.dynamodb import DynamoAccountStore
 from snapscribe.accounts.service import AccountService
-from snapscribe.config import Settings, load_settings
+from snapscribe.config import MissingSetting, Settings, load_settings
 from snapscribe.storage.dynamodb import DynamoUploadStore
 from snapscribe.storage.s3 import S3ObjectStore
 
 if TYPE_CHECKING:
+    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_textract import TextractClient
 
     from snapscribe.engines.registry import Engines
     from snapscribe.jobs.model import WorkQueue
@@ -36,9 +39,12 @@ if TYPE_CHECKING:
 # than any invocation, shorter than the work queue's visibility timeout (at least six times the timeout), so
 # a message redelivered because its worker was stopped always finds the item free.
 LEASE_TIMEOUTS = 2
-SERVICES_USED = ("dynamodb", "s3", "sqs")  # every client below; another is an UnknownServiceError naming these
+# Every client below; another is an UnknownServiceError naming these.
+SERVICES_USED = ("dynamodb", "s3", "sqs", "ssm", "bedrock-runtime", "textract")
 
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+# The engines' services: throttling retried with backoff (standard mode) a little longer; a model may think a minute.
+_ENGINE_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=60)
 
 
 class _OnFirstUse:
@@ -89,9 +95,23 @@ class AwsClients:
     def sqs(self) -> SQSClient:
         return cast("SQSClient", botocore_session().create_client("sqs", config=_BOTO_CONFIG))
 
+    @cached_property
+    def ssm(self) -> SSMClient:
+        return cast("SSMClient", botocore_session().create_client("ssm", config=_BOTO_CONFIG))
+
+    # No endpoint_url for the engines' services: botocore honours AWS_ENDPOINT_URL_BEDROCK_RUNTIME and
+    # AWS_ENDPOINT_URL_TEXTRACT, so `make run` can point an engine at a stand-in or a proxy.
+    @cached_property
+    def bedrock_runtime(self) -> BedrockRuntimeClient:
+        return cast("BedrockRuntimeClient", botocore_session().create_client("bedrock-runtime", config=_ENGINE_CONFIG))
+
+    @cached_property
+    def textract(self) -> TextractClient:
+        return cast("TextractClient", botocore_session().create_client("textract", config=_ENGINE_CONFIG))
+
     def made(self) -> set[str]:
         """The clients made so far (a cached property keeps its value in the instance's dictionary)."""
-        return {name for name in SERVICES_USED if name in vars(self)}
+        return {name for name in SERVICES_USED if name.replace("-", "_") in vars(self)}
 
     def s3_on_first_use(self) -> S3Client:
         return cast("S3Client", _OnFirstUse(lambda: self.s3))
@@ -132,7 +152,7 @@ class Services:
     def engines(self) -> Engines:
         from snapscribe.engines.registry import Engines
 
-        return Engines(self.settings)
+        return Engines(self.settings, self.clients)
 
     @cached_property
     def jobs(self) -> JobServices:
@@ -239,7 +259,7 @@ def composition(model: type[Settings]) -> Callable[[], Services]:
     names what is missing), and the returned callable gives the function's Services. In Lambda the environment
     never changes, so it is one Services per process; where it does (each test sets up its own AWS), the next
     call composes anew from it."""
-    composed = Services(load_settings(model))
+    composed = _checked(Services(load_settings(model)))
     seen = _environment()
     lock = threading.Lock()
 
@@ -248,7 +268,17 @@ def composition(model: type[Settings]) -> Callable[[], Services]:
         environment = _environment()
         if environment != seen:
             with lock:
-                composed, seen = Services(load_settings(model)), environment
+                composed, seen = _checked(Services(load_settings(model))), environment
         return composed
 
     return current
+
+
+def _checked(services: Services) -> Services:
+    """A function that runs engines starts only with a list of engines it can read (engines/catalog.py)."""
+    if services.settings.runs_engines:
+        try:
+            services.engines.allowed()
+        except ValueError as error:
+            raise MissingSetting(f"SNAPSCRIBE_ENGINES is not valid: {error}") from None
+    return services

@@ -62,6 +62,8 @@ def _extra_headers(error: e.SnapscribeError) -> dict[str, str]:
             "X-RateLimit-Reset": str(error.reset_at),
             "Retry-After": str(error.retry_after),
         }
+    if isinstance(error, e.EngineThrottled):
+        return {"Retry-After": str(ENGINE_RETRY_AFTER_SECONDS)}
     return {}
 
 
@@ -85,12 +87,21 @@ ACCOUNT_ROWS: Rows = (
     (e.TooLongForSync, 413, _message),
 )
 
+# The engine's service (a model's quota, its capacity) refused after the client's retries: the caller may retry.
+ENGINE_RETRY_AFTER_SECONDS = 5
+
+# The engine's service still refusing after retries, or an engine not configured or its model not enabled: 503,
+# the deployment's side (the message names the fix).
+ENGINE_ROWS: Rows = ((e.EngineThrottled, 503, _message), (e.EngineUnavailable, 503, _message))
+
 # The extract-image API.
 EXTRACT_IMAGE_ERRORS = ErrorTable(
     name="extract-image",
     rows=(
         *ACCOUNT_ROWS,
         (e.InvalidRequest, 400, _message),
+        (e.EngineThrottled, 503, _extraction_failed),
+        (e.EngineUnavailable, 503, _extraction_failed),
         (e.EngineError, 500, _extraction_failed),
     ),
     internal=lambda: ErrorResponse(500, {"error": "Failed to extract image data: internal error"}, {}),
@@ -109,6 +120,8 @@ FILES_ERRORS = ErrorTable(
         (e.UploadPending, 409, _message),
         (e.NotFound, 404, _message),
         (e.InvalidRequest, 400, _message),
+        (e.EngineThrottled, 503, _ocr_failed),
+        (e.EngineUnavailable, 503, _ocr_failed),
         (e.EngineError, 500, _ocr_failed),
     ),
     internal=lambda: ErrorResponse(500, {"error": "Internal error"}, {}),
@@ -135,8 +148,12 @@ BASE_RESP_ROWS: tuple[tuple[type[e.SnapscribeError], int, int], ...] = (
     (e.ImageTooLarge, 400, structured.IMAGE_TOO_LARGE),
     (e.CorruptImage, 400, structured.IMAGE_CORRUPT),
     (e.DecompressionBomb, 400, structured.IMAGE_CORRUPT),
+    (e.EngineInputTooLarge, 400, structured.IMAGE_TOO_LARGE),
     (e.InvalidRequest, 400, structured.MISSING_REQUIRED),
     (e.EngineTimeout, 504, structured.UPSTREAM_TIMEOUT),
+    # The model's quota or capacity: retry later, as after the caller's own rate limit.
+    (e.EngineThrottled, 503, structured.RATE_LIMITED),
+    (e.EngineUnavailable, 503, structured.INTERNAL_ERROR),
     (e.EngineError, 500, structured.INTERNAL_ERROR),
 )
 STRUCTURED_EXTRACTION_ERRORS = ErrorTable(
@@ -159,6 +176,7 @@ BATCH_EXTRACTION_ERRORS = ErrorTable(
         (e.NotFound, 404, _empty),
         (e.UploadPending, 409, _message),
         (e.InvalidRequest, 400, _message),
+        *ENGINE_ROWS,
         (e.EngineError, 500, _message),
     ),
     internal=lambda: ErrorResponse(500, {"error": "Internal error"}, {}),

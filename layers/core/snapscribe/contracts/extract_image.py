@@ -55,3 +55,7 @@ class ImageFormats(BaseModel):
 
     supportedFormats: list[ImageFormat]
     notes: str
+    # The engines this deployment offers (the operator's choice): what the batch-extraction API's engine.name and
+    # the structured-extraction API's model may name; defaultEngine serves the routes where the contract names none.
+    engines: list[str] = []
+    defaultEngine: str | None = None

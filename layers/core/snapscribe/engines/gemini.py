@@ -6,13 +6,13 @@ import io
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
 from snapscribe.engines.base import ExtractionRequest, ExtractionResult
-from snapscribe.errors import EngineError, EngineTimeout, EngineUnavailable
+from snapscribe.errors import EngineError, EngineThrottled, EngineTimeout, EngineUnavailable
 from snapscribe.images.prepare import PreparedImage
 
 SYSTEM_INSTRUCTIONS = {
@@ -63,7 +63,7 @@ class GeminiEngine:
     def __init__(
         self,
         *,
-        api_key: str,
+        api_key: Callable[[], str | None],
         model: str,
         timeout_seconds: float,
         max_image_side: int,
@@ -75,26 +75,30 @@ class GeminiEngine:
         self.inline_bytes = inline_bytes
         self.max_output_tokens = max_output_tokens
         self.max_image_side: int | None = max_image_side
-        self._api_key = api_key
+        self._api_key = api_key  # asked at every call: a rotated key is used from the next one
+        self._client_key: str | None = None
         self._timeout_ms = int(timeout_seconds * 1000)
         self._base_url = base_url
         self._client: Any = None
         self._client_lock = threading.Lock()
 
     def _sdk(self) -> Any:
-        # Made once, under a lock: pages of a batch call this from several threads, and a second client
+        # Made once per key, under a lock: pages of a batch call this from several threads, and a second client
         # that loses the race is collected and closes its transport while a request is still using it.
         with self._client_lock:
-            if self._client is None:
-                self._client = self._new_client()
+            key = self._api_key()
+            if not key:
+                raise EngineUnavailable("Gemini is not configured: no API key is set for this deployment")
+            if self._client is None or key != self._client_key:
+                self._client, self._client_key = self._new_client(key), key
             return self._client
 
-    def _new_client(self) -> Any:
+    def _new_client(self, key: str) -> Any:
         from google import genai
         from google.genai import types
 
         return genai.Client(
-            api_key=self._api_key,
+            api_key=key,
             http_options=types.HttpOptions(
                 base_url=self._base_url,
                 timeout=self._timeout_ms,
@@ -134,6 +138,8 @@ class GeminiEngine:
                 raise EngineTimeout("the model did not answer in time") from error
             if error.code in (401, 403):
                 raise EngineUnavailable("the Gemini API key was refused") from error
+            if error.code in (429, 503):  # the project's quota or the model's capacity, after the SDK's retry
+                raise EngineThrottled(f"the model is busy (HTTP {error.code}): retry later") from error
             raise EngineError(f"the model returned HTTP {error.code} {error.status or ''}".strip()) from error
         except ValueError as error:  # an answer the SDK could not parse
             raise EngineError("the model's answer could not be read") from error

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from collections.abc import Sequence
@@ -11,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from snapscribe.engines.base import ExtractionRequest, ExtractionResult
-from snapscribe.engines.filler import fill_template_with_sources
-from snapscribe.engines.layout import OcrLine, reading_order_text
+from snapscribe.engines.compose import compose_lines, page_token_hold
+from snapscribe.engines.layout import OcrLine
 from snapscribe.engines.multiscript import read_scripts
 from snapscribe.engines.scripts import RAPIDOCR_LANGUAGES, TESSERACT_MODELS
-from snapscribe.engines.tokens import estimate_tokens
 from snapscribe.errors import EngineError, EngineUnavailable
 from snapscribe.images.prepare import PreparedImage
 
@@ -30,10 +28,6 @@ _RAPIDOCR_PARAMS: dict[str, Any] = {
     # (multiscript.py); the rest are dropped below RapidOCR's own 0.5, as before.
     "Global.text_score": 0.0,
 }
-# Prompt tokens charged per image by the local engine (a fixed, documented amount).
-TOKENS_PER_IMAGE = 258
-# Text tokens charged per page at most (8 KB of text; a dense A4 page is about 4 KB).
-MAX_TEXT_TOKENS_PER_PAGE = 2048
 
 
 @cache
@@ -107,22 +101,7 @@ class LocalEngine:
         return RAPIDOCR_LANGUAGES | carried
 
     def compose(self, request: ExtractionRequest, lines: Sequence[OcrLine], pages: int) -> ExtractionResult:
-        """The answer to `request` from the lines of its `pages` pages (each line knows its page)."""
-        text = reading_order_text(lines)
-        fields = None
-        if request.json_mode:
-            if request.template is not None:
-                filled = fill_template_with_sources(request.template, lines, request.scene)
-                document: Any = filled.document
-                fields = filled.fields_json()
-            else:
-                document = {"text": text, "lines": [row for row in text.splitlines() if row]}
-            text = json.dumps(document, ensure_ascii=False)
-        prompt_tokens = estimate_tokens(request.prompt) + TOKENS_PER_IMAGE * pages
-        completion_tokens = min(estimate_tokens(text), MAX_TEXT_TOKENS_PER_PAGE * max(1, pages))
-        return ExtractionResult(
-            text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, fields=fields
-        )
+        return compose_lines(request, lines, pages)
 
     def extract(self, request: ExtractionRequest) -> ExtractionResult:
         lines = [
@@ -131,4 +110,4 @@ class LocalEngine:
         return self.compose(request, lines, len(request.images))
 
     def token_hold(self, pages: int, prompt: str) -> int:
-        return estimate_tokens(prompt) + (TOKENS_PER_IMAGE + MAX_TEXT_TOKENS_PER_PAGE) * pages
+        return page_token_hold(pages, prompt)

@@ -80,6 +80,12 @@ class Deps:
         assert self.uploads is not None, "this kind reads upload records: give it an UploadStore"
         return self.uploads
 
+    def credits(self, engine_id: str | None, tokens: int, pages: int) -> int:
+        """What `tokens` counted over `pages` pages by the engine cost at its price (engines/catalog.py), where
+        the contract charges the tokens used. A plain callable as `engine_for` (a test's): a credit a token."""
+        choice = getattr(self.engine_for, "choice", None)
+        return tokens if choice is None else int(choice(engine_id).credits(tokens, pages))
+
 
 class PlanContext(BaseModel):
     """What a kind's run_item and finish need beyond the request, decided when the work was planned: each kind's

@@ -27,10 +27,14 @@ def check_deadline(plan: WorkPlan, caller: Caller, deps: Deps) -> None:
 
 
 def run_item(kind: JobKind, plan: WorkPlan, index: int, deps: Deps) -> ItemOutcome:
-    """One item, its typed error kept as its outcome (what a worker records for the item)."""
+    """One item, its typed error kept as its outcome (what a worker records for the item). A passing fault (an
+    upstream model's throttling) is raised instead: a worker's message is then delivered again (SQS bounds how
+    often; the dead letter fails the item), a synchronous request answers it."""
     try:
         return ItemOutcome(output=kind.run_item(plan, index, deps))
     except SnapscribeError as error:
+        if error.retryable:
+            raise
         return ItemOutcome(error=error)
 
 

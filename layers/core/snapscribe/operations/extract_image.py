@@ -24,7 +24,15 @@ from snapscribe.contracts.fields import field_sources
 from snapscribe.engines.base import Engine, ExtractionRequest, ExtractionResult, page_engine
 from snapscribe.engines.layout import OcrLine
 from snapscribe.engines.prompt_template import canonical_json, find_json_template
-from snapscribe.errors import EngineError, ImageTooLarge, InvalidRequest, LimitExceeded, SnapscribeError
+from snapscribe.errors import (
+    EngineError,
+    EngineThrottled,
+    EngineUnavailable,
+    ImageTooLarge,
+    InvalidRequest,
+    LimitExceeded,
+    SnapscribeError,
+)
 from snapscribe.images.fetch import FetchPolicy, Resolver, fetch_to
 from snapscribe.images.formats import supported_formats
 from snapscribe.images.prepare import PreparedImage, prepare_image
@@ -164,6 +172,8 @@ class ExtractImage(JobKind):
             page = _prepared(buffer.getvalue(), image, engine, deps.settings)
             try:
                 lines = reader.read_page(page, image)
+            except (EngineThrottled, EngineUnavailable):
+                raise  # their own answers: 503, retried in a job
             except EngineError as error:
                 raise ExtractionFailed(error.message) from error
             return {"bytes": size, "lines": [asdict(line) for line in lines]}
@@ -192,6 +202,8 @@ class ExtractImage(JobKind):
                 path.unlink(missing_ok=True)  # done with the original as soon as it is prepared
         try:
             result = engine.extract(_extraction_request(plan, settings, images))
+        except (EngineThrottled, EngineUnavailable):
+            raise  # their own answers: 503, retried in a job
         except EngineError as error:
             raise ExtractionFailed(error.message) from error
         return result.to_json()
@@ -225,6 +237,6 @@ class ExtractImage(JobKind):
 EXTRACT_IMAGE = ExtractImage()
 
 
-def list_image_formats() -> ImageFormats:
+def list_image_formats(engines: list[str], default_engine: str) -> ImageFormats:
     """What GET /api/v1/extract-image answers: free of charge."""
-    return ImageFormats.model_validate(supported_formats())
+    return ImageFormats.model_validate({**supported_formats(), "engines": engines, "defaultEngine": default_engine})

@@ -14,7 +14,16 @@ from snapscribe.contracts.errors import FILES_ERRORS
 from snapscribe.contracts.ocr_by_key import OcrByKeyRequest, OcrByKeyResponse
 from snapscribe.engines.base import ExtractionRequest, ExtractionResult, page_engine
 from snapscribe.engines.layout import OcrLine
-from snapscribe.errors import CorruptImage, EngineError, NotFound, SnapscribeError, UploadPending, UploadRejected
+from snapscribe.errors import (
+    CorruptImage,
+    EngineError,
+    EngineThrottled,
+    EngineUnavailable,
+    NotFound,
+    SnapscribeError,
+    UploadPending,
+    UploadRejected,
+)
 from snapscribe.images.prepare import PreparedImage, prepare_pages
 from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, JobKind, PlanContext, WorkPlan, first_failure
 from snapscribe.language import detect_language
@@ -59,6 +68,7 @@ class OcrByKeyContext(PlanContext):
     key: str  # the upload's key
     max_bytes: int  # what it may hold (its presigned POST's limit)
     pages: int
+    tokens_held: int = 0  # the most tokens the engine can count for the file (its hold, before its price)
 
 
 def _read_upload(plan: WorkPlan, deps: Deps) -> bytes:
@@ -83,6 +93,7 @@ class OcrByKey(JobKind):
         engine = deps.engine_for(engine_id)
         pages = max(1, record.pages)
         settings = deps.settings
+        tokens_held = engine.token_hold(pages, OCR_PROMPT)
         if engine.reads_pages_apart:
             items = [{"page": number} for number in range(1, pages + 1)]
             seconds = pages * settings.local_seconds_per_page
@@ -92,10 +103,12 @@ class OcrByKey(JobKind):
         return WorkPlan(
             kind=self.name,
             request=request.model_dump(),
-            hold=engine.token_hold(pages, OCR_PROMPT),
+            hold=deps.credits(engine_id, tokens_held, pages),
             items=items,
             seconds=seconds,
-            context=OcrByKeyContext(engine=engine_id, key=record.key, max_bytes=record.max_bytes, pages=pages),
+            context=OcrByKeyContext(
+                engine=engine_id, key=record.key, max_bytes=record.max_bytes, pages=pages, tokens_held=tokens_held
+            ),
         )
 
     def run_item(self, plan: WorkPlan, index: int, deps: Deps) -> dict[str, Any]:
@@ -124,6 +137,8 @@ class OcrByKey(JobKind):
                 raise CorruptImage(f"page {number}: the page is missing")
             lines = reader.read_page(_page(found[0]), number - 1)
             return {"lines": [asdict(line) for line in lines]}
+        except (EngineThrottled, EngineUnavailable):
+            raise  # their own answers: 503, retried in a job
         except EngineError as error:
             raise OcrFailed(error.message) from error
 
@@ -149,11 +164,13 @@ class OcrByKey(JobKind):
             fileUrl=objects.presigned_get(context.key, expires_in=settings.file_url_expiry_seconds),
             createdAt=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             wordCount=len(text.split()),
-            tokensUsed=min(tokens, plan.hold),
+            tokensUsed=min(tokens, context.tokens_held),  # never beyond what was held
             language=detect_language(text),
         )
         objects.put_json(result_key(caller.user_id, response.id), response.model_dump())
-        return Finished(result=response, used=response.tokensUsed)
+        # Charged at the engine's price, never beyond what was held for it.
+        used = deps.credits(context.engine, response.tokensUsed, context.pages)
+        return Finished(result=response, used=min(used, plan.hold))
 
 
 def _page(page: PreparedImage | SnapscribeError) -> PreparedImage:

@@ -65,7 +65,7 @@ class ExtractStructured(JobKind):
                 "filename": form.filename,
                 "withFields": caller.with_fields,
             },
-            hold=engine.token_hold(1, form.prompt),
+            hold=deps.credits(engine_id, engine.token_hold(1, form.prompt), 1),
             items=[{"image": 0}],
             seconds=(
                 deps.settings.local_seconds_per_page
@@ -114,7 +114,8 @@ class ExtractStructured(JobKind):
             base_resp=BaseResp(status_code=SUCCESS, status_msg="success"),
             fields=field_sources(answered.fields) if plan.request.get("withFields") else None,
         )
-        return Finished(result=response, used=min(answered.total_tokens, plan.hold))
+        used = deps.credits(PlanContext.of(plan).engine, answered.total_tokens, 1)  # at the engine's price
+        return Finished(result=response, used=min(used, plan.hold))
 
 
 EXTRACT_STRUCTURED = ExtractStructured()

@@ -22,7 +22,7 @@ EXTRACTION: dict[str, Any] = {
     "read": lambda source: json_body(source, BatchExtractionRequest),
     "summary": "Every page of up to 5 uploaded files, charged per page",
     "description": "Pages that fail are refunded (returned_credits).",
-    "error_statuses": (400, 401, 402, 404, 409, 413, 429, 500),
+    "error_statuses": (400, 401, 402, 404, 409, 413, 429, 500, 503),
     "body": BatchExtractionRequest,
     "example": {"engine": {"name": "local"}, "files": [{"uuid": "5f0c7a4e-1d2b-4c3a-9e8f-7a6b5c4d3e2f"}]},
     "links": (

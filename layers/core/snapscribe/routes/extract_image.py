@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler import Response
 from snapscribe.contracts.errors import EXTRACT_IMAGE_ERRORS
 from snapscribe.contracts.extract_image import ExtractImageRequest, ImageFormats
 from snapscribe.operations import extract_image as operations
-from snapscribe.web.requests import json_body
+from snapscribe.web.requests import json_body, services_of
 from snapscribe.web.responses import json_response
 from snapscribe.web.routing import FIELDS, Api
 
@@ -24,7 +24,7 @@ api.charging(
     read=lambda source: json_body(source, ExtractImageRequest),
     summary="Extract text or JSON from images sent by URL or base64, following a prompt",
     description="Costs 10 credits plus 1 per image. With jsonMode, a JSON template in the prompt is filled.",
-    error_statuses=(400, 401, 402, 409, 413, 429, 500),
+    error_statuses=(400, 401, 402, 409, 413, 429, 500, 503),
     body=ExtractImageRequest,
     query=(FIELDS,),
     idempotent=True,
@@ -45,4 +45,5 @@ api.charging(
     error_statuses=(401, 429, 500),
 )
 def list_image_formats() -> Response[str]:
-    return json_response(200, operations.list_image_formats())
+    engines = services_of(router).engines
+    return json_response(200, operations.list_image_formats(engines.allowed(), engines.choice().id))

@@ -22,7 +22,7 @@ api.charging(
     read=lambda source: json_body(source, OcrByKeyRequest),
     summary="The text of an upload, by its key; the result is kept",
     description="Holds up to 2,306 tokens a page (plus 24) and charges what was used.",
-    error_statuses=(400, 401, 402, 404, 409, 413, 429, 500),
+    error_statuses=(400, 401, 402, 404, 409, 413, 429, 500, 503),
     body=OcrByKeyRequest,
     idempotent=True,
     example={"key": "ocr/0b6f2c1e-user/5f0c7a4e-1d2b-4c3a-9e8f-7a6b5c4d3e2f-scan.png"},

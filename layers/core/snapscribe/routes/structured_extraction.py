@@ -33,7 +33,7 @@ api.charging(
     summary="Fill the JSON template of a prompt from one image (multipart form)",
     description="Every answer carries base_resp: status_code 0 is success; the error codes of each HTTP status "
     "are listed with it. Tokens are charged as used.",
-    error_statuses=(400, 401, 402, 409, 413, 429, 500, 504),
+    error_statuses=(400, 401, 402, 409, 413, 429, 500, 503, 504),
     body=StructuredExtractionForm,
     form=True,
     query=(FIELDS,),

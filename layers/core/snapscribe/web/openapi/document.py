@@ -110,7 +110,10 @@ ERROR_MEANINGS: dict[type[e.SnapscribeError], str] = {
     e.UploadPending: "the upload has not been checked yet (or was never uploaded)",
     e.NotFound: "not found, or not the caller's (the two are answered alike)",
     e.JobFinished: "the job has finished",
+    e.EngineInputTooLarge: "the input is over what the engine takes: the message says which limit",
     e.EngineTimeout: "the engine did not answer in time",
+    e.EngineThrottled: "the engine's service is at its quota or capacity: retry after Retry-After seconds",
+    e.EngineUnavailable: "the engine is not configured, or its model not enabled, in this deployment",
     e.EngineError: "the engine failed",
 }
 
