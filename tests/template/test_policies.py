@@ -55,7 +55,7 @@ from snapscribe_tools.template import (
     parameter_defaults,
     resources,
 )
-from tests.conftest import EVENTS_KEY, body_of, invoke, load_event
+from tests.conftest import EVENTS_KEY, body_of, invoke, load_event, pdf_with_pages
 
 TEMPLATE = load_template()
 FUNCTIONS = sorted(resources(TEMPLATE, "AWS::Serverless::Function"))
@@ -76,7 +76,12 @@ ENGINE_FUNCTIONS = {
 BASIC_MANAGED_POLICIES = {"AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"}
 POLL_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 # Actions that take no resource ARN: IAM grants them on "*" only.
-RESOURCELESS_ACTIONS = {"textract:DetectDocumentText", "textract:AnalyzeDocument"}
+RESOURCELESS_ACTIONS = {
+    "textract:DetectDocumentText",
+    "textract:AnalyzeDocument",
+    "textract:StartDocumentTextDetection",
+    "textract:GetDocumentTextDetection",
+}
 # Granted though a run under moto may not show it, each for a reason that holds in AWS.
 UNRECORDED_GRANTS = {
     # Powertools reads an idempotency record back only when a failed conditional put does not return it.
@@ -100,19 +105,26 @@ CONFIGURATIONS: dict[str, dict[str, str]] = {
     },
 }
 # What the all-engines deployment adds to each engine-capable function's grants, exactly: pages are read with
-# DetectDocumentText everywhere; only a template's queries (structured extraction, now or as a job) analyse.
+# DetectDocumentText everywhere; only a template's queries (structured extraction, now or as a job) analyse; only
+# the worker reads a job's multi-page PDF or TIFF whole, with the asynchronous API.
 READING_GRANTS = {
     ("BedrockModels", "bedrock:InvokeModel", BEDROCK_ARN),
     ("TextractText", "textract:DetectDocumentText", "*"),
 }
 QUERYING_GRANT = ("TextractQueries", "textract:AnalyzeDocument", "*")
 QUERYING_FUNCTIONS = {"StructuredExtractionFunction", "WorkerFunction"}
+DOCUMENT_GRANTS = {
+    ("TextractDocuments", "textract:StartDocumentTextDetection", "*"),
+    ("TextractDocuments", "textract:GetDocumentTextDetection", "*"),
+}
+DOCUMENT_FUNCTIONS = {"WorkerFunction"}
 
 
 def engine_grants_of(logical_id: str, configuration: str) -> set[tuple[str, str, str]]:
     if configuration == DEFAULTS:
         return set()
-    return READING_GRANTS | ({QUERYING_GRANT} if logical_id in QUERYING_FUNCTIONS else set())
+    querying = {QUERYING_GRANT} if logical_id in QUERYING_FUNCTIONS else set()
+    return READING_GRANTS | querying | (DOCUMENT_GRANTS if logical_id in DOCUMENT_FUNCTIONS else set())
 
 
 CASES = [(configuration, logical_id) for configuration in CONFIGURATIONS for logical_id in FUNCTIONS]
@@ -365,8 +377,11 @@ class Recorder:
         elif service == "bedrock-runtime":
             action = BEDROCK_ACTIONS.get(model.name, model.name)
             self.add(f"bedrock:{action}", _model_arn(str(params.get("modelId", ""))), None)
-        elif service == "textract":  # its synchronous operations name no resource
+        elif service == "textract":  # its operations name no resource
             self.add(f"textract:{model.name}", "*", None)
+            location = params.get("DocumentLocation", {}).get("S3Object")
+            if location:  # Textract reads the object with the caller's permissions: the caller's GetObject
+                self.add("s3:GetObject", LOGICAL_ID_OF[location["Bucket"]], location["Name"])
 
     def run(self, logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
         self.current = logical_id
@@ -617,6 +632,8 @@ def drive_every_function(aws: boto3.session.Session, record: Recorder) -> None:
 # --- the all-engines deployment: each engine-capable function through each engine ------------------
 ENGINES_UPLOAD_ID = "3a9b7c1d-2e4f-4a6b-8c0d-1e2f3a4b5c6d"
 ENGINES_UPLOAD_KEY = f"ocr/events/{ENGINES_UPLOAD_ID}-engines.png"
+DOCUMENT_UPLOAD_ID = "6c1d2e3f-4a5b-4c6d-9e7f-8a9b0c1d2e3f"
+DOCUMENT_UPLOAD_KEY = f"ocr/events/{DOCUMENT_UPLOAD_ID}-report.pdf"  # 3 pages: a job reads it whole on Textract
 PLAIN_PROMPT = "Read the text on this page."  # no template: Textract's DetectDocumentText, not AnalyzeDocument
 
 
@@ -659,8 +676,12 @@ def drive_every_engine(
     deploy({})
     _upload(aws, ENGINES_UPLOAD_KEY, SAMPLE, ENGINES_UPLOAD_ID)
     assert run("UploadEventsFunction", _s3_event(ENGINES_UPLOAD_KEY))["checked"][0]["outcome"] == "ready"
+    _upload(aws, DOCUMENT_UPLOAD_KEY, pdf_with_pages(3), DOCUMENT_UPLOAD_ID)
+    assert run("UploadEventsFunction", _s3_event(DOCUMENT_UPLOAD_KEY))["checked"][0]["outcome"] == "ready"
     ocr = load_event("ocr_by_key")
     ocr["body"] = json.dumps({"key": ENGINES_UPLOAD_KEY})
+    document = load_event("ocr_by_key")
+    document["body"] = json.dumps({"key": DOCUMENT_UPLOAD_KEY})
     jobs = []
     for engine in ENGINE_IDS:
         deploy({"Engine": engine, "OcrEngine": engine})
@@ -674,6 +695,8 @@ def drive_every_engine(
             _expect(run("ExtractImageFunction", load_event("extract_image_json_mode")), 200)
             _expect(run("StructuredExtractionFunction", _structured(engine, PLAIN_PROMPT)), 200)
             asynchronous.append(("BatchExtractionFunction", _batch(engine, ENGINES_UPLOAD_ID)))
+            # A multi-page PDF in a job: one item, read whole from the bucket (Start/GetDocumentTextDetection).
+            asynchronous.append(("OcrByKeyFunction", document))
         for function, event in asynchronous:  # the worker: each engine, and both of Textract's operations
             jobs.append(body_of(_expect(run(function, _with_headers(event, Prefer="respond-async")), 202))["jobId"])
     drain(_event_sources(aws, run))
@@ -723,7 +746,7 @@ def recorder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorder]:
 
     standins = {
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_standin.serve(),
-        "AWS_ENDPOINT_URL_TEXTRACT": textract_standin.serve(),
+        "AWS_ENDPOINT_URL_TEXTRACT": textract_standin.serve(document_pages={DOCUMENT_UPLOAD_KEY: 3}),
         "SNAPSCRIBE_GEMINI_BASE_URL": _gemini_standin(),
     }
     openai_server, openai_url = openai_standin.serve()

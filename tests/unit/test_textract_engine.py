@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutErr
 from botocore.retries.standard import ExponentialBackoff
 from PIL import Image, ImageDraw
 
-from snapscribe.engines import textract
+from snapscribe.engines import textract, textract_documents
 from snapscribe.engines.base import ExtractionRequest, page_engine
 from snapscribe.engines.compose import page_token_hold
 from snapscribe.engines.textract import TextractEngine, template_queries
@@ -420,3 +420,203 @@ def test_over_http_against_the_stand_in(stand_in: str, monkeypatch: pytest.Monke
     with pytest.raises(ClientError) as caught:
         client.detect_document_text(Document={"Bytes": b"not an image"})
     assert caught.value.response["Error"]["Code"] == "UnsupportedDocumentException"
+
+
+# --- whole documents: the asynchronous API ---------------------------------------------------------
+BUCKET, KEY = "snapscribe-files", "ocr/alice/3f2a-report.pdf"
+
+
+class Time:
+    """The engine's clock and sleep: a sleep moves the clock on."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Time:
+    return Time()
+
+
+@pytest.fixture
+def documents(engine: TextractEngine, clock: Time) -> TextractEngine:
+    """The engine on the same wire, with an injected sleep and clock."""
+    return TextractEngine(client=engine._textract(), sleep=clock.sleep, clock=clock.clock)
+
+
+def started(job_id: str = "job-1") -> tuple[int, dict[str, Any]]:
+    return 200, {"JobId": job_id}
+
+
+def status(state: str, **extra: Any) -> tuple[int, dict[str, Any]]:
+    return 200, {"JobStatus": state, **extra}
+
+
+def results(pages: int, *blocks: dict[str, Any], next_token: str | None = None) -> tuple[int, dict[str, Any]]:
+    body: dict[str, Any] = {"JobStatus": "SUCCEEDED", "DocumentMetadata": {"Pages": pages}, "Blocks": list(blocks)}
+    if next_token:
+        body["NextToken"] = next_token
+    return 200, body
+
+
+def on_page(page: int, *blocks: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{**item, "Page": page} for item in blocks]
+
+
+def test_read_document_starts_a_job_polls_it_and_pages_through_its_results(
+    documents: TextractEngine, wire: Wire, clock: Time
+) -> None:
+    first = on_page(1, block("PAGE", "p1", box=(0, 0, 1, 1)), block("LINE", "a", "First", (0.1, 0.1, 0.5, 0.1), 90.0))
+    second = on_page(2, block("LINE", "b", "Second", (0.2, 0.5, 0.5, 0.25)), block("WORD", "w", "Second", (0, 0, 1, 1)))
+    third = on_page(3, block("LINE", "c", "Third", (0.5, 0.5, 0.5, 0.5)))
+    wire.answers = [
+        started(),
+        status("IN_PROGRESS"),
+        results(3, *first, next_token="token-2"),
+        results(3, *second, next_token="token-3"),
+        results(3, *third),
+    ]
+    lines = documents.read_document(
+        BUCKET, KEY, page_sizes=[(1000, 800), (500, 400)], deadline=clock.now + 60, client_token="item-token"
+    )
+    assert [wire.target(index) for index in range(5)] == [
+        "Textract.StartDocumentTextDetection",
+        *["Textract.GetDocumentTextDetection"] * 4,
+    ]
+    assert wire.body(0) == {
+        "DocumentLocation": {"S3Object": {"Bucket": BUCKET, "Name": KEY}},
+        "ClientRequestToken": "item-token",
+    }
+    assert [wire.body(index) for index in range(1, 5)] == [
+        {"JobId": "job-1"},
+        {"JobId": "job-1"},
+        {"JobId": "job-1", "NextToken": "token-2"},
+        {"JobId": "job-1", "NextToken": "token-3"},
+    ]
+    assert clock.sleeps == [1.0]  # polled at once, then once more after a second
+    assert [(line.text, line.page) for line in lines] == [("First", 0), ("Second", 1), ("Third", 2)]
+    first_line, second_line, third_line = lines
+    assert (first_line.x0, first_line.y0, first_line.x1, first_line.y1) == pytest.approx((100, 80, 600, 160))
+    assert first_line.score == pytest.approx(0.9)
+    assert (second_line.x0, second_line.y0, second_line.x1, second_line.y1) == pytest.approx((100, 200, 350, 300))
+    width, height = textract_documents.NOMINAL_PAGE_SIZE  # a page beyond the sizes given
+    assert (third_line.x0, third_line.y1) == pytest.approx((width / 2, height))
+
+
+def test_a_redelivered_item_sends_the_same_token_and_without_one_none_is_sent(
+    documents: TextractEngine, wire: Wire, clock: Time
+) -> None:
+    for _ in range(2):
+        wire.answers = [started(), results(1)]
+        assert documents.read_document(BUCKET, KEY, page_sizes=None, deadline=clock.now, client_token="t-1") == []
+    starts = [wire.body(index) for index, _ in enumerate(wire.requests) if "Start" in wire.target(index)]
+    assert [body["ClientRequestToken"] for body in starts] == ["t-1", "t-1"]
+    wire.answers = [started(), results(1)]
+    documents.read_document(BUCKET, KEY, page_sizes=None, deadline=clock.now)
+    assert "ClientRequestToken" not in wire.body(-2)
+    assert clock.sleeps == []  # finished at the first poll: no wait, even past the deadline
+
+
+def test_polling_backs_off_from_one_second_to_five(documents: TextractEngine, wire: Wire, clock: Time) -> None:
+    wire.answers = [started(), *[status("IN_PROGRESS")] * 6, results(1)]
+    documents.read_document(BUCKET, KEY, page_sizes=[(100, 100)], deadline=clock.now + 600)
+    assert clock.sleeps == [1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
+
+
+def test_past_the_deadline_the_read_times_out_without_sleeping_beyond_it(
+    documents: TextractEngine, wire: Wire, clock: Time
+) -> None:
+    wire.answers = [started(), status("IN_PROGRESS")]
+    deadline = clock.now + 10
+    with pytest.raises(EngineTimeout, match="did not finish reading the document in time") as caught:
+        documents.read_document(BUCKET, KEY, page_sizes=None, deadline=deadline)
+    assert not caught.value.retryable  # a job's item fails, its hold comes back
+    assert clock.sleeps == [1.0, 2.0, 4.0, 3.0]
+    assert clock.now == deadline
+    assert len(wire.requests) == 1 + 5  # a last look at the deadline, then no more
+
+
+@pytest.mark.parametrize(
+    ("answered", "message"),
+    [
+        (status("FAILED", StatusMessage="Unsupported file"), "could not read the document: Unsupported file"),
+        (status("FAILED"), "could not read the document: no reason given"),
+        (
+            status("PARTIAL_SUCCESS", Warnings=[{"ErrorCode": "UNSUPPORTED_DOCUMENT", "Pages": [2, 5]}]),
+            r"read only part of the document \(page 2, 5: UNSUPPORTED_DOCUMENT\); nothing is kept",
+        ),
+        (results(2, *on_page(1, block("LINE", "a", "A", (0, 0, 1, 1)))), "Textract read 2 of the document's 3 pages"),
+    ],
+)
+def test_a_failed_or_partial_job_is_an_engine_error(
+    documents: TextractEngine, wire: Wire, clock: Time, answered: tuple[int, dict[str, Any]], message: str
+) -> None:
+    wire.answers = [started(), answered]
+    with pytest.raises(EngineError, match=message) as caught:
+        documents.read_document(BUCKET, KEY, page_sizes=[(10, 10)] * 3, deadline=clock.now + 60)
+    assert type(caught.value) is EngineError
+
+
+def test_throttled_calls_are_retried_then_throttled(documents: TextractEngine, wire: Wire, clock: Time) -> None:
+    wire.answers = [started(), error("ThrottlingException"), results(1)]
+    assert documents.read_document(BUCKET, KEY, page_sizes=None, deadline=clock.now + 60) == []
+    assert len(wire.requests) == 3  # botocore retried the poll
+    wire.requests.clear()
+    wire.answers = [error("LimitExceededException")]  # too many concurrent Textract jobs
+    with pytest.raises(EngineThrottled, match="LimitExceededException") as caught:
+        documents.read_document(BUCKET, KEY, page_sizes=None, deadline=clock.now + 60, client_token="t")
+    assert caught.value.retryable  # the message comes back, and its token finds the same job
+    assert len(wire.requests) == 1 + RETRIES
+
+
+@pytest.mark.parametrize(
+    ("code", "raised", "message"),
+    [
+        ("InvalidS3ObjectException", EngineError, "could not read the file from the bucket"),
+        ("AccessDeniedException", EngineUnavailable, "must allow textract:StartDocumentTextDetection and textract:Get"),
+        ("UnsupportedDocumentException", EngineError, "could not read the document"),
+        ("DocumentTooLargeException", EngineInputTooLarge, "document is too large for Textract"),
+        ("IdempotentParameterMismatchException", EngineError, "Textract failed: IdempotentParameterMismatchException"),
+    ],
+)
+def test_start_errors(
+    documents: TextractEngine, wire: Wire, clock: Time, code: str, raised: type[Exception], message: str
+) -> None:
+    wire.answers = [error(code)]
+    with pytest.raises(raised, match=message):
+        documents.read_document(BUCKET, KEY, page_sizes=None, deadline=clock.now + 60)
+    assert len(wire.requests) == 1
+
+
+def test_read_document_refuses_other_languages_before_any_call(documents: TextractEngine, wire: Wire) -> None:
+    with pytest.raises(LanguageNotSupported):
+        documents.read_document(BUCKET, KEY, page_sizes=None, deadline=0, languages=["ja"])
+    assert wire.requests == []
+
+
+def test_read_document_over_http_against_the_stand_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    server, url = serve(document_pages={KEY: 3})
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_TEXTRACT", url)
+        clock = Time()
+        engine = TextractEngine(region="us-east-1", sleep=clock.sleep, clock=clock.clock)
+        for _ in range(2):  # a redelivery: the same token, the same Textract job
+            lines = engine.read_document(
+                BUCKET, KEY, page_sizes=[(1700, 2200)] * 3, deadline=clock.now + 60, client_token="tok"
+            )
+            assert [(line.page, line.text) for line in lines] == [
+                (page - 1, f"stand-in page {page} line {number}") for page in (1, 2, 3) for number in (1, 2)
+            ]
+        assert (server.documents.starts, len(server.documents.jobs)) == (2, 1)
+        assert clock.sleeps == [1.0]  # IN_PROGRESS once, then SUCCEEDED (the second read found it done)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,9 +1,13 @@
-"""A loopback stand-in for Amazon Textract's synchronous API (JSON 1.1 over HTTP POST /, operation in X-Amz-Target):
+"""A loopback stand-in for Amazon Textract (JSON 1.1 over HTTP POST /, operation in X-Amz-Target). Synchronous:
 DetectDocumentText and AnalyzeDocument, answered with deterministic LINE and WORD blocks ("stand-in line N", one
-line per 100 px band of the image), and for AnalyzeDocument's queries one QUERY_RESULT each. Signatures are not
-checked. Point a client at it with endpoint_url or AWS_ENDPOINT_URL_TEXTRACT.
+line per 100 px band of the image), and for AnalyzeDocument's queries one QUERY_RESULT each. Asynchronous:
+StartDocumentTextDetection reads nothing from S3: the document has the pages configured for its object key (else
+`default_pages`), each answered with LINES_PER_PAGE lines "stand-in page P line N"; GetDocumentTextDetection answers
+IN_PROGRESS once, then SUCCEEDED with one page of blocks per answer (NextToken to the next). The same
+ClientRequestToken returns the same JobId, as Textract's does. Signatures are not checked. Point a client at it
+with endpoint_url or AWS_ENDPOINT_URL_TEXTRACT.
 
-    python -m snapscribe_tools.standins.textract --port 4011 [--delay 0.5]
+    python -m snapscribe_tools.standins.textract --port 4011 [--delay 0.5] [--pages 3]
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -25,6 +30,7 @@ BAND = 100  # pixels of image height per answered line
 MAX_BYTES = 10 * 1024 * 1024  # Textract's synchronous limit
 CONFIDENCE = 99.0
 QUERY_CONFIDENCE = 90.0
+LINES_PER_PAGE = 2  # of a document read by the asynchronous API
 
 
 class StandInError(Exception):
@@ -130,15 +136,107 @@ def answer(target: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"DocumentMetadata": {"Pages": 1}, "Blocks": blocks, "AnalyzeDocumentModelVersion": "1.0"}
 
 
-def make_server(port: int = 0, delay: float = 0.0, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    """The server, bound but not serving yet; each answer waits `delay` seconds first (a slow Textract)."""
+def document_blocks(page: int) -> list[dict[str, Any]]:
+    """Page `page` (1-based) of a document: its PAGE block, then LINES_PER_PAGE LINEs, each naming its page."""
+    lines = [
+        {
+            "BlockType": "LINE",
+            "Id": f"page-{page}-line-{number}",
+            "Page": page,
+            "Text": f"stand-in page {page} line {number}",
+            "Confidence": CONFIDENCE,
+            "Geometry": _box(0.05, 0.1 * number, 0.5, 0.03),
+        }
+        for number in range(1, LINES_PER_PAGE + 1)
+    ]
+    whole = {"BlockType": "PAGE", "Id": f"page-{page}", "Page": page, "Geometry": _box(0, 0, 1, 1)}
+    whole["Relationships"] = [{"Type": "CHILD", "Ids": [line["Id"] for line in lines]}]
+    return [whole, *lines]
+
+
+class DocumentJobs:
+    """The asynchronous API's jobs, in memory: `starts` counts StartDocumentTextDetection calls, `jobs` the jobs
+    they started (a repeated ClientRequestToken starts none)."""
+
+    def __init__(self, pages: Mapping[str, int] | None = None, default_pages: int = 1) -> None:
+        self.pages = dict(pages or {})  # by object key: what the stand-in says the document has
+        self.default_pages = default_pages
+        self.starts = 0
+        self.jobs: dict[str, dict[str, Any]] = {}  # by JobId: its location, pages and polls
+        self._tokens: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def start(self, body: dict[str, Any]) -> dict[str, Any]:
+        location = body.get("DocumentLocation", {}).get("S3Object", {})
+        if not location.get("Bucket") or not location.get("Name"):
+            raise StandInError("InvalidParameterException", "Request has invalid parameters")
+        token = body.get("ClientRequestToken")
+        with self._lock:
+            self.starts += 1
+            if token in self._tokens:
+                job_id = self._tokens[token]
+                if self.jobs[job_id]["location"] != location:
+                    raise StandInError("IdempotentParameterMismatchException", "The token was used for another request")
+                return {"JobId": job_id}
+            job_id = uuid.uuid4().hex
+            pages = self.pages.get(str(location["Name"]), self.default_pages)
+            self.jobs[job_id] = {"location": location, "pages": pages, "polls": 0}
+            if token:
+                self._tokens[token] = job_id
+        return {"JobId": job_id}
+
+    def get(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            job = self.jobs.get(str(body.get("JobId")))
+            if job is None:
+                raise StandInError("InvalidJobIdException", "An invalid job identifier was passed")
+            job["polls"] += 1
+            if job["polls"] == 1:
+                return {"JobStatus": "IN_PROGRESS"}
+        token = str(body.get("NextToken", "1"))
+        page = int(token) if token.isdigit() else 0
+        if not 1 <= page <= job["pages"]:
+            raise StandInError("InvalidParameterException", "Request has invalid parameters")
+        answered: dict[str, Any] = {
+            "JobStatus": "SUCCEEDED",
+            "DocumentMetadata": {"Pages": job["pages"]},
+            "Blocks": document_blocks(page),
+            "DetectDocumentTextModelVersion": "1.0",
+        }
+        if page < job["pages"]:
+            answered["NextToken"] = str(page + 1)
+        return answered
+
+
+class StandInServer(ThreadingHTTPServer):
+    documents: DocumentJobs
+
+
+def make_server(
+    port: int = 0,
+    delay: float = 0.0,
+    host: str = "127.0.0.1",
+    *,
+    document_pages: Mapping[str, int] | None = None,
+    default_pages: int = 1,
+) -> StandInServer:
+    """The server, bound but not serving yet; each answer waits `delay` seconds first (a slow Textract). A document
+    the asynchronous API is asked to read has `document_pages[key]` pages, else `default_pages`."""
+    documents = DocumentJobs(document_pages, default_pages)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
+            target = self.headers.get("X-Amz-Target", "")
             try:
                 body = json.loads(self.rfile.read(length) or b"{}")
-                payload, status = answer(self.headers.get("X-Amz-Target", ""), body), 200
+                if target == "Textract.StartDocumentTextDetection":
+                    payload = documents.start(body)
+                elif target == "Textract.GetDocumentTextDetection":
+                    payload = documents.get(body)
+                else:
+                    payload = answer(target, body)
+                status = 200
             except json.JSONDecodeError:
                 payload, status = {"__type": "SerializationException", "message": "Malformed JSON"}, 400
             except StandInError as error:
@@ -158,14 +256,17 @@ def make_server(port: int = 0, delay: float = 0.0, host: str = "127.0.0.1") -> T
         def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and make run
             return
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = StandInServer((host, port), Handler)
     server.daemon_threads = True
+    server.documents = documents
     return server
 
 
-def serve(port: int = 0, delay: float = 0.0) -> tuple[ThreadingHTTPServer, str]:
+def serve(
+    port: int = 0, delay: float = 0.0, *, document_pages: Mapping[str, int] | None = None, default_pages: int = 1
+) -> tuple[StandInServer, str]:
     """The stand-in serving on a thread of its own, and its URL; `server.shutdown()` stops it."""
-    server = make_server(port, delay)
+    server = make_server(port, delay, document_pages=document_pages, default_pages=default_pages)
     # A short poll: shutdown() waits up to one for the loop to notice.
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -177,8 +278,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A loopback stand-in for Amazon Textract")
     parser.add_argument("--port", type=int, default=4011)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds each answer waits")
+    parser.add_argument("--pages", type=int, default=1, help="pages of every document read asynchronously")
     args = parser.parse_args(argv)
-    server = make_server(args.port, args.delay)
+    server = make_server(args.port, args.delay, default_pages=args.pages)
     host, port = server.server_address[:2]
     print(f"Textract stand-in on http://{host!s}:{port} (AWS_ENDPOINT_URL_TEXTRACT)", flush=True)
     try:

@@ -1,16 +1,17 @@
 """Amazon Textract: one synchronous call per page, its LINE blocks as OcrLines, so the answer is composed as the local
 engine's is (reading order, language detection, word counts, the template filler). A dict template's scalar fields
 are asked as queries (AnalyzeDocument, which returns the LINEs too, so it replaces DetectDocumentText for that page);
-a sure answer fills its field. Not used: the asynchronous StartDocumentTextDetection for multi-page PDFs (the
-service sends pages one by one)."""
+a sure answer fills its field. In a job, a multi-page PDF or TIFF upload is read whole from the bucket by the
+asynchronous API instead (read_document, engines/textract_documents.py)."""
 
 from __future__ import annotations
 
 import io
 import json
 import threading
+import time
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -22,6 +23,7 @@ from snapscribe.engines.base import ExtractionRequest, ExtractionResult
 from snapscribe.engines.compose import MAX_TEXT_TOKENS_PER_PAGE, compose_lines, page_token_hold
 from snapscribe.engines.filler.fields import field_words
 from snapscribe.engines.layout import OcrLine
+from snapscribe.engines.textract_documents import page_lines, pixel_box, read_document, unit_interval
 from snapscribe.engines.tokens import estimate_tokens
 from snapscribe.errors import (
     EngineError,
@@ -52,6 +54,7 @@ _THROTTLED = {
     "InternalServerError",
 }
 _UNREADABLE = {"InvalidParameterException", "UnsupportedDocumentException", "BadDocumentException"}
+_PAGE_ACTIONS = ("DetectDocumentText", "AnalyzeDocument")
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,8 @@ class QueryAnswer:
 
 
 class TextractEngine:
-    """A PageEngine: the pages of a job are read by different workers, one call each, then composed."""
+    """A PageEngine: the pages of a job are read by different workers, one call each, then composed; a job's
+    multi-page PDF or TIFF upload is read whole instead (read_document: one Textract job for the file)."""
 
     name = "textract"
     # A 300 dpi A4 scan (3508 px) stays whole, far under Textract's 10000 px; a photo this size is a few MB as JPEG.
@@ -83,12 +87,15 @@ class TextractEngine:
         region: str | None = None,
         timeout_seconds: float = 30,
         max_attempts: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client: TextractClient | None = client
         self._region = region
         self._timeout_seconds = timeout_seconds
         self._max_attempts = max_attempts
         self._client_lock = threading.Lock()
+        self._sleep, self._clock = sleep, clock  # read_document's polling: its waits, and the deadline's clock
 
     def _textract(self) -> TextractClient:
         # Made once, under a lock: a batch's pages call from several threads.
@@ -134,6 +141,33 @@ class TextractEngine:
             )
         blocks = response.get("Blocks", [])
         return page_lines(blocks, image.width, image.height, page), query_answers(blocks, image, page)
+
+    def read_document(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        page_sizes: Sequence[tuple[int, int]] | None,
+        deadline: float,
+        client_token: str | None = None,
+        languages: Sequence[str] = (),
+    ) -> list[OcrLine]:
+        """Every page of a PDF or TIFF in S3, read whole by the asynchronous API (Textract fetches the object with
+        this function's permissions), as OcrLines of 0-based pages in the pixels of `page_sizes`. Polled until the
+        monotonic `deadline` (EngineTimeout past it); `client_token` (a job item's, stable across redeliveries)
+        makes a repeated call resume the Textract job the first one started."""
+        check_languages(languages)
+        with textract_errors(document=True):
+            return read_document(
+                self._textract(),
+                bucket,
+                key,
+                page_sizes=page_sizes,
+                deadline=deadline,
+                client_token=client_token,
+                sleep=self._sleep,
+                clock=self._clock,
+            )
 
     def languages(self) -> frozenset[str]:
         return TEXTRACT_LANGUAGES
@@ -194,32 +228,6 @@ def _transparent(image: PreparedImage) -> bool:
         return opened.mode in ("RGBA", "LA", "PA") or "transparency" in opened.info
 
 
-def _pixel_box(block: Mapping[str, Any], width: int, height: int) -> tuple[float, float, float, float] | None:
-    box = block.get("Geometry", {}).get("BoundingBox")
-    if not box:
-        return None
-    left, top = float(box.get("Left", 0.0)), float(box.get("Top", 0.0))
-    right, bottom = left + float(box.get("Width", 0.0)), top + float(box.get("Height", 0.0))
-    return _unit(left) * width, _unit(top) * height, _unit(right) * width, _unit(bottom) * height
-
-
-def _unit(value: float) -> float:
-    """Textract's boxes and confidences, within 0..1: a box may stick out of the page by a hair."""
-    return min(max(value, 0.0), 1.0)
-
-
-def page_lines(blocks: Sequence[Mapping[str, Any]], width: int, height: int, page: int) -> list[OcrLine]:
-    """Every LINE block as an OcrLine in the page's pixels, its confidence (0-100) as a score 0..1."""
-    lines = []
-    for block in blocks:
-        text = str(block.get("Text", "")).strip()
-        box = _pixel_box(block, width, height)
-        if block.get("BlockType") == "LINE" and text and box is not None:
-            score = _unit(float(block.get("Confidence", 0.0)) / 100)
-            lines.append(OcrLine(text, *box, score=score, page=page))
-    return lines
-
-
 def _query_text(text: str) -> str:
     """Printable ASCII only (Textract's pattern for a query): accents dropped, other characters left out."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
@@ -273,8 +281,8 @@ def query_answers(blocks: Sequence[Mapping[str, Any]], image: PreparedImage, pag
         best = max(results, key=lambda result: float(result.get("Confidence", 0.0)), default=None)
         if best is None or float(best.get("Confidence", 0.0)) < QUERY_CONFIDENCE or not best.get("Text"):
             continue
-        confidence = _unit(float(best["Confidence"]) / 100)
-        box = _pixel_box(best, image.width, image.height)
+        confidence = unit_interval(float(best["Confidence"]) / 100)
+        box = pixel_box(best, image.width, image.height)
         answers[str(alias)] = QueryAnswer(str(best["Text"]).strip(), confidence, page, box)
     return answers
 
@@ -300,9 +308,10 @@ def apply_answers(result: ExtractionResult, answers: Mapping[str, QueryAnswer], 
 
 
 @contextmanager
-def textract_errors() -> Iterator[None]:
+def textract_errors(*, document: bool = False) -> Iterator[None]:
     """botocore's failures as the service's errors, with messages safe to show (standard-mode retries, with
-    backoff, have already been spent when one arrives)."""
+    backoff, have already been spent when one arrives); `document`: of the asynchronous API's calls."""
+    subject = "document" if document else "page"
     try:
         yield
     except aws.ClientError as error:
@@ -311,14 +320,17 @@ def textract_errors() -> Iterator[None]:
         if code in _THROTTLED:
             raise EngineThrottled(f"Textract is busy ({code}); try again shortly") from error
         if code == "AccessDeniedException":
+            actions = ("StartDocumentTextDetection", "GetDocumentTextDetection") if document else _PAGE_ACTIONS
             raise EngineUnavailable(
-                "Textract refused this function: its role must allow textract:DetectDocumentText and "
-                "textract:AnalyzeDocument"
+                f"Textract refused this function: its role must allow textract:{actions[0]} and textract:{actions[1]}"
             ) from error
         if code == "DocumentTooLargeException":
-            raise EngineInputTooLarge("The page is too large for Textract (10 MB, 10000 px a side)") from error
+            limits = "500 MB, 3000 pages" if document else "10 MB, 10000 px a side"
+            raise EngineInputTooLarge(f"The {subject} is too large for Textract ({limits})") from error
         if code in _UNREADABLE:
-            raise EngineError(f"Textract could not read the page: {detail or code}") from error
+            raise EngineError(f"Textract could not read the {subject}: {detail or code}") from error
+        if code == "InvalidS3ObjectException":  # gone, or this function may not read it (Textract reads as it)
+            raise EngineError(f"Textract could not read the file from the bucket: {detail or code}") from error
         raise EngineError(f"Textract failed: {code}") from error
     except (aws.ReadTimeoutError, aws.ConnectTimeoutError) as error:
         raise EngineTimeout("Textract did not answer in time") from error

@@ -53,9 +53,10 @@ def submit(
 ) -> Job:
     """The job, queued; or the API's typed error, before anything is held. `status_url` says where a job id
     is followed (for the webhook)."""
-    plan = kind.plan(request, caller, deps)
-    now = time.time()
     job_id = str(uuid.uuid4())
+    # Planned knowing it is a job (caller.job_id): a kind may split the work otherwise than for the synchronous call.
+    plan = kind.plan(request, replace(caller, job_id=job_id), deps)
+    now = time.time()
     deadline = int(now) + jobs.max_seconds
     job_caller = replace(caller, ends_at=float(deadline + JOB_HOLD_GRACE_SECONDS), job_id=job_id)
     with deps.accounts.hold(job_caller, plan.hold) as hold:

@@ -32,6 +32,7 @@ from snapscribe.images.prepare import prepare_pages
 from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, JobKind, PlanContext, WorkPlan
 from snapscribe.language import UNDETERMINED, detect_language
 from snapscribe.operations.ocr_by_key import OCR_PROMPT, checked_upload, owned_upload, result_key
+from snapscribe.operations.whole_files import is_whole_file, whole_file_item, whole_file_texts
 from snapscribe.storage.uploads import ObjectStore, UploadRecord, UploadStore
 
 # The network engine waits on the model: a few pages at a time. The local engine already uses every core
@@ -132,18 +133,20 @@ class ExtractBatch(JobKind):
             )
             for record in records
         ]
-        items = [
-            {"file": index, "page": number}
-            for index, file in enumerate(files)
-            for number in range(1, file.processing_pages + 1)
-        ]
+        items: list[dict[str, Any]] = []
+        for index, (record, file) in enumerate(zip(records, files, strict=True)):
+            # A job's multi-page PDF or TIFF is one item for an engine that reads it whole (Textract).
+            whole = whole_file_item(engine, record, caller, len(items), file=index)
+            items.extend(
+                [whole] if whole else [{"file": index, "page": n} for n in range(1, file.processing_pages + 1)]
+            )
         per_page = settings.extraction_credits_per_page
         local = engine.reads_pages_apart
         seconds_per_page = settings.local_seconds_per_page if local else settings.model_seconds_per_call
         return WorkPlan(
             kind=self.name,
             request=request.model_dump(),
-            hold=per_page * len(items),
+            hold=per_page * sum(file.processing_pages for file in files),
             items=items,
             seconds=math.ceil(len(items) / (1 if local else NETWORK_WORKERS)) * seconds_per_page,
             context=BatchContext(engine=engine_id, files=files, credits_per_page=per_page, languages=languages),
@@ -159,6 +162,10 @@ class ExtractBatch(JobKind):
         data = deps.cache.get(key, lambda: deps.object_store().read(key, max_bytes=max_bytes))
         if data is None:
             raise NotFound(MISSING_FILE)
+        languages = tuple(context.languages)
+        if is_whole_file(item):  # every page's text, in page order, from one call on the stored file
+            pages = file.processing_pages
+            return {"pages": whole_file_texts(engine, deps, item, data, key=key, pages=pages, languages=languages)}
         found = prepare_pages(
             data,
             max_side=engine.max_image_side,
@@ -170,24 +177,14 @@ class ExtractBatch(JobKind):
             raise CorruptImage("The page is missing")
         if isinstance(found[0], SnapscribeError):
             raise found[0]
-        languages = tuple(context.languages)
         result = engine.extract(ExtractionRequest(images=[found[0]], prompt=OCR_PROMPT, languages=languages))
         return {"text": result.text}
 
     def finish(self, plan: WorkPlan, outcomes: Sequence[ItemOutcome], caller: Caller, deps: Deps) -> Finished:
-        pages = [
-            PageResult(number=int(item["page"]), status="processed", text=str(outcome.output["text"]))
-            if outcome.output is not None
-            else PageResult(
-                number=int(item["page"]),
-                status="failed",
-                text="",
-                error=outcome.error.message if outcome.error else "The page was not processed",
-            )
-            for item, outcome in zip(plan.items, outcomes, strict=True)
-        ]
-        failed = sum(page.status == "failed" for page in pages)
         context = BatchContext.of(plan)
+        read = _page_results(plan, outcomes)
+        pages = [page for _file, page in read]
+        failed = sum(page.status == "failed" for page in pages)
         returned = failed * context.credits_per_page
         request = BatchExtractionRequest.model_validate(plan.request)
         hints = context.languages
@@ -208,10 +205,7 @@ class ExtractBatch(JobKind):
             failed_pages=failed,
             returned_credits=returned,
             files=[
-                FileResult(
-                    uuid=file.uuid,
-                    pages=[page for item, page in zip(plan.items, pages, strict=True) if int(item["file"]) == index],
-                )
+                FileResult(uuid=file.uuid, pages=[page for number, page in read if number == index])
                 for index, file in enumerate(files)
             ],
         )
@@ -222,6 +216,27 @@ class ExtractBatch(JobKind):
 
 
 EXTRACT_BATCH = ExtractBatch()
+
+
+def _page_results(plan: WorkPlan, outcomes: Sequence[ItemOutcome]) -> list[tuple[int, PageResult]]:
+    """Every page read, with its file's index, in item order: an item that read a file whole stands for each of its
+    pages (its output names each page's text; its error fails each page)."""
+    files = BatchContext.of(plan).files
+    read = []
+    for item, outcome in zip(plan.items, outcomes, strict=True):
+        index = int(item["file"])
+        whole = is_whole_file(item)
+        numbers = range(1, files[index].processing_pages + 1) if whole else [int(item["page"])]
+        output = outcome.output
+        texts = None if output is None else (output["pages"] if whole else [output["text"]])
+        error = outcome.error.message if outcome.error else "The page was not processed"
+        for offset, number in enumerate(numbers):
+            read.append(
+                (index, PageResult(number=number, status="processed", text=str(texts[offset])))
+                if texts is not None
+                else (index, PageResult(number=number, status="failed", text="", error=error))
+            )
+    return read
 
 
 def get_batch_extraction(caller: Caller, extraction_id: str, *, objects: ObjectStore) -> ProcessedExtraction:

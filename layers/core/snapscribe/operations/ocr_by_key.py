@@ -27,6 +27,7 @@ from snapscribe.errors import (
 from snapscribe.images.prepare import PreparedImage, prepare_pages
 from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, JobKind, PlanContext, WorkPlan, first_failure
 from snapscribe.language import detect_language
+from snapscribe.operations.whole_files import is_whole_file, read_whole_file, whole_file_item
 from snapscribe.storage.keys import RESULTS_PREFIX, parse_upload_key
 from snapscribe.storage.uploads import PENDING, REJECTED, ObjectStore, UploadRecord, UploadStore
 
@@ -95,7 +96,9 @@ class OcrByKey(JobKind):
         settings = deps.settings
         tokens_held = engine.token_hold(pages, OCR_PROMPT)
         if engine.reads_pages_apart:
-            items = [{"page": number} for number in range(1, pages + 1)]
+            # A job's multi-page PDF or TIFF is one item for an engine that reads it whole (Textract).
+            whole = whole_file_item(engine, record, caller, 0)
+            items = [whole] if whole else [{"page": number} for number in range(1, pages + 1)]
             seconds = pages * settings.local_seconds_per_page
         else:
             items = [{"pages": pages}]
@@ -125,7 +128,13 @@ class OcrByKey(JobKind):
                 )
                 result = engine.extract(ExtractionRequest(images=[_page(page) for page in pages], prompt=OCR_PROMPT))
                 return result.to_json()
-            number = int(plan.items[index]["page"])
+            item = plan.items[index]
+            if is_whole_file(item):  # every page, in page order, from one call on the stored file
+                context = OcrByKeyContext.of(plan)
+                data = _read_upload(plan, deps)
+                read = read_whole_file(engine, deps, item, data, key=context.key, pages=context.pages)
+                return {"lines": [asdict(line) for lines in read for line in lines]}
+            number = int(item["page"])
             found = prepare_pages(
                 _read_upload(plan, deps),
                 max_side=engine.max_image_side,
