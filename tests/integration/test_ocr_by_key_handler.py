@@ -102,11 +102,25 @@ def test_engine_failure_is_500_and_the_hold_comes_back(
 ) -> None:
     trigger()
     monkeypatch.setenv("SNAPSCRIBE_OCR_ENGINE", "gemini")
-    gemini_stub.reply_error(503)
+    gemini_stub.reply_error(500)
     before = balance()
     result = invoke("OcrByKeyFunction", load_event("ocr_by_key"))
     assert result["statusCode"] == 500
-    assert body_of(result)["error"].startswith("OCR failed: the model returned HTTP 503")
+    assert body_of(result)["error"].startswith("OCR failed: the model returned HTTP 500")
+    assert balance() == before
+
+
+def test_a_busy_model_is_503_with_retry_after_and_the_hold_comes_back(
+    uploaded: boto3.session.Session, gemini_stub: GeminiStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trigger()
+    monkeypatch.setenv("SNAPSCRIBE_OCR_ENGINE", "gemini")
+    gemini_stub.reply_error(503)  # the model's capacity, still refused after the SDK's retry
+    before = balance()
+    result = invoke("OcrByKeyFunction", load_event("ocr_by_key"))
+    assert result["statusCode"] == 503
+    assert body_of(result)["error"] == "OCR failed: the model is busy (HTTP 503): retry later"
+    assert result["multiValueHeaders"]["Retry-After"] == ["5"]
     assert balance() == before
 
 

@@ -80,7 +80,7 @@ def sniff_format(data: bytes) -> str:
 PAGED_FORMATS = frozenset({"TIFF", "HEIF"})
 PDF_SIGNATURE = b"%PDF-"
 PDF_DPI = 200  # enough for 8-point print; the engine's max side caps it further
-_pdfium_lock = threading.Lock()  # PDFium is not thread-safe
+PDFIUM_LOCK = threading.Lock()  # PDFium is not thread-safe
 
 PageResult = PreparedImage | SnapscribeError
 
@@ -164,7 +164,7 @@ def _pdf_pages(
     import pypdfium2
 
     results: list[PageResult] = []
-    with _pdfium_lock:
+    with PDFIUM_LOCK:
         try:
             document = pypdfium2.PdfDocument(data)
         except pypdfium2.PdfiumError as error:

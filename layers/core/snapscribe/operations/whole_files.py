@@ -19,7 +19,7 @@ from snapscribe.caller import Caller
 from snapscribe.engines.base import Engine, ExtractionRequest, ExtractionResult
 from snapscribe.engines.layout import OcrLine
 from snapscribe.errors import EngineUnavailable
-from snapscribe.images.prepare import PDF_DPI, _pdfium_lock, is_pdf  # PDFium's one lock: it is not thread-safe
+from snapscribe.images.prepare import PDF_DPI, PDFIUM_LOCK, is_pdf  # PDFium's one lock: it is not thread-safe
 from snapscribe.jobs.plan import Deps
 from snapscribe.storage.uploads import UploadRecord
 
@@ -112,7 +112,7 @@ def page_sizes(data: bytes, *, max_side: int | None, pages: int) -> list[tuple[i
         if is_pdf(data):
             import pypdfium2
 
-            with _pdfium_lock:
+            with PDFIUM_LOCK:
                 document = pypdfium2.PdfDocument(data)
                 try:
                     points = [document[index].get_size() for index in range(min(len(document), pages))]
