@@ -1,9 +1,11 @@
 """The JobStore contract: FakeJobStore and DynamoJobStore (on moto, the template's JobsTable) pass the same tests:
 a job is created once and read back as the table holds it; a user's jobs come newest first, a page at a time, by
 cursors only their owner can use; an item is claimed by one worker (taken over once its lease has run out),
-resolved once and counted once; a job is cancelled only while unfinished, finalized by one claimant (reclaimable
-when stale) and finished once; its webhook is queued once; the reaper sees the unfinished jobs, soonest deadline
-first; and the records carry the expiry the table's TTL deletes them by."""
+resolved once and counted once, given back after a passing fault and claimed again at once; the items nobody holds
+are resolved in bulk, each counted once; a job is cancelled only while unfinished (cancelling, until it is finished),
+its cancel read on its own, finalized by one claimant (reclaimable when stale) and finished once; its webhook is
+queued once; the reaper sees the unfinished jobs, soonest deadline first; and the records carry the expiry the
+table's TTL deletes them by."""
 
 from __future__ import annotations
 
@@ -20,15 +22,18 @@ from snapscribe.jobs.dynamodb import DynamoJobStore
 from snapscribe.jobs.model import (
     BUSY,
     CANCELLED,
+    CANCELLING,
     CLAIMED,
     FAILED,
     ITEM_CANCELLED,
     ITEM_DONE,
     ITEM_FAILED,
+    ITEM_RETRY,
     QUEUED,
     RESOLVED,
     RUNNING,
     SUCCEEDED,
+    ItemClaim,
     ItemRecord,
     Job,
     JobStore,
@@ -242,7 +247,7 @@ def test_only_a_queued_job_starts_running(store: JobStore) -> None:
     store.mark_running("job-1", "S")
     found = store.get("job-1")
     assert found is not None
-    assert (found.status, found.started_at) == (CANCELLED, None)
+    assert (found.status, found.started_at) == (CANCELLING, None)
     store.mark_running("job-unknown", "S")  # nothing to start, nothing written
     assert store.get("job-unknown") is None
 
@@ -312,6 +317,76 @@ def test_only_an_item_never_claimed_is_cancelled(store: JobStore) -> None:
     assert counts(store) == (0, 0, 1, 2)
 
 
+def test_a_claim_given_back_is_claimed_again_at_once_its_attempts_kept(subject: Subject) -> None:
+    store = subject.store
+    created(store)
+    assert store.item_claim("job-1", 0) is None
+    store.claim_item("job-1", 0, token="w1", lease_until=100, now=10)
+    assert store.item_claim("job-1", 0) == ItemClaim(RUNNING, 1, 100)
+    assert store.release_item("job-1", 0, token="w2") is False  # not its claim
+    assert store.release_item("job-1", 0, token="w1") is True
+    assert store.release_item("job-1", 0, token="w1") is False  # given back already
+    assert store.items("job-1") == {0: ItemRecord(ITEM_RETRY)}
+    assert store.resolve_item("job-1", 0, ITEM_DONE, token="w1", error=None, output="late") is False
+    assert store.claim_item("job-1", 0, token="w2", lease_until=200, now=20) == CLAIMED  # its lease had not run out
+    assert store.item_claim("job-1", 0) == ItemClaim(RUNNING, 2, 200)
+    assert store.claim_item("job-1", 0, token="w3", lease_until=300, now=30) == BUSY
+    assert store.resolve_item("job-1", 0, ITEM_DONE, token="w2", error=None, output='"ok"') is True
+    assert store.release_item("job-1", 0, token="w2") is False  # resolved: nothing to give back
+    assert store.item_claim("job-1", 0) == ItemClaim(ITEM_DONE, 2, 200)
+    assert counts(store) == (1, 0, 0, 2)
+
+
+def test_a_claim_given_back_is_no_workers_it_can_be_cancelled_or_failed(store: JobStore) -> None:
+    created(store)
+    for index in (0, 1):
+        store.claim_item("job-1", index, token=f"w{index}", lease_until=100, now=10)
+        store.release_item("job-1", index, token=f"w{index}")
+    assert store.resolve_item("job-1", 0, ITEM_CANCELLED, token=None, error=None) is True
+    assert store.resolve_item("job-1", 1, ITEM_FAILED, token=None, error=ERROR) is True
+    assert store.items("job-1") == {0: ItemRecord(ITEM_CANCELLED), 1: ItemRecord(ITEM_FAILED, ERROR)}
+    assert counts(store) == (0, 1, 1, 1)
+
+
+def test_an_item_resolved_without_a_claim_shows_no_claim(store: JobStore) -> None:
+    created(store)
+    store.resolve_item("job-1", 2, ITEM_FAILED, token=None, error=ERROR)
+    assert store.item_claim("job-1", 2) == ItemClaim(ITEM_FAILED, 0, None)
+    assert store.item_claim("job-gone", 0) is None
+
+
+def test_the_items_nobody_holds_are_resolved_in_bulk_each_counted_once(subject: Subject) -> None:
+    store = subject.store
+    created(store, total=130)  # more than one update's worth of counts
+    store.claim_item("job-1", 0, token="w0", lease_until=100, now=10)  # running: kept
+    store.claim_item("job-1", 1, token="w1", lease_until=100, now=10)
+    store.release_item("job-1", 1, token="w1")  # given back: resolved
+    store.claim_item("job-1", 2, token="w2", lease_until=100, now=10)
+    store.resolve_item("job-1", 2, ITEM_DONE, token="w2", error=None, output="{}")  # resolved: kept
+    assert store.resolve_unclaimed("job-1", range(130), ITEM_CANCELLED, error=None) == 128
+    assert counts(store) == (1, 0, 128, 1)
+    assert store.resolve_unclaimed("job-1", range(130), ITEM_CANCELLED, error=None) == 0
+    assert counts(store) == (1, 0, 128, 1)
+    records = store.items("job-1")
+    assert (records[0], records[1], records[2], records[129]) == (
+        ItemRecord(RUNNING),
+        ItemRecord(ITEM_CANCELLED),
+        ItemRecord(ITEM_DONE, None, "{}"),
+        ItemRecord(ITEM_CANCELLED),
+    )
+    assert store.claim_item("job-1", 7, token="late", lease_until=300, now=20) == RESOLVED  # never runs now
+    assert subject.attempts("job-1", 1) == 1
+
+
+def test_items_failed_in_bulk_carry_their_error_and_a_range_is_theirs_alone(store: JobStore) -> None:
+    created(store, total=5)
+    assert store.resolve_unclaimed("job-1", range(2, 5), ITEM_FAILED, error=ERROR) == 3
+    assert store.items("job-1") == {index: ItemRecord(ITEM_FAILED, ERROR) for index in (2, 3, 4)}
+    assert counts(store) == (0, 3, 0, 2)
+    assert store.resolve_unclaimed("job-gone", range(2), ITEM_FAILED, error=ERROR) == 2  # no job to count them on
+    assert store.get("job-gone") is None
+
+
 def test_an_output_too_large_for_the_record_is_kept_by_its_key(store: JobStore) -> None:
     created(store)
     store.claim_item("job-1", 0, token="w1", lease_until=100, now=10)
@@ -345,7 +420,7 @@ def test_an_unfinished_job_can_be_cancelled(store: JobStore) -> None:
         assert store.request_cancel(job_id, "C") is True
         found = store.get(job_id)
         assert found is not None
-        assert (found.status, found.cancel_requested, found.finished_at) == (CANCELLED, True, None)
+        assert (found.status, found.cancel_requested, found.finished_at) == (CANCELLING, True, None)
 
 
 @pytest.mark.parametrize("status", [SUCCEEDED, FAILED, CANCELLED])
@@ -356,6 +431,16 @@ def test_a_finished_job_cannot_be_cancelled(store: JobStore, status: str) -> Non
     found = store.get("job-1")
     assert found is not None
     assert (found.status, found.cancel_requested) == (status, False)
+
+
+def test_a_jobs_cancel_is_read_on_its_own(store: JobStore) -> None:
+    created(store)
+    assert store.cancel_requested("job-1") is False
+    store.request_cancel("job-1", "C")
+    assert store.cancel_requested("job-1") is True
+    finish(store, status=CANCELLED)
+    assert store.cancel_requested("job-1") is True
+    assert store.cancel_requested("job-unknown") is False
 
 
 def test_a_job_that_is_not_there_cannot_be_cancelled(store: JobStore) -> None:

@@ -6,21 +6,24 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from snapscribe.jobs.model import (
     BUSY,
-    CANCELLED,
+    CANCELLING,
     CLAIMED,
     FAILED,
     ITEM_CANCELLED,
     ITEM_DONE,
     ITEM_FAILED,
+    ITEM_RETRY,
     QUEUED,
     RESOLVED,
     RUNNING,
     SUCCEEDED,
+    ItemClaim,
     ItemRecord,
     Job,
     Page,
@@ -130,11 +133,11 @@ class FakeJobStore:
                     "expires_at": lease_until + self.expire_after,  # a take-over keeps it
                 }
                 return CLAIMED
-            if item["status"] != RUNNING:
+            if item["status"] not in (RUNNING, ITEM_RETRY):
                 return RESOLVED
-            if item["lease"] >= now:
+            if item["status"] == RUNNING and item["lease"] >= now:
                 return BUSY
-            item.update(token=token, lease=lease_until, attempts=item["attempts"] + 1)
+            item.update(status=RUNNING, token=token, lease=lease_until, attempts=item["attempts"] + 1)
             return CLAIMED
 
     def resolve_item(
@@ -151,26 +154,70 @@ class FakeJobStore:
         with self.lock:
             item = self.item_records.get((job_id, index))
             if token is not None:
-                allowed = item is not None and item["status"] == RUNNING and item["token"] == token
+                allowed = item is not None and item["status"] == RUNNING and item.get("token") == token
             elif outcome == ITEM_CANCELLED:
-                allowed = item is None
+                allowed = item is None or item["status"] == ITEM_RETRY
             else:
-                allowed = item is None or item["status"] == RUNNING
+                allowed = item is None or item["status"] in (RUNNING, ITEM_RETRY)
             if not allowed:
                 return False
-            # An item resolved without a claim has no expiry: the adapter writes none (see the contract).
-            self.item_records[(job_id, index)] = {
-                **(item or {}),
-                "status": outcome,
-                "error": dict(error) if error is not None else None,
-                "output": output,
-                "output_key": output_key,
-            }
-            job = self.jobs.get(job_id)
-            if job is not None:  # the adapter resolves the item whether or not its job is still there
-                counter = COUNTER[outcome]
-                self.jobs[job_id] = replace(job, remaining=job.remaining - 1, **{counter: getattr(job, counter) + 1})
+            self._resolve(job_id, index, outcome, error, output, output_key)
             return True
+
+    def _resolve(
+        self,
+        job_id: str,
+        index: int,
+        outcome: str,
+        error: dict[str, str] | None,
+        output: str | None = None,
+        output_key: str | None = None,
+    ) -> None:
+        # An item resolved without a claim has no expiry: the adapter writes none (see the contract).
+        self.item_records[(job_id, index)] = {
+            **self.item_records.get((job_id, index), {}),
+            "status": outcome,
+            "error": dict(error) if error is not None else None,
+            "output": output,
+            "output_key": output_key,
+        }
+        job = self.jobs.get(job_id)
+        if job is not None:  # the adapter resolves the item whether or not its job is still there
+            counter = COUNTER[outcome]
+            self.jobs[job_id] = replace(job, remaining=job.remaining - 1, **{counter: getattr(job, counter) + 1})
+
+    def release_item(self, job_id: str, index: int, *, token: str) -> bool:
+        with self.lock:
+            item = self.item_records.get((job_id, index))
+            if item is None or item["status"] != RUNNING or item.get("token") != token:
+                return False
+            item["status"] = ITEM_RETRY
+            item.pop("token")
+            return True
+
+    def item_claim(self, job_id: str, index: int) -> ItemClaim | None:
+        with self.lock:
+            item = self.item_records.get((job_id, index))
+            if item is None:
+                return None
+            return ItemClaim(item["status"], item.get("attempts", 0), item.get("lease"))
+
+    def resolve_unclaimed(
+        self, job_id: str, indexes: Sequence[int], outcome: str, *, error: dict[str, str] | None
+    ) -> int:
+        resolved = 0
+        with self.lock:
+            for index in indexes:
+                item = self.item_records.get((job_id, index))
+                if item is None or item["status"] == ITEM_RETRY:
+                    self._resolve(job_id, index, outcome, error)
+                    resolved += 1
+        return resolved
+
+    def cancel_requested(self, job_id: str) -> bool:
+        with self.lock:
+            job = self.jobs.get(job_id)
+            return job is not None and job.cancel_requested
 
     def items(self, job_id: str) -> dict[int, ItemRecord]:
         with self.lock:
@@ -185,7 +232,7 @@ class FakeJobStore:
             job = self.jobs.get(job_id)
             if job is None or job.finished_at is not None or job.status in (SUCCEEDED, FAILED):
                 return False
-            self.jobs[job_id] = replace(job, cancel_requested=True, status=CANCELLED)
+            self.jobs[job_id] = replace(job, cancel_requested=True, status=CANCELLING)
             return True
 
     def claim_finalization(self, job_id: str, *, token: str, now: int, stale_after: int) -> bool:

@@ -10,7 +10,7 @@ import pytest
 
 from snapscribe.accounts.models import Reservation
 from snapscribe.jobs.dynamodb import DynamoJobStore
-from snapscribe.jobs.model import BUSY, CLAIMED, ITEM_DONE, ITEM_FAILED, RESOLVED, Job
+from snapscribe.jobs.model import BUSY, CLAIMED, ITEM_CANCELLED, ITEM_DONE, ITEM_FAILED, RESOLVED, Job
 from snapscribe.services import from_environment
 
 
@@ -122,3 +122,38 @@ def test_pages_of_a_callers_jobs_and_cursors_that_are_not_ours(store: DynamoJobS
             store.list_for("alice", limit=1, cursor=cursor)
     with pytest.raises(ValueError, match="cursor"):  # alice's own cursor is not bob's
         store.list_for("bob", limit=1, cursor=page.cursor)
+
+
+def test_items_resolved_in_bulk_are_counted_once_when_a_redelivery_counts_one_first(
+    moto_http: boto3.session.Session,
+) -> None:
+    """A cancel writes the items nobody holds, then counts them fifty to an update; a redelivery that finds one of
+    them resolved in between counts it itself. The bulk count then falls back to one update each: every item is
+    counted once, the one the redelivery counted too."""
+    client = moto_http.client("dynamodb")
+    table = from_environment().settings.resource("jobs_table")
+
+    class RedeliveryFirst:
+        """The table's client, with a redelivery of item 5 landing just before the first bulk count."""
+
+        def __init__(self) -> None:
+            self.landed = False
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(client, name)
+
+        def update_item(self, **arguments: object) -> object:
+            if not self.landed and str(arguments["UpdateExpression"]).startswith("ADD cancelled :n"):
+                self.landed = True
+                assert store.claim_item("job-60", 5, token="late", lease_until=10**10, now=0) == RESOLVED
+                assert _counts(store, "job-60")[2] == 59  # counted by the redelivery
+            return client.update_item(**arguments)
+
+    racing = RedeliveryFirst()
+    store = DynamoJobStore(racing, table, expire_after_seconds=86400)  # type: ignore[arg-type]
+    job = _job(store, 60)
+    assert store.resolve_unclaimed(job.job_id, range(60), ITEM_CANCELLED, error=None) == 60
+    assert racing.landed
+    found = store.get(job.job_id)
+    assert found is not None
+    assert (found.cancelled, found.remaining) == (60, 0)

@@ -134,7 +134,7 @@ def test_a_cancelled_job_runs_nothing_and_gives_everything_back(
     before = balance()
     job_id = body_of(_submit("ocr_by_key_async"))["jobId"]
     cancelled = invoke("JobsFunction", _job_event("cancel_job", job_id))
-    assert (cancelled["statusCode"], body_of(cancelled)["status"]) == (200, "cancelled")
+    assert (cancelled["statusCode"], body_of(cancelled)["status"]) == (200, "cancelling")
     work()
     finished = _job(job_id)
     assert (finished["status"], finished["progress"]["cancelled"], finished["charged"]) == ("cancelled", 1, 0)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from snapscribe.accounts.models import Reservation
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
+CANCELLING = "cancelling"  # cancel requested: nothing more starts; `cancelled` once the hold is settled
 FINISHED = frozenset({SUCCEEDED, FAILED, CANCELLED})
-# An item: claimed by one worker at a time (running), then resolved once: done, failed or cancelled.
-ITEM_DONE, ITEM_FAILED, ITEM_CANCELLED = "done", "failed", "cancelled"
+# An item: claimed by one worker at a time (running), then resolved once: done, failed or cancelled. A claim given
+# back after a passing fault (retry) waits for its message's next delivery, which claims it again at once.
+ITEM_DONE, ITEM_FAILED, ITEM_CANCELLED, ITEM_RETRY = "done", "failed", "cancelled", "retry"
 # What a claim finds: the item is ours now; or resolved already; or another worker's lease is still live.
 CLAIMED, RESOLVED, BUSY = "claimed", "resolved", "busy"
 
@@ -60,6 +63,16 @@ class ItemRecord:
 
 
 @dataclass(frozen=True)
+class ItemClaim:
+    """Where an item's claims stand: its status (running, retry, or resolved), how often it was claimed, and
+    until when its last claim's lease lives (None for an item resolved without a claim)."""
+
+    status: str
+    attempts: int
+    lease_until: int | None
+
+
+@dataclass(frozen=True)
 class Page:
     jobs: list[Job]
     cursor: str | None  # where the next page starts; None at the end
@@ -79,7 +92,8 @@ class JobStore(Protocol):
         ...
 
     def claim_item(self, job_id: str, index: int, *, token: str, lease_until: int, now: int) -> str:
-        """CLAIMED: item `index` is this worker's to run (new, or its last claim's lease has run out);
+        """CLAIMED: item `index` is this worker's to run (new, given back after a passing fault, or its last
+        claim's lease has run out: its worker is gone), its attempts counted;
         RESOLVED: it is done, failed or cancelled (and counted: a redelivery completes a count its resolver
         did not make); BUSY: another worker's lease on it is still live."""
         ...
@@ -97,7 +111,30 @@ class JobStore(Protocol):
     ) -> bool:
         """Resolve the item once, with its error or its output, and count it on the job once. With `token`,
         only the worker that claimed it can; without, an item nobody resolved (unclaimed, or running: a dead
-        worker's). False if it was resolved already (then its count is made sure of): nothing counts twice."""
+        worker's, or given back); cancelled, only an item no worker holds. False if it was resolved already (then
+        its count is made sure of): nothing counts twice."""
+        ...
+
+    def release_item(self, job_id: str, index: int, *, token: str) -> bool:
+        """Give back this worker's claim after a passing fault (status retry): the message's next delivery claims
+        the item again at once instead of finding it busy; its attempts stay counted. False if the claim is no
+        longer this token's."""
+        ...
+
+    def item_claim(self, job_id: str, index: int) -> ItemClaim | None:
+        """The item's claim as it stands (a consistent read); None for an item never claimed nor resolved."""
+        ...
+
+    def resolve_unclaimed(
+        self, job_id: str, indexes: Sequence[int], outcome: str, *, error: dict[str, str] | None
+    ) -> int:
+        """Resolve with `outcome` (cancelled or failed) every one of these items that no worker holds: never
+        claimed, or given back (retry); each counted on the job once, whoever else resolves or counts it. The
+        number resolved here."""
+        ...
+
+    def cancel_requested(self, job_id: str) -> bool:
+        """Whether the job's cancel is requested (a consistent read of that one attribute; False if it is gone)."""
         ...
 
     def items(self, job_id: str) -> dict[int, ItemRecord]:
@@ -105,7 +142,8 @@ class JobStore(Protocol):
         ...
 
     def request_cancel(self, job_id: str, now: str) -> bool:
-        """Mark a job that has not finished as cancelled: its items not yet started will not run."""
+        """Mark a job that has not finished as cancelling: its items not yet started will not run. True again for
+        a job already cancelling."""
         ...
 
     def claim_finalization(self, job_id: str, *, token: str, now: int, stale_after: int) -> bool:
