@@ -39,3 +39,18 @@ def test_a_template_nested_too_deeply_is_a_clear_invalid_request(prompt: str) ->
 def test_a_models_answer_nested_too_deeply_is_no_json() -> None:
     assert canonical_json("[" * 3000 + "]" * 3000) is None
     assert canonical_json('```json\n{"a": 1}\n```') == '{"a": 1}'
+
+
+@pytest.mark.parametrize("number", ["1" + "0" * 5000, "-1e999", "NaN", "Infinity", "-Infinity"])
+def test_a_template_with_a_number_json_has_not_or_python_cannot_hold_is_a_clear_invalid_request(number: str) -> None:
+    with pytest.raises(InvalidRequest, match="number the service does not read"):
+        find_json_template(f'Fill: {{"total": {number}, "date": ""}}')
+
+
+def test_such_a_number_outside_any_template_is_only_text() -> None:
+    assert find_json_template('Ignore [NaN, 1e999] and fill {"total": ""}') == {"total": ""}
+
+
+@pytest.mark.parametrize("answer", ['{"total": ' + "9" * 5000 + "}", '{"total": NaN}', "[1e999]"])
+def test_a_models_answer_with_such_a_number_is_no_json(answer: str) -> None:
+    assert canonical_json(answer) is None

@@ -11,7 +11,7 @@ from snapscribe.contracts.jobs import JobList, JobView
 from snapscribe.errors import InvalidRequest
 from snapscribe.jobs.submit import iso
 from snapscribe.operations import jobs as operations
-from snapscribe.web.requests import caller, services_of
+from snapscribe.web.requests import caller, services_of, whole_number_query
 from snapscribe.web.responses import json_response
 from snapscribe.web.routing import Api, QueryParameter
 
@@ -21,14 +21,14 @@ DEFAULT_PAGE = 20
 LIMIT = QueryParameter(
     "limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": DEFAULT_PAGE}, "Jobs per page"
 )
-CURSOR = QueryParameter("cursor", {"type": "string"}, "The previous page's nextCursor")
+CURSOR = QueryParameter("cursor", {"type": "string", "minLength": 1}, "The previous page's nextCursor")
 
 
-def _limit() -> int:
-    raw = router.current_event.get_query_string_value("limit", str(DEFAULT_PAGE)) or str(DEFAULT_PAGE)
-    if not raw.isdigit():
-        raise InvalidRequest("limit must be a whole number")
-    return int(raw)
+def _cursor() -> str | None:
+    cursor = router.current_event.get_query_string_value("cursor", None)
+    if cursor is not None and not cursor.strip():
+        raise InvalidRequest("cursor is not valid: send the previous page's nextCursor, or none for the first page")
+    return cursor
 
 
 @api.route(
@@ -41,8 +41,8 @@ def _limit() -> int:
     links=((200, "GetFirstJob", {"operationId": "get_job", "parameters": {"jobId": "$response.body#/jobs/0/jobId"}}),),
 )
 def list_jobs() -> Response[str]:
-    cursor = router.current_event.get_query_string_value("cursor", None)
-    result = operations.list_jobs(caller(router), jobs=services_of(router).jobs, limit=_limit(), cursor=cursor)
+    limit = whole_number_query(router, "limit", default=DEFAULT_PAGE, minimum=1, maximum=operations.MAX_PAGE)
+    result = operations.list_jobs(caller(router), jobs=services_of(router).jobs, limit=limit, cursor=_cursor())
     return json_response(200, result.model_dump(exclude_none=True))
 
 

@@ -36,7 +36,12 @@ def _logger() -> Logger:
     return Logger(child=True)
 
 
-metrics = Metrics()  # shares its metric set with the handler's Metrics, which flushes it
+@cache
+def _metrics() -> Metrics:
+    """Shares its metric set with the handler's Metrics, which flushes it. Made at the first request, as the logger
+    is: made at import (a test's collection, a tool), it has no namespace, and its flush at 100 values fails."""
+    return Metrics()
+
 
 Middleware = Callable[[APIGatewayRestResolver, NextMiddleware], Response[Any]]
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -84,7 +89,7 @@ def answer_errors_in(errors: ErrorTable) -> Middleware:
             _logger().info("request served", extra={**_who(app), "route": route, "status": response.status_code})
         # The error's own headers (a 429's) win over the window's.
         response.headers = {**rate_headers(app.context.get("rate")), **response.headers}
-        metrics.add_metric(name=f"Responses{response.status_code // 100}xx", unit=MetricUnit.Count, value=1)
+        _metrics().add_metric(name=f"Responses{response.status_code // 100}xx", unit=MetricUnit.Count, value=1)
         return response
 
     return answer_errors

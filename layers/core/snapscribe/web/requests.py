@@ -87,6 +87,22 @@ def caller(router: BaseRouter) -> Caller:
 FLAGS = {"true": True, "1": True, "false": False, "0": False}
 
 
+def whole_number_query(router: BaseRouter, name: str, *, default: int, minimum: int, maximum: int) -> int:
+    """An optional whole-number query parameter: ASCII digits only (not "²" or "٣", which str.isdigit takes too),
+    from `minimum` to `maximum`; absent, `default`; anything else (empty, negative, huge) an InvalidRequest."""
+    raw = _event(router).get_query_string_value(name)
+    if raw is None:
+        return default
+    # Digits first, then their count: int() is never asked for a number past its string limit.
+    if (
+        not (raw.isascii() and raw.isdigit())
+        or len(raw.lstrip("0")) > len(str(maximum))
+        or not (minimum <= int(raw) <= maximum)
+    ):
+        raise InvalidRequest(f"Invalid query parameter {name}: use a whole number from {minimum} to {maximum}")
+    return int(raw)
+
+
 def wants_fields(router: BaseRouter) -> bool:
     """The optional `fields` query flag of the template-filling APIs: true adds each field's confidence and box
     to the answer, whose contract body is otherwise unchanged."""
