@@ -33,7 +33,7 @@ FORM_ROUTES = [route for route in ROUTES if route.form]
 QUERIED = [(route, parameter.name) for route in ROUTES for parameter in route.query]
 
 HUGE_DIGITS = "1" + "0" * 5000  # past Python's 4300-digit int-string limit
-# Numbers Python's json reads but JSON has not (or that overflow a double), and nesting no contract has.
+# Numbers Python's json reads but JSON has not (or that Python or a double cannot hold), nesting no contract has.
 BAD_VALUES = {
     "huge-int": HUGE_DIGITS,
     "huge-negative-int": "-" + HUGE_DIGITS,
@@ -46,6 +46,12 @@ BAD_VALUES = {
     "nested-200": "[" * 200 + "]" * 200,
     "nested-900": "[" * 900 + "]" * 900,
     "nested-100000": "[" * 100_000 + "]" * 100_000,
+}
+# JSON, but extreme: read, and refused by each field's own type or bounds (a template may hold them: it is filled).
+EXTREME_VALUES = {
+    "long-int-within-the-limit": "9" * 4000,
+    "largest-double": "1.7976931348623157e308",
+    "underflowing-float": "1e-400",
 }
 BAD_QUERY_VALUES = {
     "superscript-two": "²",
@@ -121,7 +127,7 @@ def valid_body(route: Route) -> tuple[str, bool]:
     return json.dumps(route.example), False
 
 
-def bodies_with(route: Route, token: str) -> Iterator[tuple[str, str]]:
+def bodies_with(route: Route, token: str, *, in_template: bool = True) -> Iterator[tuple[str, str]]:
     """(where, body): the raw token as the whole body, as a member of an object, and in each of the example's
     fields (and, where a prompt's JSON template is read, inside the template)."""
     yield "body", token
@@ -131,7 +137,7 @@ def bodies_with(route: Route, token: str) -> Iterator[tuple[str, str]]:
         document = copy.deepcopy(example)
         document[field] = PLACEHOLDER
         yield field, json.dumps(document).replace(json.dumps(PLACEHOLDER), token)
-    if "prompt" in example:
+    if "prompt" in example and in_template:
         document = {**example, "jsonMode": True, "prompt": 'Extract: {"total": ' + PLACEHOLDER + "}"}
         if len(token) < 10_000:  # the template's own nesting limit is tested with the route
             yield "prompt-template", json.dumps(document).replace(PLACEHOLDER, token.replace('"', '\\"'))
@@ -192,6 +198,10 @@ def test_a_json_body_with_numbers_or_nesting_json_has_not_is_a_400_in_the_routes
     before = _balance()
     for value, token in BAD_VALUES.items():
         for where, body in bodies_with(route, token):
+            result = invoke(_function(route), event_for(route, body=body))
+            assert_refused_in_its_shape(route, result, f"{value} in {where}")
+    for value, token in EXTREME_VALUES.items():
+        for where, body in bodies_with(route, token, in_template=False):
             result = invoke(_function(route), event_for(route, body=body))
             assert_refused_in_its_shape(route, result, f"{value} in {where}")
     for value in ("huge-int", "nan", "nested-100000"):  # the same bodies base64-encoded (a binary media type)
