@@ -4,6 +4,7 @@ refunded whenever anything inside the hold fails; base64 and data-URL inputs; js
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,17 +125,23 @@ def test_bad_base64_is_refused_before_any_hold(bad: str, message: str, account: 
 
 
 @pytest.mark.parametrize(
-    ("data", "error_type"),
-    [(b"plain text, not an image at all", UnsupportedImageFormat), (PNG[:60], CorruptImage)],
-    ids=["text", "truncated-png"],
+    ("data", "error_type", "ledger"),
+    [
+        # Its header tells: refused when the request is planned, before anything is held (a job is never admitted).
+        (b"plain text, not an image at all", UnsupportedImageFormat, []),
+        (b"\x89PNG\r\n\x1a\n not a header", CorruptImage, []),
+        # Only decoding its pixels tells: refused as the image is read, and refunded.
+        (PNG[:60], CorruptImage, [(11, 11, "refunded")]),
+    ],
+    ids=["text", "broken-png-header", "truncated-png"],
 )
 def test_undecodable_images_are_refused_with_their_index_and_refunded(
-    data: bytes, error_type: type[SnapscribeError], account: Account, settings: Settings
+    data: bytes, error_type: type[SnapscribeError], ledger: list[Any], account: Account, settings: Settings
 ) -> None:
     engine = FakeEngine()
     error = raised(error_type, lambda: run([b64(data)], account, engine, settings))
     assert error.message.startswith("images[0]: ")
-    assert account.summary() == (START, [(11, 11, "refunded")])
+    assert account.summary() == (START, ledger)
     assert engine.requests == []
     assert work_files(settings) == []
 
@@ -231,6 +238,6 @@ def test_a_url_to_an_internal_address_is_refused_without_connecting(account: Acc
     )
     assert error.message == "images[0]: The image URL points to an address that is not allowed"
     assert asked == [("images.example", 443)]
-    assert account.summary() == (START, [(11, 11, "refunded")])
+    assert account.summary() == (START, [])  # refused as the request is planned, before anything is held
     assert engine.requests == []
     assert work_files(settings) == []

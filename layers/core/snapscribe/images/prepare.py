@@ -129,6 +129,21 @@ def _open_checked(data: bytes) -> str:
     return fmt
 
 
+def check_image(data: bytes, *, max_pixels: int) -> str:
+    """What prepare_image refuses before it decodes a pixel, with the same errors: no bytes, bytes that are no image
+    in a format the service reads (or whose header is damaged), more pixels than `max_pixels`. The image's format.
+    Only the header is read: the request's checks (a job's admission) make it for every image at little cost."""
+    fmt = _open_checked(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as opened:
+                _check_size(opened, max_pixels)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+            raise DecompressionBomb("The image has more pixels than the service decodes") from error
+    return fmt
+
+
 def prepare_image(data: bytes, *, max_side: int | None, max_pixels: int) -> PreparedImage:
     """Detect, guard, decode, orient and (for formats a model does not take) convert to PNG.
 

@@ -33,9 +33,9 @@ from snapscribe.errors import (
     LimitExceeded,
     SnapscribeError,
 )
-from snapscribe.images.fetch import FetchPolicy, Resolver, fetch_to
+from snapscribe.images.fetch import FetchPolicy, Resolver, fetch_to, vet_url
 from snapscribe.images.formats import supported_formats
-from snapscribe.images.prepare import PreparedImage, prepare_image
+from snapscribe.images.prepare import PreparedImage, check_image, prepare_image
 from snapscribe.jobs.plan import Deps, Finished, ItemOutcome, JobKind, PlanContext, WorkPlan, first_failure
 from snapscribe.storage.tempfiles import request_workspace
 
@@ -92,6 +92,33 @@ def _read_input(plan: WorkPlan, index: int, sink: IO[bytes], settings: Settings,
     return size
 
 
+def _vet_urls(urls: Sequence[str], settings: Settings, resolver: Resolver) -> None:
+    """Refuse, as their fetch would (the same checks, the same errors), URLs the service may not reach: another
+    scheme, credentials, a host any of whose addresses is loopback, private, link-local or a metadata service. Each
+    host is resolved once; the fetch resolves and checks it again, and connects to the address it checked."""
+    policy = _fetch_policy(settings)
+    resolved: dict[tuple[str, int], list[str]] = {}
+
+    def resolve(host: str, port: int) -> list[str]:
+        if (host, port) not in resolved:
+            resolved[host, port] = resolver(host, port)
+        return resolved[host, port]
+
+    for index, url in enumerate(urls):
+        try:
+            vet_url(url.strip(), policy, resolve, what="image URL")
+        except SnapscribeError as error:
+            raise error.prefixed(f"images[{index}]: ") from error
+
+
+def _checked(data: bytes, index: int, settings: Settings) -> None:
+    """The image's header, as preparing it would check it: its format, its pixels."""
+    try:
+        check_image(data, max_pixels=settings.max_image_pixels)
+    except SnapscribeError as error:
+        raise error.prefixed(f"images[{index}]: ") from error
+
+
 def _check_total(sizes: Sequence[int], settings: Settings) -> None:
     if sum(sizes) > settings.max_total_bytes:
         raise LimitExceeded(f"The images together are larger than {settings.max_total_bytes // MB} MB")
@@ -138,11 +165,17 @@ class ExtractImage(JobKind):
             find_json_template(request.prompt)  # a template nested too deeply is refused now, before any hold
         if count > settings.max_images:
             raise LimitExceeded(f"At most {settings.max_images} images can be processed in one request")
-        if request.inputMethod == "base64":  # checked now: a request that is invalid never becomes a job
-            sizes = [
-                len(_decode_base64(item, index, settings.max_image_bytes)) for index, item in enumerate(request.images)
+        # Checked now, as the synchronous call and a job are both planned: a request that is invalid never becomes a
+        # job, and the call holds nothing for it.
+        if request.inputMethod == "base64":
+            decoded = [
+                _decode_base64(item, index, settings.max_image_bytes) for index, item in enumerate(request.images)
             ]
-            _check_total(sizes, settings)
+            _check_total([len(data) for data in decoded], settings)
+            for index, data in enumerate(decoded):
+                _checked(data, index, settings)
+        else:
+            _vet_urls(request.images, settings, deps.resolver)
         engine_id = settings.engine
         engine = deps.engine_for(engine_id)
         fetches = count if request.inputMethod == "url" else 0
