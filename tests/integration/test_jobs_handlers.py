@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+from snapscribe.jobs.model import ItemClaim
 from snapscribe.services import from_environment
 from snapscribe_tools.event_sources import SqsEventSource, drain
 from snapscribe_tools.resources import local_names
@@ -141,7 +142,8 @@ def test_a_cancelled_job_runs_nothing_and_gives_everything_back(
     assert "result" not in finished
     assert balance() == before
     again = invoke("JobsFunction", _job_event("cancel_job", job_id))
-    assert (again["statusCode"], body_of(again)) == (409, {"error": "The job has already finished (cancelled)"})
+    assert (again["statusCode"], body_of(again)["status"], body_of(again)["charged"]) == (200, "cancelled", 0)
+    assert balance() == before  # cancelling again changes nothing
 
 
 def test_a_message_that_keeps_failing_is_dead_lettered_and_its_item_refunded(
@@ -207,3 +209,51 @@ def test_a_structured_extraction_job_asked_for_fields_has_them_in_its_result(
     assert finished["status"] == "succeeded"
     assert set(finished["result"]) == {"content", "usage", "base_resp", "fields"}
     assert finished["result"]["fields"]["/invoice_no"]["value"] == "INV-1042"
+
+
+def _record(message: dict[str, Any], arn: str, receive_count: int) -> dict[str, Any]:
+    record = copy.deepcopy(load_event("work_item")["Records"][0])
+    record.update(messageId=str(uuid.uuid4()), body=json.dumps(message), eventSourceARN=arn)
+    record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+    return dict(record)
+
+
+def test_a_dead_lettered_expansion_fails_the_job_and_refunds_it(
+    uploaded: boto3.session.Session, work: Callable[[], None]
+) -> None:
+    """An expansion SQS gave up on: the dead-letter queue's handler fails the items it never sent and finishes the
+    job at once (it used to stay queued, its whole hold held, until the reaper at its deadline)."""
+    trigger()
+    before = balance()
+    job_id = body_of(_submit("ocr_by_key_async"))["jobId"]
+    url, _arn = _queue(uploaded, "WorkQueue")
+    uploaded.client("sqs").purge_queue(QueueUrl=url)  # as if its items had been left to an expansion
+    _dead, dead_arn = _queue(uploaded, "WorkDeadLetterQueue")
+    event = {"Records": [_record({"job": job_id, "expand": [0, 1]}, dead_arn, 1)]}
+    assert invoke("WorkerFunction", event) == {"batchItemFailures": []}
+    finished = _job(job_id)
+    assert (finished["status"], finished["charged"], finished["progress"]["failed"]) == ("failed", 0, 1)
+    assert finished["result"]["error"].endswith("The item was never queued: its job's expansion failed three times")
+    assert balance() == before
+    again = invoke("JobsFunction", _job_event("cancel_job", job_id))
+    assert (again["statusCode"], body_of(again)) == (409, {"error": "The job has already finished (failed)"})
+
+
+def test_a_batch_runs_one_item_whose_worker_died_and_hands_the_other_back(uploaded: boto3.session.Session) -> None:
+    """Two redelivered items whose workers died running them, in one batch: one runs, the other is reported as a
+    batch item failure without running, to come back in an invocation of its own."""
+    trigger()
+    jobs = [body_of(_submit("ocr_by_key_async"))["jobId"] for _ in range(2)]
+    url, arn = _queue(uploaded, "WorkQueue")
+    uploaded.client("sqs").purge_queue(QueueUrl=url)
+    store = from_environment().jobs.store
+    now = int(time.time())
+    for job_id in jobs:  # each claimed by a worker that then died: the lease has run out
+        assert store.claim_item(job_id, 0, token="dead", lease_until=now - 1, now=now - 600) == "claimed"
+    records = [_record({"job": job_id, "item": 0}, arn, 2) for job_id in jobs]
+    answer = invoke("WorkerFunction", {"Records": records})
+    assert answer == {"batchItemFailures": [{"itemIdentifier": records[1]["messageId"]}]}
+    assert (_job(jobs[0])["status"], _job(jobs[1])["status"]) == ("succeeded", "queued")
+    assert store.item_claim(jobs[1], 0) == ItemClaim("running", 1, now - 1)  # not touched
+    assert invoke("WorkerFunction", {"Records": records[1:]}) == {"batchItemFailures": []}  # alone, it runs
+    assert _job(jobs[1])["status"] == "succeeded"

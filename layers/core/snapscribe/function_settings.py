@@ -38,11 +38,13 @@ class FileUploadSettings(Settings):
 
 
 class JobsApiSettings(Settings):
-    """JobsFunction: reads and cancels jobs; large results are in the bucket."""
+    """JobsFunction: reads and cancels jobs (a cancelled job's finalisation is queued); large results are in the
+    bucket."""
 
     accounts_table: str
     bucket_name: str
     jobs_table: str
+    work_queue_url: str
 
 
 class UploadEventsSettings(Settings):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+# A job's status: queued, then running; cancelling from its DELETE (nothing more starts) until its hold is settled;
+# then one of the three ends.
+JobStatus = Literal["queued", "running", "cancelling", "succeeded", "failed", "cancelled"]
 
 
 class Progress(BaseModel):
@@ -29,7 +33,10 @@ class Webhook(BaseModel):
 
 class JobView(BaseModel):
     jobId: str
-    status: str  # queued | running | succeeded | failed | cancelled
+    status: JobStatus = Field(
+        description="queued, running, or cancelling (cancel requested: nothing more starts, the items running "
+        "finish) until it ends: succeeded, failed, or cancelled (its hold settled: what was not run came back)"
+    )
     route: str  # the request that started it, e.g. "POST /v1/image-extraction"
     progress: Progress
     createdAt: str

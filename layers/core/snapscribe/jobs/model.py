@@ -14,6 +14,9 @@ FINISHED = frozenset({SUCCEEDED, FAILED, CANCELLED})
 # An item: claimed by one worker at a time (running), then resolved once: done, failed or cancelled. A claim given
 # back after a passing fault (retry) waits for its message's next delivery, which claims it again at once.
 ITEM_DONE, ITEM_FAILED, ITEM_CANCELLED, ITEM_RETRY = "done", "failed", "cancelled", "retry"
+# The errors items resolved without running carry.
+CANCELLED_ITEM = {"type": "Cancelled", "message": "The job was cancelled before this item ran"}
+DEAD_ITEM = {"type": "EngineError", "message": "The item failed three times: its worker stopped or timed out"}
 # What a claim finds: the item is ours now; or resolved already; or another worker's lease is still live.
 CLAIMED, RESOLVED, BUSY = "claimed", "resolved", "busy"
 

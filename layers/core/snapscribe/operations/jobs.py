@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import cast
 
 from snapscribe.caller import Caller
-from snapscribe.contracts.jobs import JobList, JobView, Progress, Webhook, WebhookAttempt
+from snapscribe.contracts.jobs import JobList, JobStatus, JobView, Progress, Webhook, WebhookAttempt
 from snapscribe.errors import InvalidRequest, JobFinished, NotFound
-from snapscribe.jobs.model import Job
+from snapscribe.jobs.model import CANCELLED_ITEM, ITEM_CANCELLED, Job
 from snapscribe.jobs.submit import JobServices
 
 MAX_PAGE = 100
@@ -26,7 +27,7 @@ def view(job: Job, *, result_url: Callable[[str], str] | None = None, with_resul
         )
     return JobView(
         jobId=job.job_id,
-        status=job.status,
+        status=cast(JobStatus, job.status),
         route=job.route,
         progress=Progress(total=job.total, done=job.done, failed=job.failed, cancelled=job.cancelled),
         createdAt=job.created_at,
@@ -65,11 +66,20 @@ def list_jobs(caller: Caller, *, jobs: JobServices, limit: int, cursor: str | No
 
 
 def cancel_job(caller: Caller, job_id: str, *, jobs: JobServices, now: str) -> JobView:
-    """Items not started will not run; their hold comes back when the job is finished (by a worker, as the
-    items still queued drain without running)."""
+    """No item starts after this. The items not started are resolved as cancelled here and now (workers read the
+    cancel before each item, and a claim finds such an item resolved); a job with nothing left running has its
+    finalisation queued at once, so that their credits come back without waiting for its messages to drain.
+    Items already running finish and are charged. The job is `cancelling` until its hold is settled, `cancelled`
+    after. Cancelling again answers the job as it stands; a job that finished otherwise answers 409."""
     job = _owned(caller, job_id, jobs)
-    if not jobs.store.request_cancel(job_id, now):
-        raise JobFinished(f"The job has already finished ({job.status})")
-    cancelled = jobs.store.get(job_id)
-    assert cancelled is not None
-    return view(cancelled, with_result=False)
+    if job.finished or not jobs.store.request_cancel(job_id, now):
+        finished = jobs.store.get(job_id) or job
+        if not finished.cancel_requested:
+            raise JobFinished(f"The job has already finished ({finished.status})")
+        return view(finished, with_result=False)
+    jobs.store.resolve_unclaimed(job_id, range(job.total), ITEM_CANCELLED, error=CANCELLED_ITEM)
+    cancelling = jobs.store.get(job_id)
+    assert cancelling is not None
+    if cancelling.remaining == 0 and not cancelling.finished:
+        jobs.work.send([{"job": job_id, "finalize": True}])
+    return view(cancelling, with_result=False)
