@@ -1,8 +1,9 @@
 """One local stack for the e2e modules that need no settings of their own (their `stack`): started at the first
-test that uses it, stopped (Ctrl-C, in order) at the end of the run. Starting it once instead of once a module
-saves each module the start, the stop, and the cold start of every function it calls. The modules that need other
-template parameters or settings (test_limits_flow, test_worker_crash_flow, test_make_run) define their own
-`stack`; test_stopped_run starts and kills its own.
+test that uses it, stopped (Ctrl-C, in order) when tests/e2e ends: it does not idle (its pollers, its schedule)
+through the rest of the run. Starting it once instead of once a module saves each module the start, the stop,
+and the cold start of every function it calls. The modules that need other template parameters or settings
+(test_limits_flow, test_worker_crash_flow, test_make_run) define their own `stack`; test_stopped_run starts and
+kills its own.
 
 What the modules share, and why it does not change what each proves: one dev key (each test measures its own
 balance before and after; no module leaves work running on it: the fuzzer has a key of its own), loopback URLs
@@ -28,7 +29,7 @@ OFFERED_ENGINES = "textract,bedrock:amazon.nova-lite-v1:0=3000,openai:standin-vl
 MARKED_READER = Path(__file__).with_name("marked_images.py")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def standins() -> Iterator[dict[str, str]]:
     """The engines' services on loopback, in their wire formats: the variables that point the stack at them."""
     servers = {
@@ -45,7 +46,7 @@ def standins() -> Iterator[dict[str, str]]:
         server.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(standins: dict[str, str]) -> Iterator[StackProcess]:
     # Credits and a rate limit for every module's requests on one key, several of them in one minute's window.
     command = [CLI, "run", "--port", str(free_port()), "--dev-key", "e2e-shared-key-123456"]

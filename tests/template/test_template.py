@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import json
-import os
 import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
 from snapscribe_tools.template import functions, load_template, resources
 from tests.conftest import EVENTS_DIR, PROJECT_ROOT
+from tests.template.conftest import SamBuild
 
 TEMPLATE = load_template()
 FUNCTIONS = resources(TEMPLATE, "AWS::Serverless::Function")
@@ -95,31 +94,27 @@ ZIP_FUNCTIONS = sorted(
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="sam build's makefile method needs make")
 @pytest.mark.parametrize("logical_id", ZIP_FUNCTIONS)
-def test_sam_build_succeeds_without_docker(tmp_path: Path, logical_id: str) -> None:
-    """Each zip function with its layer (the container function needs Docker: see test_container_image)."""
-    sam = PROJECT_ROOT / ".venv" / "bin" / "sam"
-    environment = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{sam.parent}:{os.environ['PATH']}"}
-    template = str(PROJECT_ROOT / "template.yaml")
-    completed = subprocess.run(
-        [str(sam), "build", logical_id, "--template-file", template, "--build-dir", str(tmp_path / "build")],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    layer = tmp_path / "build" / "CoreLayer" / "python"
+def test_sam_build_succeeds_without_docker(sam_build: SamBuild, logical_id: str) -> None:
+    """Each zip function with its layer, from one `sam build` of template.yaml without its container functions
+    (they need Docker: see test_container_image), which builds the layer once for all (tests/template/conftest.py)."""
+    assert sam_build.returncode == 0, sam_build.stdout[-3000:] + sam_build.stderr[-3000:]
+    build = sam_build.build
+    layer = build / "CoreLayer" / "python"
     assert (layer / "snapscribe" / "web" / "middleware.py").exists()
     assert (layer / "snapscribe" / "routes" / "extract_image.py").exists()
     assert any(layer.glob("pydantic_core/_pydantic_core.cpython-313-aarch64-linux-gnu.so"))
     assert not (layer / "rapidocr").exists()  # the OCR engine never goes into the zip layer
     # Bytecode for the runtime's Python (Lambda's /opt is read-only: without it each cold start compiles the layer),
     # whenever the build machine has that Python (the build says so when it has not).
-    if "warning: no python3.13 here" not in completed.stdout:
+    if "warning: no python3.13 here" not in sam_build.stdout:
         assert (layer / "snapscribe" / "__pycache__" / "services.cpython-313.pyc").exists()
         assert any(layer.glob("pydantic/__pycache__/*.cpython-313.pyc"))
-    assert (tmp_path / "build" / logical_id / "app.py").exists()
+    assert (build / logical_id / "app.py").exists()
+    # sam built this function itself: its built template points at the artifact, and at the layer built with it.
+    built = load_template(build / "template.yaml")["Resources"]
+    assert built[logical_id]["Properties"]["CodeUri"] == logical_id
+    assert built[logical_id]["Properties"]["Layers"] == [{"Ref": "CoreLayer"}]
+    assert built["CoreLayer"]["Properties"]["ContentUri"] == "CoreLayer"
 
 
 def test_the_work_queue_redelivers_only_after_a_worker_is_gone_and_dead_letters_after_three_receives() -> None:
@@ -147,3 +142,57 @@ def test_the_work_queue_redelivers_only_after_a_worker_is_gone_and_dead_letters_
 def test_every_queue_is_encrypted() -> None:
     for logical_id, queue in resources(TEMPLATE, "AWS::SQS::Queue").items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True, logical_id
+
+
+# The settings models of the functions that run an engine: the charging APIs' and the worker's.
+ENGINE_SETTINGS = {"ChargingApiSettings", "WorkerSettings"}
+ENGINE_VARIABLES = {"SNAPSCRIBE_ENGINE", "SNAPSCRIBE_OCR_ENGINE", "SNAPSCRIBE_ENGINES"}
+
+
+def _settings_model(logical_id: str) -> str:
+    """The settings model a function's handler composes (its app.py's import from function_settings)."""
+    properties = FUNCTIONS[logical_id]["Properties"]
+    if properties.get("PackageType") == "Image":
+        module = properties["ImageConfig"]["Command"][0].rsplit(".", 2)[0]
+        app = PROJECT_ROOT / "functions" / module / "app.py"
+    else:
+        app = PROJECT_ROOT / properties["CodeUri"] / "app.py"
+    tree = ast.parse(app.read_text())
+    (name,) = [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "snapscribe.function_settings"
+        for alias in node.names
+    ]
+    return name
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_a_function_that_can_be_asked_for_an_engine_carries_every_engine(logical_id: str) -> None:
+    """Every route serves every engine in AWS: a function that runs an engine is the OCR image (the local engine
+    in it, so the default deployment needs no key) and is told which engines the deployment offers; the others
+    stay zip functions and carry no engine settings."""
+    properties = FUNCTIONS[logical_id]["Properties"]
+    variables = set(properties.get("Environment", {}).get("Variables", {}))
+    if _settings_model(logical_id) in ENGINE_SETTINGS:
+        assert properties.get("PackageType") == "Image", f"{logical_id} runs an engine but is not the OCR image"
+        assert FUNCTIONS[logical_id]["Metadata"]["Dockerfile"] == "functions/Dockerfile"
+        assert variables >= ENGINE_VARIABLES, (logical_id, ENGINE_VARIABLES - variables)
+    else:
+        assert properties.get("PackageType") != "Image", f"{logical_id} needs no engine: a zip starts faster"
+        assert not ENGINE_VARIABLES & variables, logical_id
+
+
+def test_the_ocr_image_installs_the_local_engine() -> None:
+    dockerfile = (PROJECT_ROOT / "functions" / "Dockerfile").read_text()
+    assert '-r "${LAMBDA_TASK_ROOT}/requirements/ocr.txt"' in dockerfile
+    assert "rapidocr" in (PROJECT_ROOT / "requirements" / "ocr.txt").read_text()
+
+
+def test_a_default_deployment_needs_no_third_party_key() -> None:
+    parameters = TEMPLATE["Parameters"]
+    assert parameters["Engine"]["Default"] == "local"
+    assert parameters["OcrEngine"]["Default"] == "local"
+    assert parameters["Engines"]["Default"] == ""  # nothing else offered until the operator lists it
+    assert parameters["BedrockModelArns"]["Default"] == ""
+    assert parameters["UseTextract"]["Default"] == "false"

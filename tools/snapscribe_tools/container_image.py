@@ -52,11 +52,12 @@ def environment(task_root: Path) -> dict[str, str]:
     return values
 
 
-def _run_pip(command: str, platform_args: list[str]) -> None:
+def _run_pip(command: str, platform_args: list[str], bytecode: bool = True) -> None:
     """The RUN's pip install with this interpreter. For another platform, pip takes wheels only: an sdist
     (langdetect is pure Python) is installed in a second step without the platform flags, as the image's
-    own pip would build it."""
-    command = command.replace("pip install", f"{shlex.quote(sys.executable)} -m pip install --quiet")
+    own pip would build it. Without `bytecode`, pip compiles nothing (see build_task_root)."""
+    quiet = "--quiet" if bytecode else "--quiet --no-compile"
+    command = command.replace("pip install", f"{shlex.quote(sys.executable)} -m pip install {quiet}")
     command = command.replace("--no-cache-dir", "")  # the suite may use pip's cache; the image does not
     if not platform_args:
         completed = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=1200)
@@ -74,7 +75,7 @@ def _run_pip(command: str, platform_args: list[str]) -> None:
             requirement = line.split("#", 1)[0].strip()
             if requirement:
                 (sdists if requirement.startswith("langdetect") else wheels).append(requirement)
-    base = [sys.executable, "-m", "pip", "install", "--quiet", "--target", target, "--upgrade"]
+    base = [sys.executable, "-m", "pip", "install", *quiet.split(), "--target", target, "--upgrade"]
     for arguments in ([*base, *platform_args, *wheels], [*base, "--no-deps", *sdists]):
         completed = subprocess.run(arguments, capture_output=True, text=True, timeout=1200)
         if completed.returncode != 0:
@@ -83,10 +84,13 @@ def _run_pip(command: str, platform_args: list[str]) -> None:
         subprocess.run(["bash", "-c", cleanup], check=True)
 
 
-def build_task_root(task_root: Path, platform_args: list[str] | None = None) -> None:
+def build_task_root(task_root: Path, platform_args: list[str] | None = None, *, bytecode: bool = True) -> None:
     """Each instruction of the image in turn, into task_root (the image's ${LAMBDA_TASK_ROOT}). The tessdata
     stage's result is what tools/install_debian_files.sh made for make (the same script on the same list).
-    platform_args (pip's --platform, --python-version, ...) build for another machine than this one."""
+    platform_args (pip's --platform, --python-version, ...) build for another machine than this one.
+    bytecode=False: the RUN's pip install compiles nothing (--no-compile: a quarter of its time here). What pip
+    compiles is this interpreter's bytecode, never the image's Python's, so only a folder that is timed as a cold
+    start (bench_cold) needs it; the Dockerfile's own compileall step runs either way."""
     task_root.mkdir(parents=True, exist_ok=True)
     for instruction, argument in image_instructions():
         expanded = argument.replace("${LAMBDA_TASK_ROOT}", str(task_root))
@@ -105,7 +109,7 @@ def build_task_root(task_root: Path, platform_args: list[str] | None = None) -> 
                 command = expanded.replace("python -m", f"{shlex.quote(sys.executable)} -m", 1)
                 subprocess.run(["bash", "-c", command], check=True, capture_output=True, timeout=600)
         elif instruction == "RUN":
-            _run_pip(expanded, platform_args or [])
+            _run_pip(expanded, platform_args or [], bytecode)
 
 
 def base_image() -> str:
