@@ -64,7 +64,7 @@ class TooLongForSync(SnapscribeError):
 
 
 class IdempotencyKeyReused(InvalidRequest):
-    """The same Idempotency-Key was sent with a different request body."""
+    """The same Idempotency-Key was sent with a different request: its body, or its Prefer or Callback-Url."""
 
 
 # --- accounts -----------------------------------------------------------------------------------

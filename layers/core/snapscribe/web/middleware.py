@@ -11,6 +11,7 @@ headers.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
@@ -23,8 +24,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from snapscribe.accounts.keys import key_from_headers
 from snapscribe.accounts.models import Principal
 from snapscribe.contracts.errors import ErrorTable
-from snapscribe.errors import InvalidRequest, RequestInProgress, SnapscribeError
-from snapscribe.web.requests import route_label, services_of
+from snapscribe.errors import IdempotencyKeyReused, InvalidRequest, RequestInProgress, SnapscribeError
+from snapscribe.web.requests import callback_url_header, prefers_async, route_label, services_of
 from snapscribe.web.responses import json_response, rate_headers
 
 
@@ -116,9 +117,21 @@ def _idempotency_key(headers: Mapping[str, str]) -> str | None:
     return value
 
 
+def request_fingerprint(app: APIGatewayRestResolver) -> str:
+    """What a retry with the same Idempotency-Key must repeat: the body, and the headers that change what is done or
+    answered: whether it runs as a job (Prefer: respond-async; other preferences change nothing) and the job's
+    Callback-Url. A request with neither has the fingerprint of its body alone, as before they counted."""
+    fingerprint = hashlib.sha256((app.current_event.body or "").encode("utf-8"))
+    as_job, callback = prefers_async(app), callback_url_header(app)
+    if as_job or callback is not None:
+        fingerprint.update(b"\0" + json.dumps({"respondAsync": as_job, "callbackUrl": callback}).encode("utf-8"))
+    return fingerprint.hexdigest()
+
+
 def run_idempotently(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    """A retry with the same Idempotency-Key (and body) gets the first answer, and is not charged again.
-    Failures are not remembered: their record is deleted, so a retry runs again."""
+    """A retry with the same Idempotency-Key (and the same request: its body, Prefer and Callback-Url) gets the first
+    answer, and is not charged again; one with another request is refused (IdempotencyKeyReused, as a changed body
+    always was). Failures are not remembered: their record is deleted, so a retry runs again."""
     key = _idempotency_key(app.current_event.headers)
     if key is None:
         return next_middleware(app)
@@ -146,11 +159,13 @@ def run_idempotently(app: APIGatewayRestResolver, next_middleware: NextMiddlewar
         return {"status": response.status_code, "body": response.body, "headers": dict(response.headers)}
 
     principal: Principal = app.context["principal"]
-    body_hash = hashlib.sha256((app.current_event.body or "").encode("utf-8")).hexdigest()
+    request = {"user": principal.user_id, "route": route_label(app), "key": key, "body": request_fingerprint(app)}
     try:
-        stored = run(request={"user": principal.user_id, "route": route_label(app), "key": key, "body": body_hash})
+        stored = run(request=request)
     except IdempotencyValidationError as error:
-        raise InvalidRequest("This Idempotency-Key was already used with a different request body") from error
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request (its body, Prefer or Callback-Url)"
+        ) from error
     except IdempotencyAlreadyInProgressError as error:
         raise RequestInProgress("A request with this Idempotency-Key is still in progress") from error
     return Response(

@@ -114,6 +114,21 @@ def wants_fields(router: BaseRouter) -> bool:
     return FLAGS[raw.strip().lower()]
 
 
+def prefers_async(router: BaseRouter) -> bool:
+    """`Prefer: respond-async` (RFC 7240), among other preferences or parameters, in any case."""
+    for value in _event(router).headers.get("prefer", "").split(","):
+        name = value.split(";", 1)[0].split("=", 1)[0].strip().lower()
+        if name == "respond-async":
+            return True
+    return False
+
+
+def callback_url_header(router: BaseRouter) -> str | None:
+    """The `Callback-Url` header as sent, trimmed (work.callback_url checks it may be reached)."""
+    value = _event(router).headers.get("callback-url")
+    return None if value is None else value.strip()
+
+
 def request_source(router: BaseRouter) -> str | None:
     """The optional Request-Source header (the extract-image contract's, e.g. "API"): printable, at most 64
     characters, kept with the request in the usage ledger."""

@@ -16,27 +16,25 @@ from snapscribe.images.fetch import FetchPolicy, vet_url
 from snapscribe.jobs.plan import Deps, JobKind
 from snapscribe.jobs.run import run_now
 from snapscribe.jobs.submit import submit
-from snapscribe.web.requests import caller, external_base, job_path, services_of, wants_fields
+from snapscribe.web.requests import (
+    callback_url_header,
+    caller,
+    external_base,
+    job_path,
+    prefers_async,
+    services_of,
+    wants_fields,
+)
 from snapscribe.web.responses import json_response
 
 MAX_CALLBACK_URL = 2048
 
 
-def prefers_async(router: BaseRouter) -> bool:
-    """`Prefer: respond-async`, among other preferences or parameters, in any case."""
-    for value in router.current_event.headers.get("prefer", "").split(","):
-        name = value.split(";", 1)[0].split("=", 1)[0].strip().lower()
-        if name == "respond-async":
-            return True
-    return False
-
-
 def callback_url(router: BaseRouter, deps: Deps) -> str | None:
     """The `Callback-Url` for the job's webhook, refused (400) if the service may not reach it."""
-    url = router.current_event.headers.get("callback-url")
+    url = callback_url_header(router)
     if url is None:
         return None
-    url = url.strip()
     if not url or len(url) > MAX_CALLBACK_URL:
         raise InvalidRequest(f"Callback-Url must be a URL of at most {MAX_CALLBACK_URL} characters")
     policy = FetchPolicy(max_bytes=0, allow_loopback=deps.settings.allow_loopback_urls)
