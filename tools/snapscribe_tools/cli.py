@@ -1,4 +1,5 @@
-"""`snapscribe`: run the local stack, invoke a handler with an event, manage API keys."""
+"""`snapscribe`: run the local stack, invoke a handler with an event, manage API keys, look into and redrive the
+dead-letter queues (dlq.py)."""
 
 from __future__ import annotations
 
@@ -342,6 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.set_defaults(handler=cmd_jobs)
     account = commands.add_parser("account", parents=[client], help="your balance, rate limit and recent usage")
     account.set_defaults(handler=cmd_account)
+    from snapscribe_tools.dlq import add_commands
+
+    add_commands(commands)  # dlq list, dlq redrive
     return parser
 
 
