@@ -45,8 +45,10 @@ def build_event(
     binary_types: Sequence[str],
     source_ip: str,
     stage: str,
+    domain_name: str = "localhost",
 ) -> dict[str, Any]:
-    """A REST API (v1) Lambda proxy integration event."""
+    """A REST API (v1) Lambda proxy integration event. `domain_name` is the gateway's own (host:port it serves at,
+    as `sam local` names it), never the client's Host header: the API builds the URLs it answers from it."""
     parts = urlsplit(raw_path)
     single_headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
@@ -91,7 +93,7 @@ def build_event(
             "requestTimeEpoch": int(now * 1000),
             "requestId": str(uuid.uuid4()),
             "identity": {"sourceIp": source_ip, "userAgent": single_headers.get("User-Agent", "")},
-            "domainName": "localhost",
+            "domainName": domain_name,
             "apiId": "local",
         },
         "body": event_body,
@@ -115,6 +117,13 @@ class Gateway(ThreadingHTTPServer):
         self.invoke = invoke
         self.binary_types = list(binary_types)
         self.stage = stage
+
+    @property
+    def domain_name(self) -> str:
+        """host:port this gateway serves at (the API's own domain, as requestContext.domainName says it)."""
+        host, port = self.server_address[:2]
+        host = host if isinstance(host, str) else host.decode()
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class _GatewayHandler(BaseHTTPRequestHandler):
@@ -193,6 +202,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             binary_types=self.server.binary_types,
             source_ip=self.client_address[0],
             stage=self.server.stage,
+            domain_name=self.server.domain_name,
         )
         if len(json.dumps(event)) > LAMBDA_PAYLOAD_LIMIT:
             self._send_json(413, {"message": "Request Too Long"})

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import ClassVar, Literal, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MB = 1024 * 1024
@@ -105,9 +106,33 @@ class Settings(BaseSettings):
 
     tmp_dir: Path | None = None  # None: the platform's temporary directory
 
+    # The URL the API is published at (a custom domain, a CDN in front: "https://api.example.com", with a base path if
+    # it has one), which a job's statusUrl and the OpenAPI document's server name. Unset or empty: the gateway's own
+    # domain and stage, from the event's requestContext. Never the client's Host or X-Forwarded-* headers.
+    public_base_url: str | None = None
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Powertools' own switch (its name, not ours): X-Ray tracing off, and its SDK never imported.
     trace_disabled: bool = Field(default=False, validation_alias="POWERTOOLS_TRACE_DISABLED")
+
+    @field_validator("public_base_url", mode="before")
+    @classmethod
+    def _public_base_url(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            return value
+        url = value.strip().rstrip("/")
+        parts = urlsplit(url)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.username
+            or parts.query
+            or parts.fragment
+        ):
+            raise ValueError("must be an http(s) URL with a host and no credentials, query or fragment")
+        return url
 
     def resource(self, field: str) -> str:
         """A resource this code path uses: a clear error, naming the variable, where the function lacks it (its

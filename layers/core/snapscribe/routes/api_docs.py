@@ -21,7 +21,7 @@ from snapscribe.routes import (
     structured_extraction,
 )
 from snapscribe.web.openapi.document import LOCAL_SERVER, openapi_document
-from snapscribe.web.requests import api_base
+from snapscribe.web.requests import public_base
 from snapscribe.web.responses import json_response
 from snapscribe.web.routing import Api
 
@@ -47,12 +47,12 @@ def document(server: str = LOCAL_SERVER) -> dict[str, Any]:
 
 @api.route("get", "/openapi.json", summary="This document", answer=None)
 def get_openapi() -> Response[str]:
-    return json_response(200, document(api_base(router)))
+    return json_response(200, document(public_base(router)))
 
 
 @api.route("get", "/docs", summary="This document in Swagger UI", answer=None, content_type="text/html")
 def get_api_docs() -> Response[str]:
-    return Response(status_code=200, content_type="text/html; charset=utf-8", body=swagger_page(api_base(router)))
+    return Response(status_code=200, content_type="text/html; charset=utf-8", body=swagger_page(public_base(router)))
 
 
 def swagger_page(server: str) -> str:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
+import re
 import time
 from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit
 
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
@@ -46,20 +49,40 @@ def _stage_prefix(event: APIGatewayProxyEvent) -> str:
     return full[: -len(event.path)] if event.path and full.endswith(event.path) else ""
 
 
-def job_path(router: BaseRouter, job_id: str) -> str:
-    return f"{_stage_prefix(_event(router))}/api/v1/jobs/{job_id}"
+_DOMAIN = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+(?::\d{1,5})?|\[[0-9A-Fa-f:.]+\](?::\d{1,5})?"
+)
 
 
-def external_base(router: BaseRouter) -> str:
-    """scheme://host the client called (API Gateway says the scheme in X-Forwarded-Proto)."""
-    headers = _event(router).headers
-    scheme = (headers.get("x-forwarded-proto") or "https").split(",")[0].strip()
-    return f"{scheme}://{headers.get('host', 'localhost')}"
+def _is_loopback(domain: str) -> bool:
+    host = urlsplit(f"//{domain}").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
-def api_base(router: BaseRouter) -> str:
-    """The URL the API's paths are relative to, as the client called it (with the stage, on API Gateway)."""
-    return external_base(router) + _stage_prefix(_event(router))
+def public_base(router: BaseRouter) -> str:
+    """The URL the API's paths are relative to, as the service is published: the configured public base URL
+    (SNAPSCRIBE_PUBLIC_BASE_URL), else the gateway's own domain and stage from the event's requestContext, which API
+    Gateway sets (https; http for a loopback gateway: the local stack's, `sam local`'s). Never the client's Host or
+    X-Forwarded-* headers, which anyone sending the request chooses."""
+    configured = services_of(router).settings.public_base_url
+    if configured:
+        return configured
+    event = _event(router)
+    domain = str(event["requestContext"].get("domainName") or "")
+    if not _DOMAIN.fullmatch(domain):
+        domain = "localhost"
+    scheme = "http" if _is_loopback(domain) else "https"
+    return f"{scheme}://{domain}{_stage_prefix(event)}"
+
+
+def job_url(router: BaseRouter, job_id: str) -> str:
+    """Where a job is followed (its statusUrl): GET /api/v1/jobs/{jobId} under the public base."""
+    return f"{public_base(router)}/api/v1/jobs/{job_id}"
 
 
 def request_id(router: BaseRouter) -> str:

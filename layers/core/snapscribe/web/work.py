@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
@@ -19,8 +20,7 @@ from snapscribe.jobs.submit import submit
 from snapscribe.web.requests import (
     callback_url_header,
     caller,
-    external_base,
-    job_path,
+    job_url,
     prefers_async,
     services_of,
     wants_fields,
@@ -62,10 +62,9 @@ def perform(router: BaseRouter, kind: JobKind, request: Any, *, takes_fields: bo
         deps,
         services.jobs,
         callback_url=callback_url(router, deps),
-        status_url=lambda job_id: external_base(router) + job_path(router, job_id),
+        status_url=lambda job_id: job_url(router, job_id),  # also in the signed webhook
     )
-    location = job_path(router, job.job_id)
-    accepted = JobAccepted(
-        jobId=job.job_id, status=job.status, statusUrl=external_base(router) + location, createdAt=job.created_at
-    )
+    status_url = job_url(router, job.job_id)
+    accepted = JobAccepted(jobId=job.job_id, status=job.status, statusUrl=status_url, createdAt=job.created_at)
+    location = urlsplit(status_url).path  # the same place, relative to the host
     return json_response(202, accepted, {"Location": location, "Preference-Applied": "respond-async"})
