@@ -42,7 +42,8 @@ ASYNC = {"Prefer": "respond-async"}
 # and 26 s to do them in (ApiTimeout 29, 3 kept for settling), so 11 is the fewest refused.
 PAGES = 12
 # The cancelled job: more pages than the two workers take in their first batches (10 messages each), each page
-# slow enough (640x240: ~0.2 s) that the cancel lands while those run, so that the third batch is cancelled.
+# slow enough (640x240: ~0.2 s) that the cancel lands while those run: the pages of those batches not yet started
+# do not start after it.
 CANCELLED_PAGES = 30
 
 
@@ -153,16 +154,23 @@ def test_cancelled_mid_way_pays_only_for_the_pages_done(stack: StackProcess, cli
         assert time.monotonic() < deadline
         time.sleep(0.05)
     cancelled = client.delete(f"/api/v1/jobs/{job_id}")
-    assert (cancelled.status_code, cancelled.json()["status"]) == (200, "cancelled")
-    job = wait_for_job(client, job_id)
+    answered = cancelled.json()
+    assert (cancelled.status_code, answered["status"]) == (200, "cancelling")
+    # Every item not started is cancelled by the DELETE itself: what is left runs on the two workers now.
+    left = CANCELLED_PAGES - sum(answered["progress"][count] for count in ("done", "failed", "cancelled"))
+    assert left <= 2, answered["progress"]
+    job = wait_for_job(client, job_id, timeout=30)  # the running pages' time, not the batches' claimed
     progress = job["progress"]
     assert job["status"] == "cancelled"
-    assert progress["cancelled"] > 0
+    assert progress["done"] <= answered["progress"]["done"] + left  # nothing started after the DELETE
+    assert progress["cancelled"] >= answered["progress"]["cancelled"] > 0
     assert progress["done"] + progress["failed"] + progress["cancelled"] == CANCELLED_PAGES
     assert job["charged"] == progress["done"] * PER_PAGE
     assert job["result"]["data"]["returned_credits"] == (CANCELLED_PAGES - progress["done"]) * PER_PAGE
     assert balance(client) == before - progress["done"] * PER_PAGE
-    assert client.delete(f"/api/v1/jobs/{job_id}").status_code == 409
+    again = client.delete(f"/api/v1/jobs/{job_id}")  # idempotent: the job as it stands
+    assert (again.status_code, again.json()["status"], again.json()["charged"]) == (200, "cancelled", job["charged"])
+    assert balance(client) == before - progress["done"] * PER_PAGE
 
 
 def test_a_finished_job_calls_back_with_a_webhook_the_banner_secret_verifies(
