@@ -539,6 +539,17 @@ def test_a_claimed_item_expires_a_while_after_its_first_lease(subject: Subject) 
     assert subject.expiry("job-1", 0) == 100 + EXPIRE_AFTER
 
 
+def test_items_resolved_in_bulk_expire_with_their_job(subject: Subject) -> None:
+    store = subject.store
+    created(store, deadline=12_345)
+    store.claim_item("job-1", 0, token="w0", lease_until=100, now=10)
+    store.release_item("job-1", 0, token="w0")
+    assert store.resolve_unclaimed("job-1", range(3), ITEM_CANCELLED, error=None) == 3
+    assert [subject.expiry("job-1", index) for index in range(3)] == [100 + EXPIRE_AFTER] + [12_345 + EXPIRE_AFTER] * 2
+    store.resolve_unclaimed("job-gone", range(1), ITEM_FAILED, error=ERROR)
+    assert subject.expiry("job-gone", 0) is None  # no job: nothing to expire with
+
+
 def test_an_item_resolved_without_a_claim_has_no_expiry(subject: Subject) -> None:
     """What the adapter does (not what it should: such a record outlives its job, see the contract's notes)."""
     created(subject.store)

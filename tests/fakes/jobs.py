@@ -211,6 +211,8 @@ class FakeJobStore:
                 item = self.item_records.get((job_id, index))
                 if item is None or item["status"] == ITEM_RETRY:
                     self._resolve(job_id, index, outcome, error)
+                    if job_id in self.job_expiry:  # as the adapter: the job's expiry, unless claimed before
+                        self.item_records[(job_id, index)].setdefault("expires_at", self.job_expiry[job_id])
                     resolved += 1
         return resolved
 

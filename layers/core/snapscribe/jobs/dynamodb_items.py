@@ -241,6 +241,12 @@ class DynamoItems:
         names = {"#status": "status"}
         values: dict[str, Any] = {":outcome": string(outcome), ":retry": string(ITEM_RETRY)}
         expression = "SET #status = :outcome"
+        job = self._client.get_item(
+            TableName=self._table, Key=job_key(job_id), ConsistentRead=True, ProjectionExpression="expiresAt"
+        ).get("Item", {})
+        if "expiresAt" in job:  # the records go when their job goes (a given-back claim keeps its own expiry)
+            expression += ", expiresAt = if_not_exists(expiresAt, :expires)"
+            values[":expires"] = job["expiresAt"]
         if error is not None:
             expression += ", #error = :error"
             values[":error"] = {"M": {name: string(value) for name, value in error.items()}}
