@@ -15,12 +15,13 @@ import base64
 import binascii
 import json
 import re
-import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
+
+from snapscribe_tools.standins.serving import in_thread, until_interrupted
 
 # Converse's documented limits (Message.content), refused as Bedrock refuses them.
 MAX_IMAGES = 20
@@ -162,10 +163,7 @@ def make_server(port: int = 0, delay: float = 0.0, host: str = "127.0.0.1") -> T
 def serve(port: int = 0, delay: float = 0.0) -> tuple[ThreadingHTTPServer, str]:
     """The stand-in serving on a thread of its own, and its URL; `server.shutdown()` stops it."""
     server = make_server(port, delay)
-    # A short poll: shutdown() waits for the loop to look, half a second by default.
-    threading.Thread(target=server.serve_forever, args=(0.05,), name="bedrock-stand-in", daemon=True).start()
-    host, bound_port = server.server_address[:2]
-    return server, f"http://{host!s}:{bound_port}"
+    return server, in_thread(server, "bedrock-stand-in")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -173,15 +171,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=4010)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds each answer waits")
     args = parser.parse_args(argv)
-    server = make_server(args.port, args.delay)
-    host, port = server.server_address[:2]
-    print(f"Bedrock stand-in on http://{host!s}:{port} (AWS_ENDPOINT_URL_BEDROCK_RUNTIME)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    until_interrupted(
+        make_server(args.port, args.delay), "Bedrock stand-in on {url} (AWS_ENDPOINT_URL_BEDROCK_RUNTIME)"
+    )
 
 
 if __name__ == "__main__":

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from snapscribe_tools.standins.serving import in_thread, until_interrupted
 
 PATH = "/v1/chat/completions"
 IMAGE_TOKENS = 85  # counted per image in usage (OpenAI's low-detail count): deterministic, not a real tokenizer
@@ -127,9 +128,7 @@ def _error(message: str) -> dict[str, Any]:
 def serve(port: int = 0, delay: float = 0.0) -> tuple[ThreadingHTTPServer, str]:
     """The stand-in serving on a thread of its own, and its base URL (…/v1); `server.shutdown()` stops it."""
     server = make_server(port, delay)
-    threading.Thread(target=server.serve_forever, name="openai-stand-in", daemon=True).start()
-    host, bound_port = server.server_address[:2]
-    return server, f"http://{host!s}:{bound_port}/v1"
+    return server, in_thread(server, "openai-stand-in") + "/v1"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -137,15 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=4012)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds each answer waits")
     args = parser.parse_args(argv)
-    server = make_server(args.port, args.delay)
-    host, port = server.server_address[:2]
-    print(f"OpenAI-compatible stand-in on http://{host!s}:{port}/v1", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    until_interrupted(make_server(args.port, args.delay), "OpenAI-compatible stand-in on {url}/v1")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from snapscribe_tools.standins.serving import in_thread, until_interrupted
+
 BAND = 100  # pixels of image height per answered line
 MAX_BYTES = 10 * 1024 * 1024  # Textract's synchronous limit
 CONFIDENCE = 99.0
@@ -267,11 +269,7 @@ def serve(
 ) -> tuple[StandInServer, str]:
     """The stand-in serving on a thread of its own, and its URL; `server.shutdown()` stops it."""
     server = make_server(port, delay, document_pages=document_pages, default_pages=default_pages)
-    # A short poll: shutdown() waits up to one for the loop to notice.
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    host, bound_port = server.server_address[:2]
-    return server, f"http://{host!s}:{bound_port}"
+    return server, in_thread(server, "textract-stand-in")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -281,14 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pages", type=int, default=1, help="pages of every document read asynchronously")
     args = parser.parse_args(argv)
     server = make_server(args.port, args.delay, default_pages=args.pages)
-    host, port = server.server_address[:2]
-    print(f"Textract stand-in on http://{host!s}:{port} (AWS_ENDPOINT_URL_TEXTRACT)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    until_interrupted(server, "Textract stand-in on {url} (AWS_ENDPOINT_URL_TEXTRACT)")
 
 
 if __name__ == "__main__":
