@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from snapscribe.contracts.parsing import STRICT_DECODER, UnreadableNumber
+from snapscribe.contracts.parsing import STRICT_DECODER, UnreadableNumber, depth
 from snapscribe.contracts.parsing import loads as strict_loads
 from snapscribe.errors import InvalidRequest
 
@@ -15,16 +15,6 @@ MAX_TEMPLATE_DEPTH = 32
 _SHAPE_DECODER = json.JSONDecoder(
     parse_int=lambda _text: 0, parse_float=lambda _text: 0.0, parse_constant=lambda _name: 0
 )
-
-
-def _depth(value: Any) -> int:
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        if isinstance(node, dict | list):
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
-    return deepest
 
 
 def find_json_template(prompt: str) -> dict[str, Any] | list[Any] | None:
@@ -48,7 +38,7 @@ def find_json_template(prompt: str) -> dict[str, Any] | list[Any] | None:
             raise InvalidRequest(
                 f"The JSON template in the prompt is nested deeper than {MAX_TEMPLATE_DEPTH} levels"
             ) from error
-        if isinstance(value, dict | list) and _depth(value) > MAX_TEMPLATE_DEPTH:
+        if isinstance(value, dict | list) and depth(value) > MAX_TEMPLATE_DEPTH:
             raise InvalidRequest(f"The JSON template in the prompt is nested deeper than {MAX_TEMPLATE_DEPTH} levels")
         if _is_template(value):
             return value  # type: ignore[no-any-return]
