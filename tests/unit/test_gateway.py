@@ -4,10 +4,13 @@ Gateway's clients do: one that sends the whole body first (it is read and droppe
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -69,3 +72,38 @@ def test_a_client_that_asks_first_is_told_before_it_sends(gateway: tuple[str, in
     with socket.create_connection((host, port), timeout=30) as connection:
         connection.sendall(_request_head(port, TOO_LONG, "Expect: 100-continue"))
         assert _response(connection) == (413, {"message": "Request Too Long"})
+
+
+def _echo(function_id: str, event: dict[str, Any]) -> Any:
+    time.sleep(0.05)  # a function that takes a moment: connections queue while the first are answered
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": event["body"]}
+
+
+def test_a_hundred_parallel_posts_are_all_answered() -> None:
+    """A burst of clients connecting at once waits in the listen backlog, none reset (socketserver's backlog of 5
+    reset most of them)."""
+    server = Gateway(("127.0.0.1", 0), [ApiRoute("POST", "/echo", "F")], _echo, [])
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    clients = 100
+    together = threading.Barrier(clients)
+
+    def post(number: int) -> tuple[int, Any]:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        together.wait()  # every connect at once (http.client connects on the request)
+        try:
+            connection.request(
+                "POST", "/echo", body=json.dumps({"n": number}), headers={"Content-Type": "application/json"}
+            )
+            response = connection.getresponse()
+            return response.status, json.loads(response.read())
+        finally:
+            connection.close()
+
+    try:
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            answers = list(pool.map(post, range(clients)))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answers == [(200, {"n": number}) for number in range(clients)]

@@ -103,6 +103,9 @@ def build_event(
 
 class Gateway(ThreadingHTTPServer):
     daemon_threads = True
+    # The listen backlog: socketserver's 5 reset a burst of parallel clients (86 of 100 POSTs at once) before
+    # the accept loop reached them; API Gateway takes thousands. The kernel caps it (somaxconn).
+    request_queue_size = 1024
 
     def __init__(
         self,
