@@ -88,8 +88,10 @@ eval: $(STAMP) $(TESSDATA_STAMP)
 openapi: $(STAMP)
 	$(BIN)/python -m snapscribe_tools.openapi
 
+# sam build where Docker runs; without Docker, the zip functions and the layer, and it lists the image functions
+# it could not build (exit 0: what could be built was). Extra sam options: make build SAM_BUILD_ARGS="--debug".
 build: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m snapscribe_tools.build $(SAM_BUILD_ARGS)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .snapscribe
