@@ -35,18 +35,16 @@ $(STAMP): requirements/dev.txt requirements/ocr.txt layers/core/requirements.txt
 	fi
 	@touch $(STAMP)
 
-# The local engine's models for Arabic, Cyrillic, Devanagari, Hangul, ... scripts (Debian's tessdata_fast packages,
-# downloaded and unpacked into the virtualenv: nothing is installed system-wide).
-$(TESSDATA_STAMP): requirements/tessdata.txt tools/install_debian_files.sh | $(STAMP)
-	rm -rf $(TESSDATA)
-	tools/install_debian_files.sh $(TESSDATA)
+# The local engine's models for Arabic, Cyrillic, Devanagari, Hangul, ... scripts (tessdata_fast, from Debian's
+# packages, pinned by sha256), fetched and unpacked into the virtualenv by Python alone: no apt, nothing installed
+# system-wide. The fetcher swaps the folder in whole once every file is verified, so a failed run keeps the old one.
+$(TESSDATA_STAMP): requirements/tessdata.txt tools/fetch_files.py | $(STAMP)
+	$(PYTHON) tools/fetch_files.py requirements/tessdata.txt $(TESSDATA)
 	@touch $(TESSDATA_STAMP)
 
-# Fonts the suite renders lines of the scripts ../shared/eval has no image of in (the same way: unpacked, not
-# installed).
-$(TEST_FONTS_STAMP): requirements/test-fonts.txt tools/install_debian_files.sh | $(STAMP)
-	rm -rf $(TEST_FONTS)
-	tools/install_debian_files.sh $(TEST_FONTS) requirements/test-fonts.txt '*.ttf'
+# Fonts the suite renders lines of the scripts ../shared/eval has no image of in (the same way).
+$(TEST_FONTS_STAMP): requirements/test-fonts.txt tools/fetch_files.py | $(STAMP)
+	$(PYTHON) tools/fetch_files.py requirements/test-fonts.txt $(TEST_FONTS)
 	@touch $(TEST_FONTS_STAMP)
 
 run: $(STAMP) $(TESSDATA_STAMP)

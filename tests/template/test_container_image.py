@@ -46,7 +46,12 @@ def _instructions() -> list[tuple[str, str]]:
 def test_the_image_carries_the_tesseract_models_make_installs() -> None:
     """The tessdata stage runs the script make runs, on the same list: so copying make's folder is the step."""
     (run,) = [argument for instruction, argument in _stages()["tessdata"] if instruction == "RUN"]
-    assert run == '/build/tools/install_debian_files.sh /opt/tessdata /build/requirements/tessdata.txt "*.traineddata"'
+    assert run == "python3 /build/tools/fetch_files.py /build/requirements/tessdata.txt /opt/tessdata"
+    copied = {argument for instruction, argument in _stages()["tessdata"] if instruction == "COPY"}
+    assert copied == {
+        "requirements/tessdata.txt /build/requirements/tessdata.txt",
+        "tools/fetch_files.py /build/tools/fetch_files.py",
+    }
     copies = [argument for instruction, argument in _instructions() if instruction == "COPY"]
     assert "--from=tessdata /opt/tessdata ${LAMBDA_TASK_ROOT}/tessdata" in copies
     assert ("ENV", "SNAPSCRIBE_TESSDATA_DIR=${LAMBDA_TASK_ROOT}/tessdata") in _instructions()

@@ -86,7 +86,7 @@ def _run_pip(command: str, platform_args: list[str], bytecode: bool = True) -> N
 
 def build_task_root(task_root: Path, platform_args: list[str] | None = None, *, bytecode: bool = True) -> None:
     """Each instruction of the image in turn, into task_root (the image's ${LAMBDA_TASK_ROOT}). The tessdata
-    stage's result is what tools/install_debian_files.sh made for make (the same script on the same list).
+    stage's result is what tools/fetch_files.py made for make (the same script on the same list).
     platform_args (pip's --platform, --python-version, ...) build for another machine than this one.
     bytecode=False: the RUN's pip install compiles nothing (--no-compile: a quarter of its time here). What pip
     compiles is this interpreter's bytecode, never the image's Python's, so only a folder that is timed as a cold
