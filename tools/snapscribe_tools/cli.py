@@ -269,6 +269,20 @@ def cmd_account(args: argparse.Namespace) -> int:
     return _client_call(args, lambda api: _print_json(api.account()))
 
 
+def cmd_smoke(args: argparse.Namespace) -> int:
+    from snapscribe_tools.smoke import SAMPLE_IMAGE, smoke_test
+
+    api, key = args.api or os.environ.get("SNAPSCRIBE_API_URL"), args.key or os.environ.get("SNAPSCRIBE_API_KEY")
+    image = Path(args.image) if args.image else SAMPLE_IMAGE
+    if not api or not key:
+        print("error: smoke needs --api URL (the stack's ApiUrl output) and --key KEY", file=sys.stderr)
+        return 2
+    if not image.is_file():
+        print(f"error: no image at {image} (--image PATH names another PNG)", file=sys.stderr)
+        return 2
+    return smoke_test(api, key, image=image, engine=args.engine, timeout=args.timeout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snapscribe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -343,6 +357,15 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.set_defaults(handler=cmd_jobs)
     account = commands.add_parser("account", parents=[client], help="your balance, rate limit and recent usage")
     account.set_defaults(handler=cmd_account)
+    smoke = commands.add_parser(
+        "smoke", help="one request to each API with a sample image: a pass/fail table (exit 1 on any failure)"
+    )
+    smoke.add_argument("--api", help="the API's base URL, e.g. the ApiUrl output (default: $SNAPSCRIBE_API_URL)")
+    smoke.add_argument("--key", help="an API key (default: $SNAPSCRIBE_API_KEY)")
+    smoke.add_argument("--image", help="a PNG to send instead of samples/invoice.png")
+    smoke.add_argument("--engine", default="local", help="the engine batch extraction names (default: local)")
+    smoke.add_argument("--timeout", type=float, default=180, help="seconds the upload's check and the job may take")
+    smoke.set_defaults(handler=cmd_smoke)
     from snapscribe_tools.dlq import add_commands
 
     add_commands(commands)  # dlq list, dlq redrive
