@@ -25,6 +25,10 @@ def make_run() -> Iterator[StackProcess]:
         stack.interrupt()
 
 
+def test_the_banner_warns_that_its_aws_is_in_memory(make_run: StackProcess) -> None:
+    assert "Warning: its AWS is in memory (moto): a restart forgets keys, jobs and balances." in make_run.text
+
+
 def test_printed_curl_works_as_printed(make_run: StackProcess) -> None:
     assert make_run.api_key == "e2e-dev-key-123456"
     command = make_run.printed_curl()

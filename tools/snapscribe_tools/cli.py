@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from snapscribe_tools.template import PROJECT_ROOT
-
+# Only the standard library at the top: the client's commands (submit, jobs, account) run where the package is
+# installed with its small dependencies alone (`pip install ".[client]"`). Each command imports what it needs.
 SAMPLE_REQUEST = "samples/extract-image.json"
+IN_MEMORY_WARNING = "Warning: its AWS is in memory (moto): a restart forgets keys, jobs and balances."
 
 
 # --- keys ---------------------------------------------------------------------------------------
@@ -125,6 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import logging
 
     from snapscribe_tools.stack import LocalStack
+    from snapscribe_tools.template import PROJECT_ROOT
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("werkzeug", "botocore", "boto3", "urllib3"):
@@ -142,6 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(
         f"""
 snapscribe is running on {stack.url} (engine: local, offline; AWS: moto at {stack.moto_endpoint})
+{IN_MEMORY_WARNING}
 
   dev API key: {api_key}   ({args.credits} credits, {args.rate_limit} requests/min)
   its webhook secret: {webhook_secret}   (verifies the webhooks of its jobs)
@@ -378,6 +381,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args))
     except SystemExit:
         raise
+    except ModuleNotFoundError as error:  # a client-only install (`pip install ".[client]"`) running an admin command
+        print(
+            f"error: `snapscribe {args.command}` needs the developer environment (make; requirements/dev.txt), "
+            f"not the client's alone: {error}",
+            file=sys.stderr,
+        )
+        return 2
     except Exception as error:
         from snapscribe.errors import SnapscribeError
 

@@ -314,7 +314,7 @@ def api_from(url: str | None, key: str | None) -> Api:
     if not url:
         url = os.environ.get("SNAPSCRIBE_API_URL")
     if not url:
-        from snapscribe_tools.stack import read_state
+        from snapscribe_tools.local_state import read_state
 
         state = read_state()
         url = state["url"] if state and state.get("url") else "http://127.0.0.1:3000"

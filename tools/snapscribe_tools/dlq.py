@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 # The dead-letter queues, by their logical ids in template.yaml, and the names the command takes them by.
 QUEUES = {"work": "WorkDeadLetterQueue", "webhook": "WebhookDeadLetterQueue"}
 # What an endpoint without move tasks answers StartMessageMoveTask with.
@@ -115,6 +113,8 @@ def redrive(
 ) -> dict[str, Any]:
     """Move the queue's messages back: a move task where there are move tasks (to their source queues, or to
     `destination`, a queue URL), else received, sent and deleted here."""
+    from botocore.exceptions import ClientError  # here: the CLI adds these commands where only the client runs
+
     if move_tasks:
         arguments: dict[str, Any] = {"SourceArn": queue.arn}
         if destination:

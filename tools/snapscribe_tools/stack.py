@@ -26,9 +26,10 @@ from urllib.parse import unquote_plus
 from snapscribe_tools.gateway import Gateway
 from snapscribe_tools.instances import FunctionInstances
 from snapscribe_tools.lambdas import apply_environment, function_environment
+from snapscribe_tools.local_state import STATE_FILE_VARIABLE, state_file
+from snapscribe_tools.local_state import read_state as read_state  # where invoke.py and dlq.py read it
 from snapscribe_tools.resources import create_all, local_names
 from snapscribe_tools.template import (
-    PROJECT_ROOT,
     FunctionDef,
     Resolver,
     binary_media_types,
@@ -39,10 +40,6 @@ from snapscribe_tools.template import (
 
 log = logging.getLogger("snapscribe.stack")
 
-STATE_FILE = PROJECT_ROOT / ".snapscribe" / "local-stack.json"
-# Where a stack writes, and the CLI reads, the running stack's state, when not STATE_FILE: so that the stacks of
-# a test run do not take the place of a developer's `make run` (nor of each other).
-STATE_FILE_VARIABLE = "SNAPSCRIBE_STATE_FILE"
 # The deployment's defaults (the local engine on every route, no key), but two workers at once (Lambda's least for
 # SQS): more only oversubscribe a laptop's cores.
 LOCAL_PARAMETERS = {"WorkerMaximumConcurrency": "2"}
@@ -121,10 +118,6 @@ class S3EventPump:
             self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
         self.delivered += count
         return count
-
-
-def state_file() -> Path:
-    return Path(os.environ.get(STATE_FILE_VARIABLE) or STATE_FILE)
 
 
 def _start_time(pid: int) -> str | None:
@@ -492,11 +485,3 @@ class LocalStack:
                     path.unlink()
             except (OSError, json.JSONDecodeError):
                 pass
-
-
-def read_state() -> dict[str, Any] | None:
-    try:
-        state: dict[str, Any] = json.loads(state_file().read_text())
-        return state
-    except (OSError, json.JSONDecodeError):
-        return None
