@@ -121,7 +121,10 @@ def test_the_work_queue_redelivers_only_after_a_worker_is_gone_and_dead_letters_
     parameters = TEMPLATE["Parameters"]
     visibility = parameters["WorkQueueVisibilityTimeout"]["Default"]
     assert visibility >= 6 * parameters["WorkerTimeout"]["Default"]  # AWS's advice for SQS event sources
-    assert parameters["WorkQueueVisibilityTimeout"]["MinValue"] >= 6 * parameters["WorkerTimeout"]["MinValue"]
+    # Every combination of the two parameters' steps: tests/template/test_rules.py (the template's Rules).
+    assert min(parameters["WorkQueueVisibilityTimeout"]["AllowedValues"]) >= 6 * min(
+        parameters["WorkerTimeout"]["AllowedValues"]
+    )
     queue = TEMPLATE["Resources"]["WorkQueue"]["Properties"]
     assert queue["VisibilityTimeout"] == {"Ref": "WorkQueueVisibilityTimeout"}
     assert queue["RedrivePolicy"] == {
@@ -136,7 +139,7 @@ def test_the_work_queue_redelivers_only_after_a_worker_is_gone_and_dead_letters_
         "MaximumConcurrency": {"Ref": "WorkerMaximumConcurrency"}
     }
     assert events["DeadWorkItems"]["Properties"]["Queue"] == {"Fn::GetAtt": ["WorkDeadLetterQueue", "Arn"]}
-    assert parameters["WorkerMaximumConcurrency"]["MinValue"] == 2  # Lambda's least for SQS
+    assert min(parameters["WorkerMaximumConcurrency"]["AllowedValues"]) == 2  # Lambda's least for SQS
 
 
 def test_every_queue_is_encrypted() -> None:

@@ -6,6 +6,9 @@ rate given, back to their source queues). Where move tasks are not to be had (th
 SQS-compatible endpoint without them), the messages are received, sent to the source queue and deleted, ten at a
 time: each is deleted only once it is sent, so a stopped redrive leaves nothing lost (at worst a message twice,
 which the worker and the webhook sender take as SQS's own at-least-once delivery).
+
+The asynchronous functions' dead-letter queues hold Lambda's and EventBridge's records of failed events, not
+messages of ours: dlq_destinations.py describes them and says what their redrive is.
 """
 
 from __future__ import annotations
@@ -18,8 +21,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from snapscribe_tools import dlq_destinations as destinations
+
 # The dead-letter queues, by their logical ids in template.yaml, and the names the command takes them by.
-QUEUES = {"work": "WorkDeadLetterQueue", "webhook": "WebhookDeadLetterQueue"}
+QUEUES = {
+    "work": "WorkDeadLetterQueue",
+    "webhook": "WebhookDeadLetterQueue",
+    "upload-events": "UploadEventsDeadLetterQueue",
+    "housekeeping": "HousekeepingDeadLetterQueue",
+}
 # What an endpoint without move tasks answers StartMessageMoveTask with.
 NO_MOVE_TASKS = {"InvalidAction", "UnsupportedOperation", "UnknownOperationException", "NotImplemented"}
 SAMPLE = 10  # SQS's most per ReceiveMessage
@@ -37,15 +47,19 @@ def dead_letter_queue(sqs: Any, name: str, url: str) -> DeadLetterQueue:
     return DeadLetterQueue(name, url, str(arn))
 
 
-def describe(body: str) -> dict[str, Any]:
+def describe(body: str, attributes: dict[str, Any] | None = None) -> dict[str, Any]:
     """What a dead-lettered message is about: its job, and its item, expansion or finalisation (a webhook's message
-    names its job alone)."""
+    names its job alone); a Lambda destination record's function, event and error; an undelivered schedule's."""
     try:
         message = json.loads(body)
     except ValueError:
         return {"body": body[:200]}
     if not isinstance(message, dict):
         return {"body": body[:200]}
+    if destinations.is_record(message):
+        return destinations.describe_record(message)
+    if message.get("source") == "aws.events":
+        return destinations.describe_undelivered(message, attributes or {})
     described: dict[str, Any] = {"job": message.get("job")}
     if "item" in message:
         described["item"] = message["item"]
@@ -70,6 +84,7 @@ def listing(sqs: Any, queue: DeadLetterQueue, *, sample: int = SAMPLE) -> dict[s
             VisibilityTimeout=0,
             WaitTimeSeconds=0,
             AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+            MessageAttributeNames=["All"],  # EventBridge's error attributes
         ).get("Messages", [])
     return {
         "queue": queue.name,
@@ -78,7 +93,7 @@ def listing(sqs: Any, queue: DeadLetterQueue, *, sample: int = SAMPLE) -> dict[s
         "inFlight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
         "sample": [
             {
-                **describe(message["Body"]),
+                **describe(message["Body"], message.get("MessageAttributes")),
                 "messageId": message["MessageId"],
                 "receiveCount": int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0)),
                 "sentAt": _iso(message.get("Attributes", {}).get("SentTimestamp")),
@@ -110,9 +125,15 @@ def redrive(
     destination: str | None = None,
     rate: int | None = None,
     move_tasks: bool = True,
+    lambda_client: Any | None = None,
 ) -> dict[str, Any]:
     """Move the queue's messages back: a move task where there are move tasks (to their source queues, or to
-    `destination`, a queue URL), else received, sent and deleted here."""
+    `destination`, a queue URL), else received, sent and deleted here. A destination record's event is given to
+    its function again instead (`lambda_client`); a housekeeping run is not redriven (dlq_destinations.py)."""
+    if queue.name in destinations.NOT_REDRIVEN:
+        return {"queue": queue.name, "method": "none", "refused": destinations.NOT_REDRIVEN[queue.name]}
+    if queue.name in destinations.REINVOKED and not destination:
+        return destinations.reinvoke(sqs, lambda_client, queue.url, queue.name)
     from botocore.exceptions import ClientError  # here: the CLI adds these commands where only the client runs
 
     if move_tasks:
@@ -169,8 +190,9 @@ def copy_back(sqs: Any, queue: DeadLetterQueue, target: str) -> int:
 
 # --- the command -------------------------------------------------------------------------------------
 def _targets(args: argparse.Namespace) -> tuple[Any, list[DeadLetterQueue], bool]:
-    """The SQS client, the queues asked for, and whether move tasks are to be had: --stack NAME (a deployed stack:
-    each queue its resource's physical id), or --local (the running `make run` stack; the default)."""
+    """The SQS client, the queues asked for, and whether move tasks (and Lambda) are to be had: --stack NAME (a
+    deployed stack: each queue its resource's physical id), or --local (the running `make run` stack; the
+    default)."""
     import boto3
 
     names = [QUEUES[args.queue]] if args.queue else list(QUEUES.values())
@@ -204,12 +226,25 @@ def command(args: argparse.Namespace) -> int:
         return 0
     if args.to and len(queues) != 1:
         raise SystemExit("--to needs one queue: name it with --queue")
+    import boto3
+
+    lambda_client = boto3.client("lambda") if move_tasks else None  # a deployed stack's; none locally
     redriven = [
-        redrive(sqs, queue, destination=args.to, rate=args.rate, move_tasks=move_tasks and not args.copy)
+        redrive(
+            sqs,
+            queue,
+            destination=args.to,
+            rate=args.rate,
+            move_tasks=move_tasks and not args.copy,
+            lambda_client=lambda_client,
+        )
         for queue in queues
     ]
     print(json.dumps({"redriven": redriven}, indent=2))
-    return 0
+    refused = [entry for entry in redriven if "refused" in entry]
+    for entry in refused:
+        print(f"{entry['queue']}: {entry['refused']}", file=sys.stderr)
+    return 1 if refused and args.queue else 0  # asked for that queue alone: it was not redriven
 
 
 def add_commands(commands: Any) -> None:
@@ -219,7 +254,7 @@ def add_commands(commands: Any) -> None:
     where = target.add_mutually_exclusive_group()
     where.add_argument("--local", action="store_true", help="the running local stack (default)")
     where.add_argument("--stack", help="a deployed stack's name")
-    target.add_argument("--queue", choices=sorted(QUEUES), help="one queue (default: both)")
+    target.add_argument("--queue", choices=sorted(QUEUES), help="one queue (default: all)")
     subcommands = dlq.add_subparsers(dest="dlq_command", required=True)
     listed = subcommands.add_parser("list", parents=[target], help="each queue's depth and a sample of its messages")
     listed.add_argument("--sample", type=int, default=SAMPLE, help=f"messages shown a queue (0 to {SAMPLE})")
