@@ -25,6 +25,7 @@ import io
 import lzma
 import os
 import shutil
+import ssl
 import sys
 import tarfile
 import tempfile
@@ -120,7 +121,10 @@ def download(url: str, expected_sha256: str) -> bytes:
         with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (https mirrors)
             data: bytes = response.read()
     except (urllib.error.URLError, OSError) as error:
-        raise FetchError(f"{url}: {getattr(error, 'reason', error)}") from error
+        reason = getattr(error, "reason", error)
+        if isinstance(reason, ssl.SSLCertVerificationError):  # python.org's macOS Python comes without them
+            reason = f"{reason} (if this Python trusts no CA yet: on macOS, run its 'Install Certificates.command')"
+        raise FetchError(f"{url}: {reason}") from error
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected_sha256:
         raise FetchError(f"{url}: sha256 {actual}, the manifest pins {expected_sha256}")
