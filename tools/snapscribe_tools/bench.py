@@ -7,6 +7,7 @@
 5. the OCR container image: its size for arm64, and a cold start from its files
 6. jobs on the local stack: 500 pages and 3000 images with 1 and 2 workers (bench_jobs.py)
 7. each network engine against its loopback stand-in: overhead per request beside the model's time
+8. what 1,000 pages cost per engine in AWS, from seconds per page measured here and list prices (bench_cost.py)
 
 `make bench BENCH="local_ocr jobs"` measures only the sections named.
 """
@@ -366,6 +367,12 @@ def jobs() -> list[Row]:
     from snapscribe_tools.bench_jobs import jobs_on_local_stack
 
     return jobs_on_local_stack()
+
+
+def cost() -> list[Row]:
+    from snapscribe_tools.bench_cost import cost as measured
+
+    return measured()
 
 
 SECTIONS: dict[str, Callable[[], list[Row]]] = {
