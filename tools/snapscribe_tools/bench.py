@@ -385,6 +385,7 @@ SECTIONS: dict[str, Callable[[], list[Row]]] = {
     "image": image,
     "jobs": jobs,
     "engines": engines,
+    "cost": cost,
 }
 
 
