@@ -188,10 +188,11 @@ def test_a_hold_is_settled_once(store: AccountStore) -> None:
     store.add_credits("alice", 100)
     reservation = hold(store, 30, "req-1")
     assert reservation is not None
-    store.settle(reservation, refund=10, status="partial")
+    assert store.settle(reservation, refund=10, status="partial") is True
     assert store.get_balance("alice") == 80
-    store.settle(reservation, refund=30, status="refunded")  # a second settlement gives nothing more back
-    store.settle(reservation, refund=0, status="charged")
+    # A second settlement gives nothing more back, and says so (what the credits' metrics are counted by).
+    assert store.settle(reservation, refund=30, status="refunded") is False
+    assert store.settle(reservation, refund=0, status="charged") is False
     assert store.get_balance("alice") == 80
     assert [(row.cost, row.refund, row.status) for row in store.ledger("alice")] == [(30, 10, "partial")]
 
@@ -199,8 +200,8 @@ def test_a_hold_is_settled_once(store: AccountStore) -> None:
 def test_settling_a_row_that_was_never_reserved_writes_nothing(store: AccountStore) -> None:
     store.add_credits("alice", 100)
     stray = Reservation("alice", "LEDGER#2026-01-01T00:00:00.000Z#never", 30, "never", 1000)
-    store.settle(stray, refund=30, status="refunded")  # the transaction is cancelled: no refund either
-    store.settle(stray, refund=0, status="charged")
+    assert store.settle(stray, refund=30, status="refunded") is False  # the transaction is cancelled: no refund
+    assert store.settle(stray, refund=0, status="charged") is False
     assert (store.get_balance("alice"), store.ledger("alice")) == (100, [])
 
 

@@ -31,6 +31,7 @@ from tests.fakes.engines import (
     no_engine,
 )
 from tests.fakes.jobs import FakeJobStore
+from tests.fakes.metering import RecordingMeter, emf_blobs, emf_records
 from tests.fakes.objects import FAKE_BUCKET_URL, FakeObjectStore
 from tests.fakes.queues import FakeQueue
 from tests.fakes.uploads import FakeUploadStore
@@ -50,10 +51,13 @@ __all__ = [
     "FakeObjectStore",
     "FakeQueue",
     "FakeUploadStore",
+    "RecordingMeter",
     "Scripted",
     "Uploads",
     "answer",
     "b64",
+    "emf_blobs",
+    "emf_records",
     "engine_picker",
     "files_in",
     "funded_account",

@@ -112,14 +112,15 @@ class FakeAccountStore:
             # The OpenHolds index's order: by holdUntil (its sort key).
             return sorted(overdue, key=lambda hold: (hold.hold_until, hold.user_id, hold.ledger_sk))[:limit]
 
-    def settle(self, reservation: Reservation, refund: int, status: str) -> None:
+    def settle(self, reservation: Reservation, refund: int, status: str) -> bool:
         with self.lock:
             row = self.rows.get((reservation.user_id, reservation.ledger_sk))
             if row is None or row.status != "reserved":
-                return  # never reserved, or already settled: the transaction is cancelled, nothing is given back
+                return False  # never reserved, or already settled: the transaction is cancelled, nothing given back
             self.rows[(reservation.user_id, reservation.ledger_sk)] = replace(row, refund=refund, status=status)
             self.open_holds.pop((reservation.user_id, reservation.ledger_sk), None)
             self.balances[reservation.user_id] = self.balances.get(reservation.user_id, 0) + refund
+            return True
 
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         return [row for (owner, _sk), row in sorted(self.rows.items()) if owner == user_id]

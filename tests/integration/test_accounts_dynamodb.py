@@ -14,7 +14,9 @@ import pytest
 from snapscribe.accounts.dynamodb import DynamoAccountStore
 from snapscribe.accounts.service import AccountService
 from snapscribe.errors import InsufficientBalance, RateLimited
+from snapscribe.metering import CREDITS_CHARGED, CREDITS_REFUNDED
 from snapscribe.services import from_environment
+from tests.fakes import RecordingMeter
 
 
 @pytest.fixture
@@ -70,8 +72,12 @@ def test_100_parallel_requests_never_over_admit(accounts: AccountService) -> Non
 def test_parallel_settlements_refund_once(accounts: AccountService) -> None:
     key, _ = accounts.create_key(user_id="settler", credits=10, rate_limit=10)
     reservation = accounts.reserve(accounts.authenticate(key), 10, request_id="once", route="test")
-    _parallel(20, lambda _index: accounts.settle(reservation, refund=10))
+    meter = RecordingMeter()
+    metered = AccountService(accounts.store, meter=meter)
+    settled = _parallel(20, lambda _index: metered.settle(reservation, refund=10))
     assert accounts.store.get_balance("settler") == 10
+    assert settled.count(True) == 1  # the one that closed the row says so; the others changed nothing
+    assert meter.records == [(CREDITS_REFUNDED, "Count", 10)]  # counted by that one only
 
 
 def test_only_the_hash_of_a_key_is_stored(accounts: AccountService, aws: boto3.session.Session) -> None:
@@ -209,3 +215,56 @@ def test_a_hold_whose_first_answer_was_lost_is_the_same_hold_not_a_short_balance
     assert accounts.balance("retried") == 900  # held once (not twice, not refused), 200 back
     (row,) = accounts.store.ledger("retried")
     assert (row.cost, row.refund, row.status) == (300, 200, "partial")
+
+
+class _HonoursTokens:
+    """The DynamoDB client, answering a transaction whose ClientRequestToken it committed before with success and
+    changing nothing, as DynamoDB does for ten minutes (moto ignores tokens); `lose_next` loses the answer of the
+    next commit, so the SDK sends the same request (the same token) again."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.committed: set[str] = set()
+        self.lose_next = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        token = kwargs["ClientRequestToken"]
+        if token in self.committed:
+            return {}
+        answer = self._client.transact_write_items(**kwargs)
+        self.committed.add(token)
+        if self.lose_next:
+            self.lose_next = False
+            return self.transact_write_items(**kwargs)  # the SDK's retry of the request whose answer was lost
+        return answer
+
+
+def test_a_settlement_is_counted_by_the_call_that_closed_the_hold_whatever_dynamodb_answers_a_repeat(
+    accounts: AccountService,
+) -> None:
+    """A second settlement of one hold (a redelivered message's, a finisher's that took over) must be told that it
+    changed nothing, even within the ten minutes DynamoDB answers a repeated token with success; a settlement whose
+    first answer was lost did change it."""
+    key, _ = accounts.create_key(user_id="counted", credits=1000, rate_limit=10)
+    principal = accounts.authenticate(key)
+    client = _HonoursTokens(from_environment().clients.dynamodb)
+    meter = RecordingMeter()
+    metered = AccountService(
+        DynamoAccountStore(client, from_environment().settings.resource("accounts_table")), meter=meter
+    )
+    first = metered.reserve(principal, 300, request_id="first", route="POST /x")
+    client.lose_next = True
+    assert metered.settle(first, refund=100) is True  # committed; its answer lost; the retry is answered success
+    assert metered.settle(first, refund=100) is False  # the same settlement, by another invocation
+    assert metered.settle(first, refund=300) is False
+    second = metered.reserve(principal, 50, request_id="second", route="POST /x")
+    assert metered.settle(second) is True
+    assert metered.balance("counted") == 1000 - 200 - 50
+    assert sorted(meter.records) == [
+        (CREDITS_CHARGED, "Count", 50),
+        (CREDITS_CHARGED, "Count", 200),
+        (CREDITS_REFUNDED, "Count", 100),
+    ]

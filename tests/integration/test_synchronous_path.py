@@ -32,8 +32,10 @@ def test_the_route_calls_the_item_directly_and_writes_no_job(
     frames = [
         (frame.filename.split(SNAPSCRIBE, 1)[-1], frame.function) for frame in stacks[0] if SNAPSCRIBE in frame.filename
     ]
-    # Innermost first: the engine's caller is the kind's item, run by run_now, called by perform from the route.
-    assert frames[:4] == [
+    # Innermost first: the engine's caller is its meter (engines/metered.py, one frame), called by the kind's item,
+    # run by run_now, called by perform from the route.
+    assert frames[:5] == [
+        ("engines/metered.py", "read_page"),
         ("operations/ocr_by_key.py", "run_item"),
         ("jobs/run.py", "run_now"),
         ("web/work.py", "perform"),

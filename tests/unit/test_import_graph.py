@@ -16,7 +16,7 @@ PACKAGE = PROJECT_ROOT / "layers" / "core" / "snapscribe"
 
 # The floors, from the ground up: a module imports from its own floor's packages or from floors below.
 FLOORS: tuple[tuple[str, ...], ...] = (
-    ("errors", "config", "function_settings", "language"),  # typed errors; settings; scripts and languages
+    ("errors", "config", "function_settings", "language", "metering"),  # errors; settings; scripts; the Meter port
     ("contracts", "accounts", "storage", "images"),  # wire models and error tables; domain + adapters
     ("caller", "engines"),  # who asks; the engines
     ("jobs",),  # orchestration: plans, running now, jobs on the queue; knows no HTTP

@@ -16,6 +16,7 @@ from botocore.config import Config
 from snapscribe.accounts.dynamodb import DynamoAccountStore
 from snapscribe.accounts.service import AccountService
 from snapscribe.config import MissingSetting, Settings, load_settings
+from snapscribe.metering import NO_METER, Meter, PowertoolsMeter
 from snapscribe.storage.dynamodb import DynamoUploadStore
 from snapscribe.storage.s3 import S3ObjectStore
 
@@ -123,15 +124,17 @@ class AwsClients:
 class Services:
     """What one function's code uses, built from its settings and clients, each part on first use."""
 
-    def __init__(self, settings: Settings, clients: AwsClients | None = None) -> None:
+    def __init__(self, settings: Settings, clients: AwsClients | None = None, meter: Meter | None = None) -> None:
         self.settings = settings
         self.clients = clients or AwsClients()
+        # EMF through Powertools (metering.py), flushed by the handler; the engines and settlements count on it.
+        self.meter: Meter = meter or PowertoolsMeter()
         self._buckets: dict[str, S3ObjectStore] = {}
 
     @cached_property
     def accounts(self) -> AccountService:
         store = DynamoAccountStore(self.clients.dynamodb, self.settings.resource("accounts_table"))
-        return AccountService(store, hold_grace_seconds=self.settings.hold_grace_seconds)
+        return AccountService(store, hold_grace_seconds=self.settings.hold_grace_seconds, meter=self.meter)
 
     @cached_property
     def uploads(self) -> DynamoUploadStore:
@@ -152,7 +155,7 @@ class Services:
     def engines(self) -> Engines:
         from snapscribe.engines.registry import Engines
 
-        return Engines(self.settings, self.clients)
+        return Engines(self.settings, self.clients, meter=self.meter)
 
     @cached_property
     def jobs(self) -> JobServices:
@@ -250,8 +253,9 @@ def _environment() -> tuple[tuple[str, str], ...]:
 
 
 def from_environment() -> Services:
-    """Services on whatever the environment names (the admin CLI, the local stack's set-up, tools and tests)."""
-    return Services(load_settings(Settings))
+    """Services on whatever the environment names (the admin CLI, the local stack's set-up, tools and tests). They
+    count nothing: no handler flushes what they would count (it would reach the next handler's metrics)."""
+    return Services(load_settings(Settings), meter=NO_METER)
 
 
 def composition(model: type[Settings]) -> Callable[[], Services]:

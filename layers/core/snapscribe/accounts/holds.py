@@ -5,6 +5,7 @@ read back as the usage ledger, and holds left open past their time are found for
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from snapscribe.accounts.models import LedgerEntry, Reservation
@@ -99,7 +100,7 @@ class HoldLedger:
             user_id=user_id, ledger_sk=ledger_sk, cost=cost, request_id=request_id, hold_until=hold_until
         )
 
-    def settle(self, reservation: Reservation, refund: int, status: str) -> None:
+    def settle(self, reservation: Reservation, refund: int, status: str) -> bool:
         ledger_update: dict[str, Any] = {
             "TableName": self._table,
             "Key": ledger_key(reservation.user_id, reservation.ledger_sk),
@@ -125,8 +126,11 @@ class HoldLedger:
                     }
                 }
             )
-        # A failed condition: already settled (a retry of the same settlement), nothing more to give back.
-        transact(self._client, items, token=request_token("settle", reservation.ledger_sk, str(refund), status))
+        # A failed condition: already settled (a retry of the same settlement), nothing more to give back. The token
+        # is this call's own (its tries share it): DynamoDB answers a token it has seen with success for ten minutes,
+        # so one shared by every settlement of the row would tell a second settler, too, that it settled it.
+        token = request_token("settle", reservation.ledger_sk, uuid.uuid4().hex)
+        return not transact(self._client, items, token=token)
 
     def _ledger_query(self, user_id: str) -> dict[str, Any]:
         return {

@@ -20,6 +20,7 @@ from snapscribe.accounts.keys import (
 from snapscribe.accounts.models import ApiKeyRecord, LedgerEntry, Principal, RateStatus, Reservation
 from snapscribe.accounts.store import AccountStore
 from snapscribe.errors import InsufficientBalance, InvalidRequest, RateLimited, Unauthorized
+from snapscribe.metering import CREDITS_CHARGED, CREDITS_REFUNDED, NO_METER, Meter
 
 WINDOW_SECONDS = 60
 
@@ -78,10 +79,15 @@ LONGEST_INVOCATION_SECONDS = 900
 
 class AccountService:
     def __init__(
-        self, store: AccountStore, clock: Callable[[], float] = time.time, hold_grace_seconds: int = 60
+        self,
+        store: AccountStore,
+        clock: Callable[[], float] = time.time,
+        hold_grace_seconds: int = 60,
+        meter: Meter = NO_METER,
     ) -> None:
         self.store = store  # the adapter (DynamoDB, or a test's fake)
         self._clock = clock
+        self._meter = meter  # credits charged and refunded, counted by the settlement that made the change
         # How long after its invocation's end a hold may stay open before the sweeper refunds it.
         self._hold_grace = hold_grace_seconds
 
@@ -194,18 +200,28 @@ class AccountService:
             raise InsufficientBalance(needed=cost, available=self.store.get_balance(principal.user_id))
         return reservation
 
-    def settle(self, reservation: Reservation, *, refund: int = 0) -> None:
+    def settle(self, reservation: Reservation, *, refund: int = 0) -> bool:
+        """Close the hold, giving `refund` back; False when it was settled before (nothing changes then)."""
         refund = max(0, min(refund, reservation.cost))
         status = "refunded" if refund == reservation.cost else ("partial" if refund else "charged")
-        self.store.settle(reservation, refund=refund, status=status)
+        return self._settle(reservation, refund, status)
 
     def refund_overdue_holds(self, limit: int = 100) -> list[Reservation]:
         """Give back every hold its invocation never settled (stopped at its timeout, or crashed): the ledger
         row says `expired`. Safe to run anywhere, any number of times: a row is settled once."""
         overdue = self.store.overdue_holds(int(self._clock()), limit)
         for reservation in overdue:
-            self.store.settle(reservation, refund=reservation.cost, status="expired")
+            self._settle(reservation, reservation.cost, "expired")
         return overdue
+
+    def _settle(self, reservation: Reservation, refund: int, status: str) -> bool:
+        # Counted only by the settlement that closed the row: a retry, a redelivered message or a second
+        # finisher finds it settled and counts nothing, so the metrics add up to the ledger.
+        settled = self.store.settle(reservation, refund=refund, status=status)
+        if settled:
+            self._meter.count(CREDITS_CHARGED, reservation.cost - refund)
+            self._meter.count(CREDITS_REFUNDED, refund)
+        return settled
 
     def balance(self, user_id: str) -> int:
         return self.store.get_balance(user_id)

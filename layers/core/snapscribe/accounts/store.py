@@ -46,8 +46,9 @@ class AccountStore(Protocol):
         is short."""
         ...
 
-    def settle(self, reservation: Reservation, refund: int, status: str) -> None:
-        """Give `refund` credits back and close the ledger row, once."""
+    def settle(self, reservation: Reservation, refund: int, status: str) -> bool:
+        """Give `refund` credits back and close the ledger row, once: True for the call that closed it, False when
+        it was never reserved or already settled (nothing is given back)."""
         ...
 
     def ledger(self, user_id: str) -> list[LedgerEntry]: ...

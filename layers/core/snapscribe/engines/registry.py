@@ -10,8 +10,10 @@ from typing import Any, Protocol
 from snapscribe.config import Settings
 from snapscribe.engines.base import Engine
 from snapscribe.engines.catalog import DEFAULT_ALIASES, EngineCatalog, EngineChoice
+from snapscribe.engines.metered import metered
 from snapscribe.engines.secrets import RotatingSecret, ssm_secure_string
 from snapscribe.errors import EngineUnavailable
+from snapscribe.metering import NO_METER, Meter
 
 
 class EngineClients(Protocol):
@@ -29,13 +31,20 @@ class EngineClients(Protocol):
 
 class Engines:
     """The engines one function uses, by id. Only the catalog's are made (one object each, on first use, so the
-    local engine's models load then); keys come from SSM and are re-read at most five minutes after they change."""
+    local engine's models load then); keys come from SSM and are re-read at most five minutes after they change.
+    Every engine it hands out has its calls counted on `meter` (engines/metered.py)."""
 
     def __init__(
-        self, settings: Settings, clients: EngineClients | None = None, *, clock: Callable[[], float] = time.monotonic
+        self,
+        settings: Settings,
+        clients: EngineClients | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        meter: Meter = NO_METER,
     ) -> None:
         self.settings = settings
         self._clients = clients
+        self._meter = meter
         self.catalog = EngineCatalog(
             settings.engines, (settings.engine, settings.ocr_engine), gemini_model=settings.gemini_model
         )
@@ -55,7 +64,7 @@ class Engines:
         choice = self.choice(engine_id, default=default)
         with self._lock:
             if choice.id not in self._built:
-                self._built[choice.id] = self._make(choice)
+                self._built[choice.id] = metered(self._make(choice), self._meter)
             return self._built[choice.id]
 
     def allowed(self) -> list[str]:
