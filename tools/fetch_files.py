@@ -29,6 +29,7 @@ import ssl
 import sys
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TIMEOUT_SECONDS = 60
+ABANDONED_AFTER_SECONDS = 3600  # far longer than a run takes
 DECOMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
     ".xz": lzma.decompress,
     ".gz": gzip.decompress,
@@ -206,12 +208,22 @@ def _assemble(manifest: Manifest, mirrors: list[str], folder: Path) -> int:
     return fetched
 
 
+def remove_abandoned_folders(dest: Path) -> None:
+    """The folders a killed run (SIGKILL, a power cut: nothing could clean up) left beside dest. Only old ones:
+    a fresh one may be another run's at work (two makes at once)."""
+    for folder in dest.parent.glob(f".{dest.name}.*-*"):
+        ours = folder.name.startswith((f".{dest.name}.new-", f".{dest.name}.old-")) and folder.is_dir()
+        if ours and time.time() - folder.stat().st_mtime > ABANDONED_AFTER_SECONDS:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def install(manifest: Manifest, dest: Path, mirrors: list[str] | None = None) -> str:
     """Puts the manifest's files in dest (see the module's docstring); returns what was done, in a line."""
     count = sum(len(package.files) for package in manifest.packages)
     if is_installed(manifest, dest):
         return f"{count} files already in {dest}"
     dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_abandoned_folders(dest)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.new-", dir=dest.parent))
     try:
         fetched = _assemble(manifest, mirrors or manifest.mirrors, staging)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -194,6 +195,26 @@ def test_a_failed_update_keeps_the_installed_files_and_a_good_one_replaces_them(
     assert updated.returncode == 0, updated.stderr
     assert sorted(path.name for path in dest.iterdir()) == ["licenses", "xyz.traineddata"]  # a new folder whole
     assert _siblings(dest) == ["tessdata"]
+
+
+def test_folders_a_killed_run_left_are_removed_once_old_and_a_running_one_is_not(
+    mirror: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    url, _ = mirror
+    dest = tmp_path / "work" / "tessdata"
+    abandoned, running = dest.parent / ".tessdata.new-killed", dest.parent / ".tessdata.new-running"
+    for folder in (abandoned, running):
+        (folder / "licenses").mkdir(parents=True)
+    two_hours_ago = time.time() - 7200
+    os.utime(abandoned, (two_hours_ago, two_hours_ago))
+    unrelated = dest.parent / ".tessdata-notes"
+    unrelated.mkdir()
+    os.utime(unrelated, (two_hours_ago, two_hours_ago))
+
+    completed = _run(_manifest(tmp_path, [url]), dest, tmp_path)
+
+    assert completed.returncode == 0, completed.stderr
+    assert _siblings(dest) == [".tessdata-notes", ".tessdata.new-running", "tessdata"]
 
 
 def test_a_mirror_that_fails_is_passed_over_for_the_next(mirror: tuple[str, list[str]], tmp_path: Path) -> None:
