@@ -31,7 +31,10 @@ Row = tuple[str, str, str]
 
 # AWS list prices, us-east-1 (aws.amazon.com/lambda/pricing, /api-gateway/pricing, /textract/pricing): Lambda arm64
 # duration (first 7.5 billion GB-s a month) and requests; API Gateway REST requests (first 333 million a month).
-PRICES_AS_OF = "list prices as published in 2025 (us-east-1, first pricing tier), checked 2026-12-04"
+PRICES_AS_OF = (
+    "list prices as published in 2025 (us-east-1, first pricing tier), written down 2026-12-04 without access to the "
+    "providers' pages: check them"
+)
 LAMBDA_ARM64_PER_GB_SECOND = 0.0000133334
 LAMBDA_PER_REQUEST = 0.20 / 1_000_000
 API_GATEWAY_REST_PER_REQUEST = 3.50 / 1_000_000
