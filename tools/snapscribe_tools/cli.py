@@ -286,6 +286,12 @@ def cmd_smoke(args: argparse.Namespace) -> int:
     return smoke_test(api, key, image=image, engine=args.engine, timeout=args.timeout)
 
 
+def cmd_licenses(args: argparse.Namespace) -> int:
+    from snapscribe_tools.licenses import main as licences
+
+    return licences(["--check"] if args.check else [])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snapscribe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -372,6 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
     from snapscribe_tools.dlq import add_commands
 
     add_commands(commands)  # dlq list, dlq redrive
+    licences = commands.add_parser(
+        "licenses", help="write THIRD_PARTY_LICENSES.md (--check: fail if stale, unknown or forbidden)"
+    )
+    licences.add_argument("--check", action="store_true", help="compare with the committed file; write nothing")
+    licences.set_defaults(handler=cmd_licenses)
     return parser
 
 
