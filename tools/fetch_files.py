@@ -6,7 +6,10 @@
 Each file is taken from a Debian package (a .deb is an `ar` archive holding data.tar.xz; both are read here, so
 neither apt nor dpkg is needed: macOS and Fedora have neither). The manifest pins the package's sha256 and each
 file's; each package's copyright notice goes into DEST/licenses. The mirrors are tried in turn; a download is
-trusted only for its sha256, so any mirror will do.
+trusted only for its sha256, so any mirror will do. Which mirrors: --mirror, else SNAPSCRIBE_DEBIAN_MIRRORS
+(space-separated archive roots), else the manifest's mirror lines, else the Debian archives this machine's apt
+sources name (read, not run: a Debian or Ubuntu machine, CI and the image's python base among them, needs no
+setting). The committed manifests name no host: a mirror is the machine's or its user's choice.
 
 Atomic: everything is put together in a new folder beside DEST and renamed into place when complete and
 verified, so a failed or interrupted run leaves DEST as it was and no partial folder behind. Idempotent: a DEST
@@ -38,6 +41,7 @@ from pathlib import Path
 
 TIMEOUT_SECONDS = 60
 ABANDONED_AFTER_SECONDS = 3600  # far longer than a run takes
+APT_ROOT = Path(os.environ.get("SNAPSCRIBE_APT_ROOT", "/etc/apt"))  # another root: tests
 DECOMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
     ".xz": lzma.decompress,
     ".gz": gzip.decompress,
@@ -88,7 +92,7 @@ def _sha256(text: str, where: str) -> str:
 
 def parse_manifest(path: Path) -> Manifest:
     """Lines (a '#' starts a comment):
-    mirror URL                                  a Debian archive's root; tried in the order given
+    mirror URL                                  a Debian archive's root; tried in the order given (optional)
     package NAME VERSION POOL_PATH sha256=HEX   a .deb, then the files taken from it:
       file PATH_IN_PACKAGE sha256=HEX           installed as DEST/<its base name>"""
     mirrors: list[str] = []
@@ -112,8 +116,8 @@ def parse_manifest(path: Path) -> Manifest:
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise FetchError(f"{path.name}: more than one file would be installed as {', '.join(duplicates)}")
-    if not mirrors or not names or any(not package.files for package in packages):
-        raise FetchError(f"{path.name}: needs a mirror, and at least one file under every package")
+    if not names or any(not package.files for package in packages):
+        raise FetchError(f"{path.name}: needs at least one file under every package")
     return Manifest(mirrors, packages)
 
 
@@ -217,16 +221,66 @@ def remove_abandoned_folders(dest: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def apt_source_mirrors(apt_root: Path = APT_ROOT) -> list[str]:
+    """The http(s) archive roots of the Debian archives apt's sources name, in their order: one-line
+    `deb [options] URI SUITE ...` entries (sources.list, *.list) and deb822 `Types: deb` / `URIs:` stanzas
+    (*.sources). Security and update archives are left out: the pinned packages are in the main archive."""
+    files = [apt_root / "sources.list"]
+    for pattern in ("*.list", "*.sources"):
+        files += sorted((apt_root / "sources.list.d").glob(pattern))
+    found: list[str] = []
+    for file in files:
+        try:
+            text = file.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if file.suffix == ".sources":
+            for stanza in text.split("\n\n"):
+                fields = dict(_deb822_fields(stanza))
+                if "deb" in fields.get("types", "").split():
+                    found += fields.get("uris", "").split()
+        else:
+            for line in text.splitlines():
+                words = line.split("#", 1)[0].split()
+                if words[:1] == ["deb"]:
+                    uris = [word for word in words[1:] if "://" in word]
+                    found += uris[:1]
+    roots = [uri.rstrip("/") for uri in found if uri.startswith(("http://", "https://"))]
+    roots = [root for root in roots if "security" not in root]
+    return list(dict.fromkeys(roots))
+
+
+def _deb822_fields(stanza: str) -> list[tuple[str, str]]:
+    fields = []
+    for line in stanza.splitlines():
+        if line and not line[0].isspace() and ":" in line and not line.startswith("#"):
+            key, _, value = line.partition(":")
+            fields.append((key.strip().lower(), value.strip()))
+    return fields
+
+
+def choose_mirrors(manifest: Manifest, given: list[str] | None, apt_root: Path = APT_ROOT) -> list[str]:
+    from_environment = os.environ.get("SNAPSCRIBE_DEBIAN_MIRRORS", "").split()
+    mirrors = given or from_environment or manifest.mirrors or apt_source_mirrors(apt_root)
+    if not mirrors:
+        raise FetchError(
+            "no Debian mirror known: this machine has no apt sources; set SNAPSCRIBE_DEBIAN_MIRRORS to one or more"
+            " Debian archive roots (any mirror: every package is checked against its pinned sha256)"
+        )
+    return [mirror.rstrip("/") for mirror in mirrors]
+
+
 def install(manifest: Manifest, dest: Path, mirrors: list[str] | None = None) -> str:
     """Puts the manifest's files in dest (see the module's docstring); returns what was done, in a line."""
     count = sum(len(package.files) for package in manifest.packages)
     if is_installed(manifest, dest):
         return f"{count} files already in {dest}"
+    mirrors = choose_mirrors(manifest, mirrors)
     dest.parent.mkdir(parents=True, exist_ok=True)
     remove_abandoned_folders(dest)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.new-", dir=dest.parent))
     try:
-        fetched = _assemble(manifest, mirrors or manifest.mirrors, staging)
+        fetched = _assemble(manifest, mirrors, staging)
         staging.chmod(0o755)  # mkdtemp's folder is private; the files are for every user (the image's too)
         if dest.exists():
             # Two renames on one filesystem: the old folder moves aside, the new one takes its name.
@@ -251,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("manifest", type=Path)
     parser.add_argument("dest", type=Path)
-    parser.add_argument("--mirror", action="append", help="a Debian archive's root, instead of the manifest's")
+    parser.add_argument(
+        "--mirror", action="append", help="a Debian archive's root (tried in the order given), instead of the machine's"
+    )
     arguments = parser.parse_args(argv)
     try:
         manifest = parse_manifest(arguments.manifest)

@@ -109,13 +109,14 @@ def _manifest(folder: Path, mirrors: list[str], deb_sha: str = _sha(DEB), model_
     return path
 
 
-def _run(manifest: Path, dest: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """As make runs it, on a machine with python3 and nothing else on PATH."""
+def _run(manifest: Path, dest: Path, tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+    """As make runs it, on a machine with python3 and nothing else on PATH (and no apt sources unless given)."""
     bin_dir = tmp_path / "bin"
     if not bin_dir.exists():
         bin_dir.mkdir()
         (bin_dir / "python3").symlink_to(sys.executable)
-    environment = {"PATH": str(bin_dir), "HOME": str(tmp_path)}
+    environment = {"PATH": str(bin_dir), "HOME": str(tmp_path), "SNAPSCRIBE_APT_ROOT": str(tmp_path / "no-apt")}
+    environment |= variables
     return subprocess.run(
         ["python3", "-I", "-S", str(SCRIPT), str(manifest), str(dest)],
         env=environment,
@@ -268,7 +269,7 @@ def test_the_model_manifest_pins_every_model_the_engine_reads() -> None:
     names = sorted(pinned.name for package in manifest.packages for pinned in package.files)
 
     assert names == sorted(f"{model}.traineddata" for model in TESSERACT_MODELS.values())
-    assert all(mirror.startswith("https://") for mirror in manifest.mirrors)
+    assert manifest.mirrors == []  # a mirror is the machine's choice: no host is named in the repository
     assert all(package.pool_path.endswith("_all.deb") for package in manifest.packages)  # any machine's
 
 
@@ -279,6 +280,7 @@ def test_the_font_manifest_pins_the_fonts_the_suite_renders_in() -> None:
     assert sorted(pinned.name for package in manifest.packages for pinned in package.files) == sorted(
         [DEJAVU, LOHIT, AMIRI]
     )
+    assert manifest.mirrors == []
 
 
 @pytest.mark.parametrize(("manifest", "folder"), [("tessdata.txt", "tessdata"), ("test-fonts.txt", "fonts")])
@@ -301,3 +303,70 @@ def test_the_fetcher_runs_where_nothing_but_the_standard_library_is() -> None:
     }
     assert imported <= sys.stdlib_module_names, imported - sys.stdlib_module_names
     assert os.access(SCRIPT, os.X_OK)
+
+
+def _apt_root(tmp_path: Path, sources_list: str, deb822: str) -> Path:
+    root = tmp_path / "apt"
+    (root / "sources.list.d").mkdir(parents=True)
+    (root / "sources.list").write_text(sources_list)
+    (root / "sources.list.d" / "debian.sources").write_text(deb822)
+    return root
+
+
+def test_without_a_mirror_given_the_machines_apt_sources_are_read_in_their_order(
+    mirror: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    """A Debian or Ubuntu machine (CI, the image's python base) needs no setting: apt's sources are read, not run.
+    Security archives are passed over; a dead archive is passed over for the next."""
+    url, requested = mirror
+    root = _apt_root(
+        tmp_path,
+        "# a comment\ndeb [arch=amd64 signed-by=/x.gpg] http://127.0.0.1:9/dead bookworm main\n",
+        "Types: deb\nURIs: http://127.0.0.1:9/debian-security\nSuites: bookworm-security\n\n"
+        f"Types: deb-src deb\nURIs: {url}/\nSuites: bookworm\nComponents: main\n",
+    )
+    manifest = tmp_path / "models.txt"
+    manifest.write_text(
+        f"package fake-models 1.0-1 {POOL_PATH} sha256={_sha(DEB)}\n  file {MODEL_PATH} sha256={_sha(MODEL)}\n"
+    )
+    dest = tmp_path / "work" / "tessdata"
+    before = len(requested)
+
+    completed = _run(manifest, dest, tmp_path, SNAPSCRIBE_APT_ROOT=str(root))
+
+    assert completed.returncode == 0, completed.stderr
+    assert (dest / "xyz.traineddata").read_bytes() == MODEL
+    assert requested[before:] == [f"/{POOL_PATH}"]
+    assert _fetch_files().apt_source_mirrors(root) == ["http://127.0.0.1:9/dead", url]
+
+
+def test_the_environment_names_mirrors_before_apt_does(mirror: tuple[str, list[str]], tmp_path: Path) -> None:
+    url, _ = mirror
+    root = _apt_root(tmp_path, "deb http://127.0.0.1:9/dead bookworm main\n", "")
+    manifest = tmp_path / "models.txt"
+    manifest.write_text(
+        f"package fake-models 1.0-1 {POOL_PATH} sha256={_sha(DEB)}\n  file {MODEL_PATH} sha256={_sha(MODEL)}\n"
+    )
+    dest = tmp_path / "work" / "tessdata"
+
+    completed = _run(
+        manifest, dest, tmp_path, SNAPSCRIBE_APT_ROOT=str(root), SNAPSCRIBE_DEBIAN_MIRRORS=f"{url}/gone {url}"
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert "127.0.0.1:9" not in completed.stderr  # apt's dead archive was never asked
+
+
+def test_no_mirror_anywhere_says_how_to_name_one_and_leaves_nothing(tmp_path: Path) -> None:
+    manifest = tmp_path / "models.txt"
+    manifest.write_text(
+        f"package fake-models 1.0-1 {POOL_PATH} sha256={_sha(DEB)}\n  file {MODEL_PATH} sha256={_sha(MODEL)}\n"
+    )
+    dest = tmp_path / "work" / "tessdata"
+
+    completed = _run(manifest, dest, tmp_path)
+
+    assert completed.returncode == 1
+    assert "SNAPSCRIBE_DEBIAN_MIRRORS" in completed.stderr
+    assert not dest.exists()
+    assert _siblings(dest) == []
