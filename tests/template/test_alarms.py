@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from snapscribe import metering
 from snapscribe_tools.template import Resolver, load_template, resources
 
 TEMPLATE = load_template()
@@ -233,7 +234,7 @@ def test_the_api_alarms_on_its_5xx_rate_and_p99_latency() -> None:
         assert _percent_of_timeout(latency, 0.89 * limit_ms, parameters) < 90
 
 
-@pytest.mark.parametrize(("metric", "stat"), [("EngineErrors", "Sum"), ("EngineLatency", "p90")])
+@pytest.mark.parametrize(("metric", "stat"), [(metering.ENGINE_ERRORS, "Sum"), (metering.ENGINE_LATENCY, "p90")])
 def test_the_engines_errors_and_latency_are_alarmed(metric: str, stat: str) -> None:
     namespace, dimensions = ENGINE_METRICS
     alarms = watchers(namespace, metric, **dimensions)
@@ -345,9 +346,10 @@ def test_the_dashboard_shows_every_function_queue_table_and_metric() -> None:
     assert {"p50", "p99"} <= latency_stats
     namespace, dimensions = ENGINE_METRICS
     (service,) = dimensions.items()
-    for metric in ("EngineCalls", "EngineErrors", "EngineLatency"):
+    # Every metric the code counts (snapscribe.metering, the names it emits) is on the dashboard.
+    for metric in metering.METRICS:
         assert [row for row, _ in rows if row[:4] == [namespace, metric, *service]], metric
-    for metric in ("PagesRead", "CreditsCharged", "CreditsRefunded"):
+    for metric in (metering.PAGES_READ, metering.CREDITS_CHARGED, metering.CREDITS_REFUNDED):
         hourly = [widget for row, widget in rows if row[:4] == [namespace, metric, *service]]
         assert hourly, metric
         assert all(widget["period"] == 3600 for widget in hourly), f"{metric} is not shown per hour"
