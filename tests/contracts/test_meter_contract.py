@@ -3,7 +3,9 @@ the same metrics, units and values, so that the metering tests on the fake say w
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from aws_lambda_powertools import Metrics
@@ -43,8 +45,10 @@ def powertools(
     flusher = Metrics(namespace="snapscribe-contract")
     flusher.clear_metrics()  # the module's metric set is the process's: start from nothing
 
+    capsys.readouterr()
+
     def flushed() -> list[Record]:
-        capsys.readouterr()
+        """Every record printed since the test began: its flush's, and those Powertools flushed by itself."""
         flusher.flush_metrics()
         return emf_records(emf_blobs(capsys.readouterr().out))
 
@@ -68,3 +72,21 @@ def test_a_count_of_nothing_writes_nothing_either_way(powertools: Callable[[], l
         meter.count(PAGES_READ, 0)
     with pytest.warns(UserWarning, match="No application metrics"):  # Powertools' word for an empty flush
         assert fake.records == powertools() == []
+
+
+def test_counts_from_many_threads_are_all_written(powertools: Callable[[], list[Record]]) -> None:
+    """A synchronous request's items count from their threads; past 100 values Powertools flushes by itself."""
+    meter = PowertoolsMeter()
+
+    def pages(_thread: int) -> None:
+        for _ in range(260):
+            meter.count(PAGES_READ)
+
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch as often as they can: what a busy instance may do now and then
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(pages, range(8)))
+    finally:
+        sys.setswitchinterval(switching)
+    assert sum(value for name, _unit, value in powertools() if name == PAGES_READ) == 8 * 260

@@ -5,6 +5,7 @@ from POWERTOOLS_SERVICE_NAME): what its alarms and dashboard name."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import boto3
@@ -19,10 +20,11 @@ from snapscribe.metering import (
     METRICS,
     PAGES_READ,
 )
+from snapscribe.services import from_environment
 from snapscribe_tools.event_sources import SqsEventSource, drain
 from snapscribe_tools.resources import local_names
 from snapscribe_tools.template import load_template
-from tests.conftest import body_of, invoke, load_event
+from tests.conftest import EVENTS_KEY, body_of, invoke, load_event
 from tests.fakes import emf_blobs, emf_records
 from tests.fakes.metering import totals
 from tests.integration.uploads import trigger
@@ -100,3 +102,18 @@ def test_a_synchronous_call_prints_them_with_its_response_count(
     assert summed.get(CREDITS_CHARGED) == body_of(answered)["tokensUsed"]
     (blob,) = emf_blobs(output)  # one invocation, one document: the middleware's count beside ours
     assert blob["Responses2xx"] == [1]
+
+
+def test_housekeeping_prints_the_credits_of_a_hold_it_refunds_once(
+    events_key: str, printed_metrics: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    accounts = from_environment().accounts
+    principal = accounts.authenticate(EVENTS_KEY)
+    accounts.reserve(
+        principal, 70, request_id="stopped", route="POST /api/ocr/process", hold_until=int(time.time()) - 1
+    )
+    capsys.readouterr()
+    assert invoke("HousekeepingFunction", load_event("housekeeping_schedule"))["refundedHolds"] == 1
+    assert invoke("HousekeepingFunction", load_event("housekeeping_schedule"))["refundedHolds"] == 0
+    summed = totals(_ours(capsys.readouterr().out))
+    assert (summed.get(CREDITS_REFUNDED), summed.get(CREDITS_CHARGED)) == (70, None)

@@ -6,6 +6,7 @@ name these metrics: renaming one here is renaming it there."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Protocol
 
 ENGINE_CALLS = "EngineCalls"  # one per call of an engine (a page read, an extraction, a whole document)
@@ -48,18 +49,22 @@ class PowertoolsMeter:
     def __init__(self) -> None:
         self._metrics: Any = None
         self._units: Any = None
+        # A synchronous request runs its items on threads, and Powertools' metric set is a plain dict of lists
+        # (a metric's first two values added at once can lose one; its 100th flushes and clears the set).
+        self._lock = threading.Lock()
 
-    def _set(self) -> Any:
-        if self._metrics is None:
-            from aws_lambda_powertools import Metrics
-            from aws_lambda_powertools.metrics import MetricUnit
+    def _add(self, name: str, unit: str, value: float) -> None:
+        with self._lock:
+            if self._metrics is None:
+                from aws_lambda_powertools import Metrics
+                from aws_lambda_powertools.metrics import MetricUnit
 
-            self._metrics, self._units = Metrics(), MetricUnit
-        return self._metrics
+                self._metrics, self._units = Metrics(), MetricUnit
+            self._metrics.add_metric(name=name, unit=getattr(self._units, unit), value=value)
 
     def count(self, name: str, value: int = 1) -> None:
         if value:
-            self._set().add_metric(name=name, unit=self._units.Count, value=value)
+            self._add(name, "Count", value)
 
     def milliseconds(self, name: str, value: float) -> None:
-        self._set().add_metric(name=name, unit=self._units.Milliseconds, value=value)
+        self._add(name, "Milliseconds", value)
