@@ -52,6 +52,10 @@ class _Running:
             str(PROJECT_ROOT / "template.yaml"),
             "--build-dir",
             str(self.build),
+            # samconfig.toml asks for a cached build; the cache is this run's own, not the checkout's .aws-sam/cache,
+            # which a second run (or a developer's make build) at the same moment would share and clean under it.
+            "--cache-dir",
+            str(folder / "cache"),
         ]
         self.process = subprocess.Popen(
             [*command, *excluded], cwd=PROJECT_ROOT, env=environment, stdout=self.stdout, stderr=self.stderr, text=True
