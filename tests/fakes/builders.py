@@ -125,8 +125,21 @@ def make_settings(tmp_dir: Path, **overrides: Any) -> Settings:
 
 
 def image_bytes(width: int = 64, height: int = 32, *, fmt: str = "PNG", color: str = "white") -> bytes:
+    image = Image.new("RGB", (width, height), color)
+    if fmt == "HEIF":
+        return heif_bytes(image)
     buffer = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(buffer, format=fmt)
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def heif_bytes(image: Image.Image, quality: int = 80) -> bytes:
+    """A HEIC of the image, encoded by pillow-heif (a dev requirement, never shipped: it bundles x265). It is not
+    registered with Pillow, so what reads the bytes back is the layer's decoder (pi-heif), as in production."""
+    import pillow_heif
+
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(image).save(buffer, format="HEIF", quality=quality)
     return buffer.getvalue()
 
 

@@ -104,6 +104,8 @@ def test_sam_build_succeeds_without_docker(sam_build: SamBuild, logical_id: str)
     assert (layer / "snapscribe" / "routes" / "extract_image.py").exists()
     assert any(layer.glob("pydantic_core/_pydantic_core.cpython-313-aarch64-linux-gnu.so"))
     assert not (layer / "rapidocr").exists()  # the OCR engine never goes into the zip layer
+    assert any(layer.glob("pi_heif.libs/libheif-*.so*"))  # HEIC is decoded by pi-heif: libheif + libde265 (LGPL)
+    assert not list(layer.glob("pillow_heif*"))  # pillow-heif (x265, GPL-2.0) is a test fixture encoder, never shipped
     # Bytecode for the runtime's Python (Lambda's /opt is read-only: without it each cold start compiles the layer),
     # whenever the build machine has that Python (the build says so when it has not).
     if "warning: no python3.13 here" not in sam_build.stdout:

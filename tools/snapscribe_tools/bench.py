@@ -231,7 +231,10 @@ def image_preparation() -> list[Row]:
     ]
     heic_buffer = io.BytesIO()
     try:
-        photo.save(heic_buffer, format="HEIF", quality=80)
+        # Encoded by pillow-heif (a dev requirement): the layer's pi-heif decodes only.
+        import pillow_heif
+
+        pillow_heif.from_pillow(photo).save(heic_buffer, format="HEIF", quality=80)
         heic = heic_buffer.getvalue()
         rows.append(
             (
@@ -240,7 +243,7 @@ def image_preparation() -> list[Row]:
                 f"{len(heic) / 1e6:.1f} MB, decode + downscale + JPEG",
             )
         )
-    except (OSError, KeyError, ValueError) as error:
+    except (ImportError, OSError, KeyError, ValueError) as error:
         rows.append(("prepare 12 MP HEIC", "n/a", f"this pillow-heif cannot encode HEIC ({error})"))
     arrow = EVAL / "formats" / "heif" / "arrow.heic"
     if arrow.exists():

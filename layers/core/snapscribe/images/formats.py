@@ -26,8 +26,9 @@ CONVERTED_FORMATS: dict[str, str] = {
 
 @cache
 def register_openers() -> None:
-    """Teach Pillow HEIC/HEIF once per process (pillow-heif), on first use rather than at import."""
-    from pillow_heif import register_heif_opener
+    """Teach Pillow to read HEIC/HEIF once per process, on first use rather than at import. pi-heif decodes only
+    (libheif + libde265, LGPL): the layer ships no HEVC encoder (pillow-heif's bundles x265, GPL-2.0)."""
+    from pi_heif import register_heif_opener
 
     register_heif_opener()
 
