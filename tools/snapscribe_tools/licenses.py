@@ -9,7 +9,8 @@ requirements and everything they require on Lambda (Python 3.13, Linux, arm64), 
 installed in this environment (the same pins): each one's License-Expression, else its License field, else its
 classifiers; the native libraries its wheel bundles (auditwheel's <package>.libs/) each from the table below. What
 the metadata gets wrong or leaves vague is corrected in CORRECTIONS, saying why. A licence is allowed, forbidden
-(GPL or AGPL without an exception) or unknown; the check fails on the last two, and the file says which.
+(GPL, AGPL or SSPL without an exception) or unknown; the check fails on the last two, and the file says which. A
+GPL library a package bundles passes only when REVIEWED names it, with the decision and why (never AGPL or SSPL).
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ ALLOWED = {
     "Python-2.0", "Unicode-3.0", "Unlicense", "X11", "Zlib",
 }  # fmt: skip
 EXCEPTIONS = {"GCC-exception-3.1", "Classpath-exception-2.0", "LLVM-exception"}  # GPL ... WITH one is allowed
-FORBIDDEN = re.compile(r"^A?GPL-")
+FORBIDDEN = re.compile(r"^(A?GPL|SSPL)-")
+# Licences no review can let in: their network clause reaches a service that only runs the code.
+NEVER_REVIEWED = re.compile(r"\b(AGPL|SSPL)-")
 # Each library a wheel bundles, by its name without auditwheel's hash and version (from the projects' own
 # licence statements; pillow-heif's LICENSES_bundled.txt, numpy's LICENSE.txt, opencv's LICENSE-3RD-PARTY.txt).
 LIBRARIES = {
@@ -127,6 +130,33 @@ FIELD_ALIASES = {
     "mit license": "MIT",
     "3-clause bsd license": "BSD-3-Clause",
 }
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """A GPL library a package bundles, shipped by decision: where it may ship, and why that is acceptable."""
+
+    package: str
+    component: str  # the library as bundled_libraries names it
+    licence: str  # as LIBRARIES states it: a change of licence is a new decision
+    where: tuple[str, ...]  # where the decision holds ("image"); shipped anywhere else, it is forbidden again
+    what: str
+    why: str
+
+
+# The lead's decisions. An entry no shipped package matches any more fails the suite (a stale decision).
+REVIEWED = (
+    Reviewed(
+        "tesserocr",
+        "libjbig",
+        "GPL-2.0-or-later",
+        ("image",),
+        "JBIG-KIT 2.1 (AlmaLinux 8's jbigkit-libs), which the wheel's libtiff links: tesserocr -> libleptonica ->"
+        " libtiff -> libjbig. The service hands Tesseract images Pillow has decoded, never a JBIG file",
+        "in the OCR image only, which the operator builds in their own account from PyPI's wheel; GPL-2.0 has no"
+        " network-use clause, so running it behind the API is not distributing it",
+    ),
+)
 # Models inside a wheel, under their own licence file: (what they are, their licence, the file that says so).
 MODELS = {"rapidocr": ("its OCR models (PP-OCR: Baidu, PaddleOCR)", "Apache-2.0", "MODEL_LICENSES.md")}
 LICENCE_FILE = re.compile(r"(licen[cs]e|copying|notice)", re.IGNORECASE)
@@ -143,15 +173,39 @@ class Shipped:
     files: tuple[str, ...]  # the licence files in its .dist-info or package
 
     @property
+    def reviewed(self) -> tuple[tuple[str, str], ...]:
+        """The bundled libraries a REVIEWED decision lets ship here."""
+        return tuple(library for library in self.libraries if is_reviewed(self.name, self.where, *library))
+
+    @property
     def why(self) -> str:
         """What makes the verdict what it is, when it is not "allowed"."""
-        bad = [f"{library} ({lib or 'unknown'})" for library, lib in self.libraries if verdict(lib) != "allowed"]
+        unreviewed = [library for library in self.libraries if library not in self.reviewed]
+        bad = [f"{library} ({lib or 'unknown'})" for library, lib in unreviewed if verdict(lib) != "allowed"]
+        if not bad and self.reviewed and self.licence:
+            named = ", ".join(f"{library} ({licence})" for library, licence in self.reviewed)
+            return f"bundles {named}, reviewed (see Reviewed components)"
         return f"bundles {', '.join(bad)}" if bad and self.licence else self.source
 
     @property
     def verdict(self) -> str:
-        expression = " AND ".join(f"({part})" for part in [self.licence, *(lib for _, lib in self.libraries)])
-        return verdict(expression) if self.licence else "unknown"
+        """allowed, forbidden or unknown; "reviewed" when it is allowed only by a REVIEWED decision."""
+        unreviewed = [licence for library, licence in self.libraries if (library, licence) not in self.reviewed]
+        expression = " AND ".join(f"({part})" for part in [self.licence, *unreviewed])
+        judged = verdict(expression) if self.licence else "unknown"
+        return "reviewed" if judged == "allowed" and self.reviewed else judged
+
+
+def is_reviewed(package: str, where: tuple[str, ...], library: str, licence: str) -> bool:
+    """A REVIEWED decision covers this library of this package, with this licence, everywhere it ships; AGPL and
+    SSPL never, whatever the table says."""
+    if verdict(licence) != "forbidden" or NEVER_REVIEWED.search(licence):
+        return False
+    return any(
+        (entry.package, entry.component, entry.licence) == (package, library, licence)
+        and set(where) <= set(entry.where)
+        for entry in REVIEWED
+    )
 
 
 def verdict(expression: str) -> str:
@@ -318,13 +372,15 @@ def _files_cell(files: tuple[str, ...]) -> str:
 
 
 def render(packages: list[Shipped]) -> str:
-    problems = [package for package in packages if package.verdict != "allowed"]
+    problems = [package for package in packages if package.verdict not in ("allowed", "reviewed")]
+    reviewed = [package for package in packages if package.verdict == "reviewed"]
     lines = [
         "# Third-party licences",
         "",
         "What a deployment ships besides snapscribe's own code (Apache-2.0, [LICENSE](LICENSE)). Written by",
         "`python -m snapscribe_tools.licenses` from the installed packages' metadata; `--check` (run by the",
-        "suite) fails when this file is stale or a licence is unknown or forbidden. Do not edit it by hand.",
+        "suite) fails when this file is stale or a licence is unknown or forbidden (a GPL library passes only",
+        "when it is a reviewed component, below). Do not edit it by hand.",
         "",
         f"- **layer**: the core layer ({LAYER_REQUIREMENTS}), in every zip function.",
         f"- **image**: the OCR container image (functions/Dockerfile): {', '.join(requirement_files()['image'])},",
@@ -339,9 +395,11 @@ def render(packages: list[Shipped]) -> str:
         "",
     ]
     if not problems:
-        lines.append(f"All {len(packages)} packages' licences are known and allowed.")
-    for package in problems:
+        allowed = len(packages) - len(reviewed)
+        lines += [f"All {len(packages)} packages' licences are known: {allowed} allowed, {len(reviewed)} reviewed.", ""]
+    for package in [*problems, *reviewed]:
         lines.append(f"- **{package.verdict}**: {package.name} ({package.licence or 'no licence'}): {package.why}.")
+    lines += _reviewed_section(reviewed)
     lines += ["", "## Python packages", "", "| Package | Version | Ships in | Licence | Read from | Licence files |"]
     lines.append("|---|---|---|---|---|---|")
     for package in packages:
@@ -365,6 +423,28 @@ def render(packages: list[Shipped]) -> str:
     return "\n".join(lines)
 
 
+def _reviewed_section(reviewed: list[Shipped]) -> list[str]:
+    lines = [
+        "",
+        "## Reviewed components",
+        "",
+        "GPL libraries that ship by decision (tools/snapscribe_tools/licenses.py's REVIEWED; never AGPL or SSPL).",
+        "This project distributes source only: the OCR image is built by the operator, in their own account, from",
+        "PyPI's wheels. GPL-2.0 has no network-use clause, so a service that runs the image does not distribute it.",
+        "**Whoever redistributes the built image** (pushes it where others pull it, or hands it on) distributes",
+        "these libraries and must honour GPL-2.0 for them: ship or offer their corresponding source.",
+        "",
+        "| Package | Bundled component | Licence | Ships in | What it is | Why acceptable |",
+        "|---|---|---|---|---|---|",
+    ]
+    for package in reviewed:
+        for library, licence in package.reviewed:
+            [entry] = [e for e in REVIEWED if (e.package, e.component) == (package.name, library)]
+            cells = [package.name, library, licence, ", ".join(package.where), entry.what, entry.why]
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="snapscribe licenses", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help=f"compare with {OUTPUT.name}; write nothing")
@@ -379,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{OUTPUT.name} is stale: python -m snapscribe_tools.licenses writes it anew", file=sys.stderr)
         failed = True
     for package in packages:
-        if package.verdict != "allowed":
+        if package.verdict not in ("allowed", "reviewed"):
             print(
                 f"{package.verdict}: {package.name} ({package.licence or 'no licence'}): {package.why}", file=sys.stderr
             )
