@@ -119,3 +119,14 @@ def test_a_429_is_waited_out_as_retry_after_says_then_a_fourth_fails_the_check()
         limited.request("GET", "/api/v1/account", (200,))
     assert failure.value.status == 429
     assert always == [5.0, 5.0, 5.0]  # no Retry-After: 5 s, three times
+
+
+def test_an_answer_of_another_shape_fails_its_check_not_the_run() -> None:
+    # A server that is not the API (a wrong --api) answers JSON of its own: each check fails, nothing raises.
+    smoke = _smoke(lambda request: httpx.Response(200, json=[]))
+    outcomes = run_checks(smoke)
+    by_check = {outcome.check.split(":")[0]: outcome for outcome in outcomes}
+    assert by_check["API description"].result == "FAIL"
+    assert by_check["account"].result == "FAIL"
+    assert by_check["account"].detail.startswith("the answer is not the API's: TypeError")
+    assert {outcome.result for outcome in outcomes} <= {"FAIL", "SKIP"}

@@ -269,6 +269,11 @@ def run_checks(smoke: Smoke, checks: Sequence[Check] = CHECKS) -> list[Outcome]:
             if isinstance(failure, Unreachable):
                 unreachable = "the API did not answer"
             outcome = Outcome(check.name, "FAIL", failure.status, _ms(started), failure.detail)
+        except (LookupError, TypeError, ValueError, AttributeError) as error:
+            # An answer of another shape than the API's (a wrong URL's server, a proxy's page): a failed check,
+            # not a traceback.
+            detail = f"the answer is not the API's: {type(error).__name__} {error}"
+            outcome = Outcome(check.name, "FAIL", None, _ms(started), detail)
         else:
             passed.add(check.name)
             outcome = Outcome(check.name, "PASS", status, _ms(started), detail)
