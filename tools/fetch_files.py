@@ -8,8 +8,9 @@ neither apt nor dpkg is needed: macOS and Fedora have neither). The manifest pin
 file's; each package's copyright notice goes into DEST/licenses. The mirrors are tried in turn; a download is
 trusted only for its sha256, so any mirror will do. Which mirrors: --mirror, else SNAPSCRIBE_DEBIAN_MIRRORS
 (space-separated archive roots), else the manifest's mirror lines, else the Debian archives this machine's apt
-sources name (read, not run: a Debian or Ubuntu machine, CI and the image's python base among them, needs no
-setting). The committed manifests name no host: a mirror is the machine's or its user's choice.
+sources name (read, not run: a Debian machine, the image's python base among them, needs no setting; Ubuntu's
+archive holds its own builds, in another pool, so an Ubuntu machine names a Debian mirror as macOS and Fedora do).
+The committed manifests name no host: a mirror is the machine's or its user's choice.
 
 Atomic: everything is put together in a new folder beside DEST and renamed into place when complete and
 verified, so a failed or interrupted run leaves DEST as it was and no partial folder behind. Idempotent: a DEST

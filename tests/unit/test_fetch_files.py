@@ -316,7 +316,7 @@ def _apt_root(tmp_path: Path, sources_list: str, deb822: str) -> Path:
 def test_without_a_mirror_given_the_machines_apt_sources_are_read_in_their_order(
     mirror: tuple[str, list[str]], tmp_path: Path
 ) -> None:
-    """A Debian or Ubuntu machine (CI, the image's python base) needs no setting: apt's sources are read, not run.
+    """A Debian machine (the image's python base) needs no setting: apt's sources are read, not run.
     Security archives are passed over; a dead archive is passed over for the next."""
     url, requested = mirror
     root = _apt_root(
