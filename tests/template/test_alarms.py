@@ -60,6 +60,13 @@ def _dimensions(items: list[dict[str, Any]]) -> dict[str, str]:
     return {item["Name"]: _dimension_value(item["Value"]) for item in items}
 
 
+def _expression_text(expression: Any) -> str | None:
+    """A metric math expression's text: a plain string, or a Fn::Sub's."""
+    if isinstance(expression, dict):
+        expression = expression.get("Fn::Sub")
+    return expression if isinstance(expression, str) else None
+
+
 def watches(alarm_id: str) -> list[Watch]:
     """The metrics an alarm reads: its own metric, its metric math's MetricStats, or its Metrics Insights queries."""
     properties = ALARMS[alarm_id]["Properties"]
@@ -74,7 +81,7 @@ def watches(alarm_id: str) -> list[Watch]:
             dimensions = _dimensions(metric.get("Dimensions", []))
             stat = query["MetricStat"]["Stat"]
             found.append(Watch(alarm_id, metric["Namespace"], metric["MetricName"], dimensions, stat))
-        elif isinstance(sub := query.get("Expression", {}).get("Fn::Sub"), str) and (
+        elif isinstance(sub := _expression_text(query.get("Expression")), str) and (
             matched := INSIGHTS_QUERY.fullmatch(sub.strip())
         ):
             dimensions = {matched["dimension"]: matched["value"]}
@@ -153,17 +160,57 @@ def test_every_function_is_watched_for_errors_throttles_and_its_timeout(name: st
             assert _percent_of_timeout(alarm_id, 0.79 * limit_ms, parameters) < threshold, (alarm_id, parameters)
 
 
+def _consumed_queues() -> set[str]:
+    """The queues a function of the template polls (an SQS event source): their messages go in flight at once."""
+    return {
+        event["Properties"]["Queue"]["Fn::GetAtt"][0]
+        for function in FUNCTIONS.values()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "SQS"
+    }
+
+
+def _held_messages(alarm_id: str, visible: float, in_flight: float) -> float:
+    """What a depth alarm reads with the queue holding `visible` and `in_flight` messages, as CloudWatch computes it."""
+    alarm = _alarm(alarm_id)
+    if "MetricName" in alarm:
+        return {"ApproximateNumberOfMessagesVisible": visible, "ApproximateNumberOfMessagesNotVisible": in_flight}[
+            alarm["MetricName"]
+        ]
+    values = {"ApproximateNumberOfMessagesVisible": visible, "ApproximateNumberOfMessagesNotVisible": in_flight}
+    (math,) = [query for query in alarm["Metrics"] if "Expression" in query]
+    expression = math["Expression"]
+    for query in alarm["Metrics"]:
+        if "MetricStat" in query:
+            assert query["MetricStat"]["Stat"] == "Maximum", alarm_id
+            value = values[query["MetricStat"]["Metric"]["MetricName"]]
+            expression = re.sub(rf"\b{query['Id']}\b", repr(value), expression)
+    assert re.fullmatch(r"[\d.\s()*/+-]+", expression), expression
+    result: float = eval(expression)  # noqa: S307 - checked above to hold arithmetic only
+    return result
+
+
 @pytest.mark.parametrize("name", DEAD_LETTER_QUEUES)
 def test_every_dead_letter_queue_alarms_on_its_first_message(name: str) -> None:
     alarms = watchers("AWS/SQS", "ApproximateNumberOfMessagesVisible", QueueName=name)
     assert alarms, f"the dead-letter queue {name} has no alarm on its depth\n{coverage()}"
     for alarm_id in alarms:
         alarm = _alarm(alarm_id)
-        assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        assert (alarm.get("Statistic", "Maximum"), alarm["ComparisonOperator"], alarm["Threshold"]) == (
             "Maximum",
             "GreaterThanThreshold",
             0,
         )
+        assert _held_messages(alarm_id, visible=1, in_flight=0) > 0, alarm_id
+        assert _held_messages(alarm_id, visible=0, in_flight=0) == 0, alarm_id
+        if name in _consumed_queues():
+            # A function takes its messages at once (WorkerFunction's DeadWorkItems): they are in flight, not
+            # visible, while it resolves them and whenever it fails on one.
+            assert _held_messages(alarm_id, visible=0, in_flight=1) > 0, f"{alarm_id} misses {name}'s in-flight ones"
+
+
+def test_a_dead_letter_queue_a_function_consumes_is_among_those_checked() -> None:
+    assert "WorkDeadLetterQueue" in _consumed_queues() & set(DEAD_LETTER_QUEUES)
 
 
 @pytest.mark.parametrize("name", WORK_QUEUES)
