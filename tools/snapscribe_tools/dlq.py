@@ -244,7 +244,8 @@ def command(args: argparse.Namespace) -> int:
     refused = [entry for entry in redriven if "refused" in entry]
     for entry in refused:
         print(f"{entry['queue']}: {entry['refused']}", file=sys.stderr)
-    return 1 if refused and args.queue else 0  # asked for that queue alone: it was not redriven
+    failed = [entry for entry in refused if entry["method"] != "none"]  # Lambda said no: not a policy
+    return 1 if failed or (refused and args.queue) else 0  # or asked for that queue alone: it was not redriven
 
 
 def add_commands(commands: Any) -> None:

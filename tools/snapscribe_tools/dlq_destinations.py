@@ -28,6 +28,7 @@ NOT_REDRIVEN = {
     )
 }
 BATCH = 10  # SQS's most per ReceiveMessage
+# A short poll (0 s) may answer nothing from a queue that holds messages; a second's wait asks every server.
 ERROR_ATTRIBUTES = {"ERROR_CODE": "errorCode", "ERROR_MESSAGE": "errorMessage", "RETRY_ATTEMPTS": "retryAttempts"}
 
 
@@ -85,7 +86,7 @@ def reinvoke(sqs: Any, lambda_client: Any | None, queue_url: str, queue_name: st
     seen: set[str] = set()
     while True:
         messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=BATCH, VisibilityTimeout=60, WaitTimeSeconds=0
+            QueueUrl=queue_url, MaxNumberOfMessages=BATCH, VisibilityTimeout=60, WaitTimeSeconds=1
         ).get("Messages", [])
         fresh = [message for message in messages if message["MessageId"] not in seen]
         if not fresh:
@@ -102,9 +103,20 @@ def reinvoke(sqs: Any, lambda_client: Any | None, queue_url: str, queue_name: st
             if lambda_client is None:
                 raise SystemExit(f"{queue_name}: re-invoking a function needs Lambda: use --stack NAME")
             function = str(record["requestContext"]["functionArn"])
-            answer = lambda_client.invoke(
-                FunctionName=function, InvocationType="Event", Payload=json.dumps(record["requestPayload"]).encode()
-            )
+            try:
+                answer = lambda_client.invoke(
+                    FunctionName=function, InvocationType="Event", Payload=json.dumps(record["requestPayload"]).encode()
+                )
+            except lambda_client.exceptions.ClientError as error:  # throttled, denied, the function gone: stop here
+                detail = error.response.get("Error", {})
+                return {
+                    "queue": queue_name,
+                    "method": "reinvoke",
+                    "reinvoked": moved,
+                    "kept": kept,
+                    "refused": f"Lambda refused {function}: {detail.get('Code')}: {detail.get('Message')} (this "
+                    "record and the rest stay in the queue; run the redrive again once the cause is fixed)",
+                }
             if answer.get("StatusCode") == 202:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
                 moved += 1
