@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from snapscribe.function_settings import DocsSettings
-from snapscribe.routes import api_docs
-from snapscribe.services import composition
-from snapscribe.web.handler import lambda_handler_for, rest_api
+from snapscribe.web.cold_start import collector_paused
 
-app = rest_api(api_docs.router)
-lambda_handler = lambda_handler_for(app, composition(DocsSettings))
+with collector_paused():  # the cold start's imports and composition (web/cold_start.py)
+    from snapscribe.function_settings import DocsSettings
+    from snapscribe.routes import api_docs
+    from snapscribe.services import composition
+    from snapscribe.web.handler import lambda_handler_for, rest_api
+
+    app = rest_api(api_docs.router)
+    lambda_handler = lambda_handler_for(app, composition(DocsSettings))

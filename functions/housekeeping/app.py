@@ -3,21 +3,24 @@ stale tmp/ objects."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from snapscribe.web.cold_start import collector_paused
 
-from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with collector_paused():  # the cold start's imports and composition (web/cold_start.py)
+    import time
+    from typing import Any
 
-from snapscribe.function_settings import HousekeepingSettings
-from snapscribe.jobs.reaper import reap
-from snapscribe.operations.housekeeping import refund_overdue_holds, sweep_temporary_objects
-from snapscribe.services import composition
-from snapscribe.web.handler import instrumented
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-metrics = Metrics()  # shares its metric set with the one `instrumented` flushes
-services = composition(HousekeepingSettings)
+    from snapscribe.function_settings import HousekeepingSettings
+    from snapscribe.jobs.reaper import reap
+    from snapscribe.operations.housekeeping import refund_overdue_holds, sweep_temporary_objects
+    from snapscribe.services import composition
+    from snapscribe.web.handler import instrumented
+
+    metrics = Metrics()  # shares its metric set with the one `instrumented` flushes
+    services = composition(HousekeepingSettings)
 
 
 def housekeeping(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from snapscribe.web.cold_start import collector_paused
 
-from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import S3Event
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with collector_paused():  # the cold start's imports and composition (web/cold_start.py)
+    from typing import Any
 
-from snapscribe.function_settings import UploadEventsSettings
-from snapscribe.operations.upload_events import check_upload
-from snapscribe.services import composition
-from snapscribe.web.handler import instrumented
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.data_classes import S3Event
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-metrics = Metrics()  # shares its metric set with the one `instrumented` flushes
-services = composition(UploadEventsSettings)
+    from snapscribe.function_settings import UploadEventsSettings
+    from snapscribe.operations.upload_events import check_upload
+    from snapscribe.services import composition
+    from snapscribe.web.handler import instrumented
+
+    metrics = Metrics()  # shares its metric set with the one `instrumented` flushes
+    services = composition(UploadEventsSettings)
 
 
 def check_uploads(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

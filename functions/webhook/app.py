@@ -4,20 +4,23 @@ the last, the message rests in the webhook dead-letter queue."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from snapscribe.web.cold_start import collector_paused
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with collector_paused():  # the cold start's imports and composition (web/cold_start.py)
+    import json
+    from typing import Any
 
-from snapscribe.function_settings import WebhookSettings
-from snapscribe.jobs.webhooks import backoff_seconds
-from snapscribe.services import composition
-from snapscribe.web.handler import instrumented
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-processor = BatchProcessor(event_type=EventType.SQS)
-services = composition(WebhookSettings)
+    from snapscribe.function_settings import WebhookSettings
+    from snapscribe.jobs.webhooks import backoff_seconds
+    from snapscribe.services import composition
+    from snapscribe.web.handler import instrumented
+
+    processor = BatchProcessor(event_type=EventType.SQS)
+    services = composition(WebhookSettings)
 
 
 class NotDeliveredYet(Exception):
