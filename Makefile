@@ -50,9 +50,18 @@ $(TEST_FONTS_STAMP): requirements/test-fonts.txt tools/fetch_files.py | $(STAMP)
 run: $(STAMP) $(TESSDATA_STAMP)
 	@$(BIN)/snapscribe run --port $(PORT) --dev-key "$(DEV_API_KEY)"
 
-# The 25 slowest tests are listed at the end: where the run's time goes.
-test: $(STAMP) $(TESSDATA_STAMP) $(TEST_FONTS_STAMP) lint validate
-	$(BIN)/python -m pytest --durations=25
+# The suite on both cores (pytest-xdist: tests/conftest.py keeps each module, and the e2e modules of the shared stack,
+# on one worker), with lint and validate beside it (mypy, cfn-lint, sam and checkov are single-threaded): their output is kept in a file and printed after the tests', and either failing fails make
+# test. The 25 slowest tests are listed at the end: where the run's time goes.
+TEST_WORKERS ?= 2
+CHECKS_LOG := $(VENV)/lint-validate.log
+
+test: $(STAMP) $(TESSDATA_STAMP) $(TEST_FONTS_STAMP)
+	@$(MAKE) --no-print-directory lint validate > $(CHECKS_LOG) 2>&1 & checks=$$!; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25; tests=$$?; \
+	wait $$checks; checked=$$?; \
+	echo "--- make lint validate, run beside the tests (exit $$checked) ---"; cat $(CHECKS_LOG); \
+	test $$tests -eq 0 -a $$checked -eq 0
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@ the committed events, and a loopback stub of the Gemini HTTP API (under the real
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import copy
 import json
@@ -11,6 +12,7 @@ import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,53 @@ EVENTS_DIR = PROJECT_ROOT / "events"
 EVAL_DIR = PROJECT_ROOT.parent / "shared" / "eval"
 EVAL_DATA_MISSING = f"needs the evaluation data in ../shared/eval ({EVAL_DIR}), which is not beside this clone"
 EVENTS_KEY = "ssk_events_example_key_not_a_secret"
+
+
+@cache
+def _uses_the_shared_stack(module: Path) -> bool:
+    """An e2e module whose tests take `stack` without defining their own: tests/e2e/conftest.py's shared stack."""
+    if module.parent != PROJECT_ROOT / "tests" / "e2e" or not module.name.startswith("test_"):
+        return False
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    functions = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
+    if any(function.name == "stack" for function in functions):
+        return False
+    return any(argument.arg == "stack" for function in functions for argument in function.args.args)
+
+
+SHARED_STACK_UNIT = "e2e modules of the shared stack"
+
+
+def _started_first(scope: str) -> int:
+    """The longest work first, so that neither worker is left with it at the end: the modules of tests marked
+    `slow` (the OCR of the evaluation images), then the shared stack's modules, then the rest."""
+    if scope == SHARED_STACK_UNIT:
+        return 1
+    return 0 if "pytest.mark.slow" in (PROJECT_ROOT / scope).read_text(encoding="utf-8") else 2
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test` runs the suite on two workers (pytest-xdist, --dist loadfile): each module on one worker, so that
+    its module fixtures (a stack, the OCR of the evaluation images, the policy recorder's drive) run once; and the
+    e2e modules of the shared stack all on the same worker, so that it is started once, not on both."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling  # type: ignore[import-untyped]
+
+    class SharedStackScheduling(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return SHARED_STACK_UNIT if _uses_the_shared_stack(PROJECT_ROOT / module) else module
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if not getattr(self, "ordered", False):
+                self.ordered = True
+                units = sorted(self.workqueue.items(), key=lambda unit: _started_first(unit[0]))
+                self.workqueue.clear()
+                self.workqueue.update(units)
+            super()._assign_work_unit(node)
+
+    return SharedStackScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
