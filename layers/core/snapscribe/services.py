@@ -5,10 +5,12 @@ the handler compose them anew from the environment each case sets up."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable
 from functools import cache, cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from botocore.config import Config
@@ -60,19 +62,52 @@ class _OnFirstUse:
         return getattr(self._make(), name)  # what it makes is cached: one each per composition
 
 
+# botocore's endpoints.json cut to the services used (endpoints_of_the_services_used; a test holds it to the installed
+# botocore's): the whole is 1.3 MB of every partition's services, about 20 ms of the first client of every cold start.
+ENDPOINTS_FILE = Path(__file__).with_name("endpoints_of_the_services_used.json")
+
+
+def endpoints_of_the_services_used(endpoints: dict[str, Any]) -> dict[str, Any]:
+    """botocore's endpoint data with each partition's services cut to SERVICES_USED: its resolver reads a service's
+    entry and its partition's own fields only, so it resolves the services used as from the whole."""
+    return {
+        **endpoints,
+        "partitions": [
+            {
+                **partition,
+                "services": {
+                    name: partition["services"][name] for name in SERVICES_USED if name in partition["services"]
+                },
+            }
+            for partition in endpoints["partitions"]
+        ],
+    }
+
+
 @cache
 def botocore_session() -> Any:
     """botocore's session, not boto3's: the clients are botocore's either way, and boto3 would import s3transfer
     and its resources (about 100 ms of every cold start) for nothing this code uses."""
+    return new_botocore_session()
+
+
+def new_botocore_session() -> Any:
     import botocore.session
     from botocore.loaders import Loader
 
     class LoaderOfTheServicesUsed(Loader):  # type: ignore[misc]
         """botocore's loader, told which services there are: to find out, it stats about 900 files of its data
-        (twice: service models and endpoint rules), about 20 ms of the first client of every cold start."""
+        (twice: service models and endpoint rules), about 20 ms of the first client of every cold start. Its
+        endpoint data is the services used' (ENDPOINTS_FILE), given as botocore's own file: botocore treats
+        endpoint data of another path as an override, and would hand its endpoints to the rules as the caller's."""
 
         def list_available_services(self, type_name: str) -> list[str]:
             return list(SERVICES_USED)
+
+        def load_data_with_path(self, name: str) -> tuple[Any, str]:
+            if name != "endpoints" or not ENDPOINTS_FILE.is_file():  # a package built without its data: the whole
+                return super().load_data_with_path(name)  # type: ignore[no-any-return]
+            return json.loads(ENDPOINTS_FILE.read_bytes()), os.path.join(self.BUILTIN_DATA_PATH, "endpoints.json")
 
     session = botocore.session.get_session()
     session.register_component("data_loader", LoaderOfTheServicesUsed())
