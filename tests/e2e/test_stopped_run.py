@@ -114,6 +114,10 @@ CASES = {
 }
 
 
+def _sigint_as_a_terminal_has_it() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_a_stopped_run_leaves_no_stack_behind(tmp_path: Path) -> None:
     (tmp_path / "test_holder.py").write_text(INNER)
     runs: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
@@ -122,7 +126,14 @@ def test_a_stopped_run_leaves_no_stack_behind(tmp_path: Path) -> None:
         environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "STACK_PID_FILE": str(pid_file)}
         command = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "test_holder.py"]
         process = subprocess.Popen(
-            command, cwd=tmp_path, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            command,
+            cwd=tmp_path,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            # As a terminal's Ctrl-C finds it: a suite started as a background job of a non-interactive shell hands
+            # SIGINT down ignored, and a run that ignores SIGINT cannot show what it does when stopped.
+            preexec_fn=_sigint_as_a_terminal_has_it,
         )
         runs[case] = (process, pid_file)
     try:
